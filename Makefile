@@ -1,0 +1,47 @@
+# sitewatch — two commands on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+DEMO   := demo-workspace
+SW     := $(BIN)/sitewatch --workspace $(DEMO)
+
+.PHONY: setup demo test lint format clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+demo: setup
+	rm -rf $(DEMO)
+	@echo "== airport (ungeoreferenced Pléiades scenes, illustrative dates) =="
+	$(SW) site add demo-airport --reference examples/airport/014de911-7810-4f7d-8967-3e5402209f4a.jpg
+	$(SW) ingest examples/airport --site demo-airport
+	$(SW) labels import examples/airport/annotations.csv --name demo-airport-truth
+	@echo "== Joplin, MO (georeferenced GeoTIFF + COG in two CRSs) =="
+	$(SW) site add joplin-south --aoi examples/joplin/aoi.geojson
+	$(SW) ingest examples/joplin/joplin-pre.tif --acquired 2011-05-01 --illustrative \
+		--provider "Maxar Open Data" --credit "Maxar Open Data (via xView2)" --licence "CC BY-NC 4.0"
+	$(SW) ingest examples/joplin/joplin-post.tif --acquired 2011-05-23 --illustrative \
+		--provider "Maxar Open Data" --credit "Maxar Open Data (via xView2)" --licence "CC BY-NC 4.0"
+	$(SW) site list
+	$(SW) site show demo-airport
+	$(SW) site show joplin-south
+
+lint: setup
+	$(BIN)/ruff check src tests bench examples
+	$(BIN)/ruff format --check src tests bench examples
+
+format: setup
+	$(BIN)/ruff format src tests bench examples
+	$(BIN)/ruff check --fix src tests bench examples
+
+test: lint
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) $(DEMO) .pytest_cache .ruff_cache

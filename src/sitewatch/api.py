@@ -1,0 +1,27 @@
+"""The public Python API: what a notebook user calls. The CLI is a shell over these."""
+
+from sitewatch.ingest import Dated, IngestOptions, IngestReport, Provenance
+from sitewatch.labels import export_labels, import_labels
+from sitewatch.sites import (
+    add_frame_site,
+    add_geo_site,
+    list_sites,
+    remove_site,
+    site_summary,
+)
+from sitewatch.store.catalog import Catalog
+
+__all__ = [
+    "Catalog",
+    "Dated",
+    "IngestOptions",
+    "IngestReport",
+    "Provenance",
+    "add_frame_site",
+    "add_geo_site",
+    "export_labels",
+    "import_labels",
+    "list_sites",
+    "remove_site",
+    "site_summary",
+]

@@ -1,0 +1,356 @@
+"""The `sitewatch` command: a thin shell over the Python API."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from sitewatch import __version__
+from sitewatch.errors import BadInputError, SitewatchError
+
+app = typer.Typer(
+    help="Monitor named sites in very-high-resolution satellite imagery.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+site_app = typer.Typer(help="Define and inspect monitored sites.", no_args_is_help=True)
+labels_app = typer.Typer(
+    help="Ground-truth labels for training and evaluation.", no_args_is_help=True
+)
+app.add_typer(site_app, name="site")
+app.add_typer(labels_app, name="labels")
+
+# Piped output gets a wide page so tables are not squeezed into 80 columns.
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else 160)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class State:
+    workspace: Path | None = None
+    db_url: str | None = None
+
+
+def catalog():  # type: ignore[no-untyped-def]
+    from sitewatch.store.catalog import Catalog
+
+    return Catalog(State.workspace, State.db_url)
+
+
+def fails_cleanly(func: F) -> F:
+    """Turn a SitewatchError into one red line on stderr and exit status 1."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except SitewatchError as exc:
+            err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"sitewatch {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    workspace: Annotated[
+        Path | None,
+        typer.Option(
+            "--workspace",
+            "-w",
+            envvar="SITEWATCH_HOME",
+            help="Workspace folder (catalog + image store). Default ./sitewatch-data.",
+        ),
+    ] = None,
+    db: Annotated[
+        str | None,
+        typer.Option("--db", envvar="SITEWATCH_DB", help="SQLAlchemy URL of the catalog database."),
+    ] = None,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    State.workspace = workspace
+    State.db_url = db
+
+
+@app.command()
+@fails_cleanly
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Image files, STAC Item JSONs or folders.")],
+    site: Annotated[str | None, typer.Option(help="Link every image to this site.")] = None,
+    acquired: Annotated[
+        str | None, typer.Option(help="Acquisition time, ISO-8601 (e.g. 2024-04-17T09:30Z).")
+    ] = None,
+    illustrative: Annotated[
+        bool, typer.Option("--illustrative", help="Mark the acquisition date as illustrative.")
+    ] = False,
+    provider: Annotated[str | None, typer.Option(help="Imagery provider.")] = None,
+    credit: Annotated[str | None, typer.Option(help="Credit line to print with the image.")] = None,
+    licence: Annotated[str | None, typer.Option("--licence", "--license", help="Licence.")] = None,
+    source_url: Annotated[str | None, typer.Option(help="Where the image was published.")] = None,
+    gsd: Annotated[float | None, typer.Option(help="Ground sample distance in metres.")] = None,
+    sidecar: Annotated[
+        Path | None, typer.Option(help="Provenance JSON for all files (else NAME.json beside).")
+    ] = None,
+    undated: Annotated[
+        bool, typer.Option("--undated", help="Accept images with no acquisition time.")
+    ] = False,
+    date_regex: Annotated[
+        str | None, typer.Option(help="Regex with a (?P<date>…) group to read dates from names.")
+    ] = None,
+    asset: Annotated[str | None, typer.Option(help="STAC asset key to ingest.")] = None,
+    reference: Annotated[
+        bool, typer.Option("--reference", help="Reference files in place instead of copying.")
+    ] = False,
+) -> None:
+    """Ingest imagery with provenance (GeoTIFF/COG, JPEG 2000, JPEG, PNG, STAC Items)."""
+    from sitewatch.ingest import Dated, IngestOptions, Provenance, discover
+    from sitewatch.ingest import ingest as run_ingest
+    from sitewatch.ingest.provenance import parse_datetime, parse_gsd
+
+    try:
+        when = Dated(parse_datetime(acquired, what="--acquired"), "flag") if acquired else None
+    except ValueError as exc:
+        raise BadInputError("--acquired", str(exc)) from None
+    prov = Provenance(
+        acquired=when,
+        provider=provider,
+        credit=credit,
+        licence=licence,
+        source_url=source_url,
+        gsd_m=parse_gsd(gsd, "--gsd") if gsd is not None else None,
+        date_is_illustrative=True if illustrative else None,
+    )
+    options = IngestOptions(
+        site=site,
+        provenance=prov,
+        sidecar=sidecar,
+        store="reference" if reference else "copy",
+        allow_undated=undated,
+        date_regex=date_regex,
+        asset=asset,
+    )
+    missing = [p for p in paths if not p.exists()]
+    for p in missing:
+        err.print(f"[red]error:[/red] {p}: no such file or folder", highlight=False)
+    cat = catalog()
+    total = len(list(discover([p for p in paths if p.exists()])))
+    with Progress(
+        TextColumn("ingest"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=total < 2,
+    ) as bar:
+        task = bar.add_task("ingest", total=total)
+
+        def show(outcome: Any) -> None:
+            bar.advance(task)
+            style = {"ingested": "green", "duplicate": "yellow", "failed": "red"}[outcome.status]
+            label = "error" if outcome.status == "failed" else outcome.status
+            console = err if outcome.status == "failed" else out
+            console.print(
+                f"[{style}]{label}:[/{style}] {outcome.message}", highlight=False, soft_wrap=True
+            )
+
+        report = run_ingest(cat, [p for p in paths if p.exists()], options, progress=show)
+    n_ok, n_dup, n_bad = (len(report.of(s)) for s in ("ingested", "duplicate", "failed"))
+    n_bad += len(missing)
+    out.print(f"{n_ok} ingested, {n_dup} already present, {n_bad} failed")
+    if n_bad:
+        raise typer.Exit(1)
+
+
+@site_app.command("add")
+@fails_cleanly
+def site_add(
+    name: str,
+    aoi: Annotated[Path | None, typer.Option(help="GeoJSON polygon (lon/lat) of the site.")] = None,
+    reference: Annotated[
+        str | None, typer.Option(help="Reference image (path or SHA-256 prefix) for a pixel frame.")
+    ] = None,
+    polygon: Annotated[
+        str | None, typer.Option(help="Site polygon in reference pixels: 'x,y x,y x,y …'.")
+    ] = None,
+    notes: Annotated[str | None, typer.Option(help="Free-text notes.")] = None,
+) -> None:
+    """Add a site: a map AOI (--aoi) or a reference image frame (--reference)."""
+    from sitewatch.sites import add_frame_site, add_geo_site
+
+    if (aoi is None) == (reference is None):
+        raise BadInputError(name, "give exactly one of --aoi or --reference")
+    if polygon and reference is None:
+        raise BadInputError(name, "--polygon goes with --reference (an AOI is its own polygon)")
+    cat = catalog()
+    if aoi is not None:
+        n = add_geo_site(cat, name, aoi, notes)
+        out.print(f"site {name!r} added (map AOI); {n} existing image(s) linked by footprint")
+    else:
+        add_frame_site(cat, name, reference, polygon, notes)  # type: ignore[arg-type]
+        out.print(f"site {name!r} added (pixel frame of {reference})")
+
+
+@site_app.command("list")
+@fails_cleanly
+def site_list() -> None:
+    """List sites with image counts and date range."""
+    from sitewatch.sites import list_sites
+    from sitewatch.store.catalog import iso
+
+    table = Table("site", "kind", "images", "first", "last")
+    for s in list_sites(catalog()):
+        table.add_row(s.name, s.kind, str(len(s.images)), iso(s.first)[:10], iso(s.last)[:10])
+    out.print(table)
+
+
+@site_app.command("show")
+@fails_cleanly
+def site_show(name: str) -> None:
+    """Show a site's images by date, with provider, GSD, coverage and labels."""
+    from sitewatch.sites import site_summary
+
+    summary = site_summary(catalog(), name)
+    print_site(summary)
+
+
+def print_site(summary: Any) -> None:
+    from sitewatch.store.catalog import iso
+
+    where = (
+        f"AOI {summary.aoi_wkt[:60]}…"
+        if summary.kind == "geo"
+        else f"frame of image {summary.reference[:12]}"
+        + (f", polygon {summary.polygon_wkt}" if summary.polygon_wkt else ", whole image")
+    )
+    table = Table(title=f"site {summary.name} ({summary.kind}: {where})", title_justify="left")
+    for col in (
+        "acquired",
+        "image",
+        "sha256",
+        "provider",
+        "GSD m",
+        "size px",
+        "georef",
+        "link",
+        "coverage",
+        "labels",
+    ):
+        table.add_column(col)
+    for im in summary.images:
+        when = "undated"
+        if im.acquired_at:
+            stamp = iso(im.acquired_at)
+            when = stamp[:10] if stamp.endswith("T00:00:00Z") else stamp[:16].replace("T", " ")
+            when += " *" if im.date_is_illustrative else ""
+        table.add_row(
+            when,
+            im.name,
+            im.sha256[:12],
+            im.provider or "—",
+            f"{im.gsd_m:.2f}" if im.gsd_m else "—",
+            f"{im.width}×{im.height}",
+            "yes" if im.georeferenced else "no",
+            im.link_method,
+            f"{im.coverage:.0%}" if im.coverage is not None else "—",
+            str(im.labels),
+        )
+    out.print(table)
+    if any(im.date_is_illustrative for im in summary.images):
+        out.print("* date illustrative (not published with the imagery)")
+    if summary.kind == "frame":
+        out.print("coverage of a pixel-frame site is known after registration")
+    credits = sorted({f"{im.credit} ({im.licence})" for im in summary.images if im.credit})
+    for line in credits:
+        out.print(f"imagery: {line}", highlight=False)
+
+
+@site_app.command("rm")
+@fails_cleanly
+def site_rm(name: str) -> None:
+    """Remove a site and its image links (the images stay in the catalog)."""
+    from sitewatch.sites import remove_site
+
+    n = remove_site(catalog(), name)
+    out.print(f"site {name!r} removed ({n} image link(s); images kept)")
+
+
+@labels_app.command("import")
+@fails_cleanly
+def labels_import(
+    path: Path,
+    images: Annotated[
+        Path | None, typer.Option(help="Folder of the images (default: images/ beside the file).")
+    ] = None,
+    name: Annotated[str | None, typer.Option(help="Label set name (default: file stem).")] = None,
+    fmt: Annotated[
+        str | None, typer.Option("--format", help="airbus or coco (default: by suffix).")
+    ] = None,
+    licence: Annotated[str | None, typer.Option("--licence", "--license")] = None,
+    credit: Annotated[str | None, typer.Option()] = None,
+    provider: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Import annotations (Airbus CSV or COCO JSON); new images are ingested undated."""
+    from sitewatch.ingest import IngestOptions, Provenance
+    from sitewatch.labels import import_labels
+
+    if fmt not in (None, "airbus", "coco"):
+        raise BadInputError(str(path), f"unknown --format {fmt!r}; use airbus or coco")
+    opts = IngestOptions(
+        allow_undated=True,
+        provenance=Provenance(licence=licence, credit=credit, provider=provider),
+    )
+    result = import_labels(catalog(), path, images, name, fmt, opts)  # type: ignore[arg-type]
+    for failure in result.failures:
+        err.print(f"[red]error:[/red] {failure}", highlight=False, soft_wrap=True)
+    if result.already_imported:
+        out.print(f"label set {result.name!r} already imported ({result.labels} boxes); unchanged")
+    else:
+        out.print(
+            f"label set {result.name!r}: {result.labels} boxes on {result.images} images"
+            + (f" ({result.clipped} clipped to the image border)" if result.clipped else "")
+        )
+    if result.failures:
+        raise typer.Exit(1)
+
+
+@labels_app.command("export")
+@fails_cleanly
+def labels_export(
+    out_path: Annotated[Path, typer.Argument(metavar="OUT")],
+    fmt: Annotated[str, typer.Option("--format", help="coco or geojson.")] = "coco",
+    label_set: Annotated[str | None, typer.Option("--set", help="Only this label set.")] = None,
+    site: Annotated[str | None, typer.Option(help="Only images of this site.")] = None,
+) -> None:
+    """Export labels as COCO JSON or GeoJSON (lon/lat when georeferenced, else pixels)."""
+    from sitewatch.labels import export_labels
+
+    if fmt not in ("coco", "geojson"):
+        raise BadInputError(str(out_path), f"unknown --format {fmt!r}; use coco or geojson")
+    n = export_labels(catalog(), out_path, fmt, label_set, site)  # type: ignore[arg-type]
+    out.print(f"{n} boxes written to {out_path}")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)

@@ -1,0 +1,302 @@
+"""Ingest: validate, hash, store (content-addressed, never modified) and catalogue imagery.
+
+One transaction per image: a bad file in a batch is reported and skipped, the good ones land,
+and nothing is half-written (files are copied to a temporary name and renamed into place).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+
+from sitewatch import __version__
+from sitewatch.errors import (
+    BadInputError,
+    ConflictError,
+    MissingDateError,
+    SitewatchError,
+    StoreError,
+)
+from sitewatch.ingest.facts import ImageFacts
+from sitewatch.ingest.geotiff import read_raster
+from sitewatch.ingest.hashing import sha256_file
+from sitewatch.ingest.plain import read_plain
+from sitewatch.ingest.provenance import (
+    Provenance,
+    date_from_name,
+    load_sidecar,
+    sidecar_for,
+)
+from sitewatch.ingest.sniff import RASTER_SUFFIXES, sniff
+from sitewatch.ingest.stac import read_item
+from sitewatch.sites.links import auto_link_image, link
+from sitewatch.store.catalog import Catalog
+from sitewatch.store.models import Image
+
+Status = Literal["ingested", "duplicate", "failed"]
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    """How to ingest. ``provenance`` holds flag values; they win over every other source."""
+
+    site: str | None = None
+    provenance: Provenance = field(default_factory=Provenance)
+    sidecar: Path | None = None
+    store: Literal["copy", "reference"] = "copy"
+    allow_undated: bool = False
+    date_regex: str | None = None
+    asset: str | None = None
+
+
+@dataclass(frozen=True)
+class FileOutcome:
+    path: Path
+    status: Status
+    message: str
+    sha256: str | None = None
+    sites: tuple[str, ...] = ()
+    error: SitewatchError | None = None
+
+
+@dataclass
+class IngestReport:
+    outcomes: list[FileOutcome] = field(default_factory=list)
+    run_id: int | None = None
+
+    def of(self, status: Status) -> list[FileOutcome]:
+        return [o for o in self.outcomes if o.status == status]
+
+    @property
+    def ok(self) -> bool:
+        return not self.of("failed")
+
+
+def discover(paths: Iterable[str | Path]) -> Iterator[Path]:
+    """Files named directly, plus imagery and STAC items found recursively in folders.
+
+    In folders, JSON files are taken only when they are STAC Items (sidecars are skipped).
+    """
+    for raw in paths:
+        path = Path(raw)
+        if not path.is_dir():
+            yield path
+            continue
+        for child in sorted(p for p in path.rglob("*") if p.is_file()):
+            suffix = child.suffix.lower()
+            if suffix in RASTER_SUFFIXES or (suffix == ".json" and _is_stac(child)):
+                yield child
+
+
+def _is_stac(path: Path) -> bool:
+    try:
+        return sniff(path) == "stac"
+    except BadInputError:
+        return False
+
+
+def ingest(
+    catalog: Catalog,
+    paths: Iterable[str | Path],
+    options: IngestOptions | None = None,
+    progress: Callable[[FileOutcome], None] | None = None,
+) -> IngestReport:
+    """Ingest files and folders into the catalog; never raises for a bad file, reports it."""
+    options = options or IngestOptions()
+    files = list(discover(paths))
+    if options.site is not None:
+        with catalog.session() as s:
+            catalog.get_site(s, options.site)  # unknown site: fail before touching anything
+    report = IngestReport()
+    report.run_id = catalog.start_run(
+        "ingest", "sitewatch.ingest", __version__, _run_parameters(options, files)
+    )
+    for path in files:
+        try:
+            outcome = _ingest_one(catalog, path, options, report.run_id)
+        except SitewatchError as exc:
+            outcome = FileOutcome(path, "failed", str(exc), error=exc)
+        except OSError as exc:
+            error = BadInputError(path, f"cannot read or store the file ({exc})")
+            outcome = FileOutcome(path, "failed", str(error), error=error)
+        except SQLAlchemyError as exc:
+            error = StoreError(f"{path}: catalog write failed, nothing stored ({exc})")
+            outcome = FileOutcome(path, "failed", str(error), error=error)
+        report.outcomes.append(outcome)
+        if progress:
+            progress(outcome)
+    counts = {s: len(report.of(s)) for s in ("ingested", "duplicate", "failed")}
+    catalog.finish_run(
+        report.run_id,
+        "ok" if report.ok else "partial",
+        ", ".join(f"{v} {k}" for k, v in counts.items()),
+    )
+    return report
+
+
+def _run_parameters(options: IngestOptions, files: list[Path]) -> dict:
+    prov = options.provenance
+    return {
+        "files": len(files),
+        "site": options.site,
+        "store": options.store,
+        "allow_undated": options.allow_undated,
+        "acquired": prov.acquired.value.isoformat() if prov.acquired else None,
+        "provider": prov.provider,
+        "licence": prov.licence,
+    }
+
+
+def _ingest_one(catalog: Catalog, path: Path, options: IngestOptions, run_id: int) -> FileOutcome:
+    kind = sniff(path)
+    layers: list[Provenance] = [options.provenance]
+    sidecar = options.sidecar or (sidecar_for(path) if kind != "stac" else None)
+    if sidecar is not None:
+        try:
+            layers.append(load_sidecar(sidecar))
+        except BadInputError as exc:
+            raise BadInputError(path, f"sidecar {exc.path}: {exc.cause}", exc.fix) from None
+    source = path
+    if kind == "stac":
+        asset = read_item(path, options.asset)
+        layers.append(asset.provenance)
+        source = asset.path
+        kind = sniff(source)
+    sha = sha256_file(source)
+    with catalog.session() as s:
+        existing = s.scalar(select(Image).where(Image.sha256 == sha))
+        if existing is not None:
+            return _duplicate(catalog, s, existing, source, options)
+    facts = read_raster(source) if kind in ("tiff", "jp2") else read_plain(source)
+    prov = _merge(layers)
+    acquired = prov.acquired or facts.embedded_time
+    if acquired is None and options.date_regex:
+        acquired = date_from_name(source, options.date_regex)
+    if acquired is None and not options.allow_undated:
+        raise MissingDateError(
+            source,
+            "no acquisition time (no --acquired flag, sidecar, STAC datetime, EXIF or date tag)",
+            "pass --acquired 2024-04-17, a sidecar JSON with 'acquired', or --undated",
+        )
+    stored, created = _store_file(catalog, source, sha, options.store)
+    try:
+        with catalog.session() as s:
+            image = _image_row(catalog, source, sha, stored, facts, prov, run_id)
+            image.acquired_at = acquired.value if acquired else None
+            image.acquired_source = acquired.source if acquired else None
+            s.add(image)
+            s.flush()
+            sites = auto_link_image(s, image)
+            if options.site and options.site not in sites:
+                link(s, image, catalog.get_site(s, options.site), "explicit")
+                sites.append(options.site)
+    except BaseException:
+        if created:
+            stored.unlink(missing_ok=True)
+        raise
+    where = f" → site {', '.join(sites)}" if sites else ""
+    return FileOutcome(
+        path, "ingested", f"{path}: ingested as {sha[:12]}{where}", sha, tuple(sites)
+    )
+
+
+def _duplicate(catalog, session, image: Image, source: Path, options: IngestOptions) -> FileOutcome:  # type: ignore[no-untyped-def]
+    note = ""
+    sites: tuple[str, ...] = ()
+    if options.site:
+        site = catalog.get_site(session, options.site)
+        if link(session, image, site, "explicit") is not None:
+            note = f"; now linked to site {site.name}"
+            sites = (site.name,)
+    flag_time = options.provenance.acquired
+    if flag_time and image.acquired_at and flag_time.value != image.acquired_at:
+        note += f"; kept its recorded acquisition time {image.acquired_at.isoformat()}"
+    return FileOutcome(
+        source,
+        "duplicate",
+        f"{source}: already in the catalog as {image.sha256[:12]}, unchanged{note}",
+        image.sha256,
+        sites,
+    )
+
+
+def _merge(layers: list[Provenance]) -> Provenance:
+    merged = Provenance()
+    for layer in reversed(layers):
+        merged = layer.over(merged)
+    return merged
+
+
+def _store_file(catalog: Catalog, source: Path, sha: str, mode: str) -> tuple[Path, bool]:
+    """Copy into the content-addressed store (atomic rename), or reference in place."""
+    if mode == "reference":
+        return source.resolve(), False
+    target = catalog.settings.image_store / sha[:2] / f"{sha}{source.suffix.lower()}"
+    if target.exists() and target.stat().st_size == source.stat().st_size:
+        return target, False
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
+    try:
+        with os.fdopen(fd, "wb") as out, open(source, "rb") as src:
+            shutil.copyfileobj(src, out, 1 << 20)
+        if sha256_file(tmp) != sha:
+            raise ConflictError(f"{source}: file changed while it was being ingested; try again")
+        os.chmod(tmp, 0o444)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target, True
+
+
+def _image_row(
+    catalog: Catalog,
+    source: Path,
+    sha: str,
+    stored: Path,
+    facts: ImageFacts,
+    prov: Provenance,
+    run_id: int,
+) -> Image:
+    try:
+        stored_rel = str(stored.relative_to(catalog.workspace))
+    except ValueError:
+        stored_rel = str(stored)
+    gsd, gsd_source = facts.gsd_m, facts.gsd_source
+    if gsd is None and prov.gsd_m is not None:
+        gsd, gsd_source = prov.gsd_m, "provenance"
+    return Image(
+        sha256=sha,
+        stored_path=stored_rel,
+        original_path=str(source.resolve()),
+        original_name=source.name,
+        file_size=source.stat().st_size,
+        format=facts.format,
+        width=facts.width,
+        height=facts.height,
+        bands=facts.bands,
+        dtype=facts.dtype,
+        crs_wkt=facts.crs_wkt,
+        crs_epsg=facts.crs_epsg,
+        transform=facts.transform,
+        footprint_native_wkt=facts.footprint_native.wkt if facts.footprint_native else None,
+        footprint_wgs84_wkt=facts.footprint_wgs84.wkt if facts.footprint_wgs84 else None,
+        gsd_m=gsd,
+        gsd_source=gsd_source,
+        date_is_illustrative=bool(prov.date_is_illustrative),
+        provider=prov.provider,
+        credit=prov.credit,
+        licence=prov.licence,
+        source_url=prov.source_url,
+        notes=prov.notes,
+        extra={**facts.extra, **prov.extra},
+        ingest_run_id=run_id,
+    )

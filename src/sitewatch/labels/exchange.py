@@ -1,0 +1,242 @@
+"""Import ground-truth labels into the catalog and export boxes as COCO or GeoJSON."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from sqlalchemy import select
+
+from sitewatch import geo
+from sitewatch.errors import BadInputError, ConflictError, DatasetNotFoundError, NotFoundError
+from sitewatch.ingest import IngestOptions, ingest
+from sitewatch.ingest.hashing import sha256_file
+from sitewatch.labels.formats import READERS, BoxRecord, detect_format
+from sitewatch.store.catalog import Catalog
+from sitewatch.store.models import Image, ImageSite, Label, LabelSet, Site
+
+
+@dataclass
+class LabelImport:
+    name: str
+    labels: int = 0
+    images: int = 0
+    clipped: int = 0
+    already_imported: bool = False
+    failures: list[str] = field(default_factory=list)
+
+
+def import_labels(
+    catalog: Catalog,
+    path: str | Path,
+    images_dir: str | Path | None = None,
+    name: str | None = None,
+    fmt: Literal["airbus", "coco"] | None = None,
+    options: IngestOptions | None = None,
+) -> LabelImport:
+    """Import an annotation file; images it names are ingested from ``images_dir`` if new.
+
+    Images default to ``images/`` beside the file (else the file's own folder) and may be
+    undated (labels serve training and evaluation). Boxes overhanging the image border are
+    clipped to it and counted.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetNotFoundError(f"{path}: annotation file does not exist")
+    if images_dir is None:
+        beside = path.parent / "images"
+        images_dir = beside if beside.is_dir() else path.parent
+    images_dir = Path(images_dir)
+    fmt = fmt or detect_format(path)
+    records = READERS[fmt](path)
+    if not records:
+        raise BadInputError(path, "no annotations in the file")
+    name = name or path.stem
+    digest = sha256_file(path)
+    with catalog.session() as s:
+        existing = s.scalar(select(LabelSet).where(LabelSet.name == name))
+        if existing is not None:
+            if existing.source_sha256 == digest:
+                count = len(
+                    s.scalars(select(Label.id).where(Label.label_set_id == existing.id)).all()
+                )
+                return LabelImport(name, labels=count, already_imported=True)
+            raise ConflictError(
+                f"label set {name!r} exists from another file; choose another --name"
+            )
+    by_file: dict[str, list[BoxRecord]] = defaultdict(list)
+    for rec in records:
+        by_file[rec.file_name].append(rec)
+    missing = [f for f in by_file if not (images_dir / f).is_file()]
+    if missing:
+        raise DatasetNotFoundError(
+            f"{path}: {len(missing)} image(s) not found in {images_dir} (first: {missing[0]}); "
+            "pass --images DIR"
+        )
+    opts = options or IngestOptions(allow_undated=True)
+    report = ingest(catalog, [images_dir / f for f in by_file], opts)
+    result = LabelImport(name, failures=[o.message for o in report.of("failed")])
+    sha_of = {o.path.name: o.sha256 for o in report.outcomes if o.sha256}
+    with catalog.session() as s:
+        label_set = LabelSet(
+            name=name,
+            format=fmt,
+            source_path=str(path.resolve()),
+            source_sha256=digest,
+            licence=opts.provenance.licence,
+            credit=opts.provenance.credit,
+        )
+        s.add(label_set)
+        for file_name, recs in by_file.items():
+            if file_name not in sha_of:
+                continue
+            image = s.scalar(select(Image).where(Image.sha256 == sha_of[file_name]))
+            result.images += 1
+            for rec in recs:
+                x0, y0 = max(0.0, rec.x0), max(0.0, rec.y0)
+                x1, y1 = min(float(image.width), rec.x1), min(float(image.height), rec.y1)
+                if x1 <= x0 or y1 <= y0:
+                    raise BadInputError(
+                        path,
+                        f"box {rec.source_id or ''} on {file_name} lies outside the "
+                        f"{image.width}×{image.height} image or has no area",
+                    )
+                result.clipped += (x0, y0, x1, y1) != (rec.x0, rec.y0, rec.x1, rec.y1)
+                s.add(
+                    Label(
+                        label_set=label_set,
+                        image_id=image.id,
+                        class_name=rec.class_name,
+                        x0=x0,
+                        y0=y0,
+                        x1=x1,
+                        y1=y1,
+                        source_id=rec.source_id,
+                    )
+                )
+                result.labels += 1
+    return result
+
+
+@dataclass(frozen=True)
+class ExportBox:
+    image: Image
+    class_name: str
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+    score: float | None = None
+
+
+def _label_boxes(catalog: Catalog, label_set: str | None, site: str | None) -> list[ExportBox]:
+    with catalog.session() as s:
+        query = select(Label, Image).join(Image, Label.image_id == Image.id)
+        if label_set is not None:
+            ls = s.scalar(select(LabelSet).where(LabelSet.name == label_set))
+            if ls is None:
+                raise NotFoundError(f"no label set named {label_set!r}")
+            query = query.where(Label.label_set_id == ls.id)
+        if site is not None:
+            site_row: Site = catalog.get_site(s, site)
+            query = query.join(ImageSite, ImageSite.image_id == Image.id).where(
+                ImageSite.site_id == site_row.id
+            )
+        rows = s.execute(query.order_by(Image.id, Label.id)).all()
+        return [ExportBox(img, lab.class_name, lab.x0, lab.y0, lab.x1, lab.y1) for lab, img in rows]
+
+
+def to_coco(boxes: Iterable[ExportBox]) -> dict:
+    """COCO detection JSON (bbox = x, y, w, h in pixels; image ids are catalog ids)."""
+    boxes = list(boxes)
+    classes = sorted({b.class_name for b in boxes})
+    cat_id = {c: i + 1 for i, c in enumerate(classes)}
+    images = {b.image.id: b.image for b in boxes}
+    annotations = []
+    for i, b in enumerate(boxes, start=1):
+        ann = {
+            "id": i,
+            "image_id": b.image.id,
+            "category_id": cat_id[b.class_name],
+            "bbox": [b.x0, b.y0, b.x1 - b.x0, b.y1 - b.y0],
+            "area": (b.x1 - b.x0) * (b.y1 - b.y0),
+            "iscrowd": 0,
+        }
+        if b.score is not None:
+            ann["score"] = b.score
+        annotations.append(ann)
+    return {
+        "info": {"description": "exported by sitewatch"},
+        "images": [
+            {
+                "id": im.id,
+                "file_name": im.original_name,
+                "width": im.width,
+                "height": im.height,
+                "sha256": im.sha256,
+            }
+            for im in images.values()
+        ],
+        "categories": [{"id": cat_id[c], "name": c} for c in classes],
+        "annotations": annotations,
+    }
+
+
+def to_geojson(boxes: Iterable[ExportBox]) -> dict:
+    """GeoJSON: lon/lat (EPSG:4326) for georeferenced images; pixel coordinates otherwise,
+    marked per feature with ``coordinate_space`` (GeoJSON readers will not place those)."""
+    features = []
+    for b in boxes:
+        im = b.image
+        if im.crs_wkt is not None and im.transform is not None:
+            poly = geo.pixel_box_to_wgs84(im.transform, im.crs_wkt, b.x0, b.y0, b.x1, b.y1)
+            coords = [[list(p) for p in poly.exterior.coords]]
+            space = "EPSG:4326"
+        else:
+            ring = [(b.x0, b.y0), (b.x1, b.y0), (b.x1, b.y1), (b.x0, b.y1), (b.x0, b.y0)]
+            coords = [[list(p) for p in ring]]
+            space = "pixel"
+        props = {
+            "image": im.original_name,
+            "sha256": im.sha256,
+            "class": b.class_name,
+            "bbox_px": [b.x0, b.y0, b.x1, b.y1],
+            "coordinate_space": space,
+            "acquired": im.acquired_at.isoformat() if im.acquired_at else None,
+        }
+        if b.score is not None:
+            props["score"] = b.score
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": {"type": "Polygon", "coordinates": coords},
+                "properties": props,
+            }
+        )
+    return {"type": "FeatureCollection", "features": features}
+
+
+def export_labels(
+    catalog: Catalog,
+    out: str | Path,
+    fmt: Literal["coco", "geojson"] = "coco",
+    label_set: str | None = None,
+    site: str | None = None,
+) -> int:
+    """Write labels (optionally of one set and/or site) to ``out``; returns the box count."""
+    boxes = _label_boxes(catalog, label_set, site)
+    data = to_coco(boxes) if fmt == "coco" else to_geojson(boxes)
+    write_json_atomic(Path(out), data)
+    return len(boxes)
+
+
+def write_json_atomic(path: Path, data: dict) -> None:
+    """Write JSON to a temporary file beside ``path`` and rename it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
+    tmp.replace(path)

@@ -1,0 +1,63 @@
+"""Linking images to sites: explicitly, or by footprint ∩ AOI for georeferenced ones."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sitewatch import geo
+from sitewatch.errors import ConflictError
+from sitewatch.store.models import Image, ImageSite, Site
+
+
+def site_coverage(site: Site, image: Image) -> float | None:
+    """Fraction of a geo site's AOI that a georeferenced image covers; None if unknown."""
+    if site.kind != "geo" or image.footprint_wgs84_wkt is None or site.aoi_wgs84_wkt is None:
+        return None
+    return geo.coverage(geo.load_wkt(site.aoi_wgs84_wkt), geo.load_wkt(image.footprint_wgs84_wkt))
+
+
+def link(session: Session, image: Image, site: Site, method: str) -> ImageSite | None:
+    """Link an image to a site; returns the new link, or None if it was already linked.
+
+    A georeferenced image asked to join a geo site it does not overlap is refused.
+    """
+    existing = session.scalar(
+        select(ImageSite).where(ImageSite.image_id == image.id, ImageSite.site_id == site.id)
+    )
+    if existing is not None:
+        return None
+    cover = site_coverage(site, image)
+    if cover is not None and cover <= 0:
+        raise ConflictError(
+            f"{image.original_name}: its footprint does not overlap site {site.name!r}'s AOI"
+        )
+    row = ImageSite(image=image, site=site, method=method, coverage=cover)
+    session.add(row)
+    return row
+
+
+def auto_link_image(session: Session, image: Image) -> list[str]:
+    """Link a georeferenced image to every geo site whose AOI it overlaps."""
+    if image.footprint_wgs84_wkt is None:
+        return []
+    footprint = geo.load_wkt(image.footprint_wgs84_wkt)
+    linked = []
+    for site in session.scalars(select(Site).where(Site.kind == "geo")):
+        if geo.load_wkt(site.aoi_wgs84_wkt).intersection(footprint).area > 0 and link(
+            session, image, site, "footprint"
+        ):
+            linked.append(site.name)
+    return linked
+
+
+def auto_link_site(session: Session, site: Site) -> int:
+    """Link every georeferenced image that overlaps a (new) geo site."""
+    aoi = geo.load_wkt(site.aoi_wgs84_wkt)
+    count = 0
+    for image in session.scalars(select(Image).where(Image.footprint_wgs84_wkt.is_not(None))):
+        if aoi.intersection(geo.load_wkt(image.footprint_wgs84_wkt)).area > 0 and link(
+            session, image, site, "footprint"
+        ):
+            count += 1
+    return count

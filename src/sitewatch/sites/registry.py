@@ -1,0 +1,178 @@
+"""Add, list, show and remove sites."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from sitewatch.errors import BadInputError, ConflictError
+from sitewatch.sites.aoi import parse_pixel_polygon, read_aoi
+from sitewatch.sites.links import auto_link_site, link
+from sitewatch.store.catalog import Catalog
+from sitewatch.store.models import Image, ImageSite, Label, Site
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.\-]{0,127}$")
+
+
+@dataclass(frozen=True)
+class SiteImage:
+    """One image of a site, as ``site show`` lists it."""
+
+    sha256: str
+    name: str
+    acquired_at: datetime | None
+    date_is_illustrative: bool
+    provider: str | None
+    credit: str | None
+    licence: str | None
+    gsd_m: float | None
+    width: int
+    height: int
+    georeferenced: bool
+    link_method: str
+    coverage: float | None
+    labels: int
+
+
+@dataclass(frozen=True)
+class SiteSummary:
+    name: str
+    kind: str
+    aoi_wkt: str | None
+    reference: str | None
+    polygon_wkt: str | None
+    notes: str | None
+    images: list[SiteImage]
+
+    @property
+    def first(self) -> datetime | None:
+        dates = [i.acquired_at for i in self.images if i.acquired_at]
+        return min(dates) if dates else None
+
+    @property
+    def last(self) -> datetime | None:
+        dates = [i.acquired_at for i in self.images if i.acquired_at]
+        return max(dates) if dates else None
+
+
+def _check_new_name(session: Session, name: str) -> None:
+    if not _NAME.match(name):
+        raise BadInputError(
+            name, "site names use letters, digits, space, '.', '_' or '-' (max 128)"
+        )
+    if session.scalar(select(Site.id).where(Site.name == name)) is not None:
+        raise ConflictError(f"site {name!r} already exists; remove it first or pick a new name")
+
+
+def add_geo_site(
+    catalog: Catalog, name: str, aoi_path: str | Path, notes: str | None = None
+) -> int:
+    """A site with a map AOI; every overlapping georeferenced image is linked. Returns links."""
+    aoi = read_aoi(aoi_path)
+    with catalog.session() as s:
+        _check_new_name(s, name)
+        site = Site(name=name, kind="geo", aoi_wgs84_wkt=aoi.wkt, notes=notes)
+        s.add(site)
+        s.flush()
+        return auto_link_site(s, site)
+
+
+def add_frame_site(
+    catalog: Catalog,
+    name: str,
+    reference: str | Path,
+    polygon: str | None = None,
+    notes: str | None = None,
+) -> None:
+    """A site in the pixel frame of a reference image (a catalog image, or a file to ingest)."""
+    if Path(reference).is_file():
+        from sitewatch.ingest import ingest
+
+        report = ingest(catalog, [reference])
+        if not report.ok:
+            raise report.of("failed")[0].error
+    with catalog.session() as s:
+        _check_new_name(s, name)
+        ref = catalog.find_image(s, reference)
+        poly = None
+        if polygon:
+            try:
+                poly = parse_pixel_polygon(polygon, ref.width, ref.height)
+            except ValueError as exc:
+                raise BadInputError(name, str(exc)) from None
+        site = Site(
+            name=name,
+            kind="frame",
+            reference_image=ref,
+            frame_polygon_wkt=poly.wkt if poly is not None else None,
+            notes=notes,
+        )
+        s.add(site)
+        s.flush()
+        link(s, ref, site, "reference")
+
+
+def remove_site(catalog: Catalog, name: str) -> int:
+    """Delete a site and its links (images stay in the catalog). Returns links removed."""
+    with catalog.session() as s:
+        site = catalog.get_site(s, name)
+        n = len(site.image_links)
+        s.delete(site)
+        return n
+
+
+def list_sites(catalog: Catalog) -> list[SiteSummary]:
+    with catalog.session() as s:
+        names = s.scalars(select(Site.name).order_by(Site.name)).all()
+    return [site_summary(catalog, n) for n in names]
+
+
+def site_summary(catalog: Catalog, name: str) -> SiteSummary:
+    """The site and its images ordered by acquisition time (undated last)."""
+    with catalog.session() as s:
+        site = catalog.get_site(s, name)
+        label_counts = dict(
+            s.execute(
+                select(Label.image_id, func.count(Label.id))
+                .join(ImageSite, ImageSite.image_id == Label.image_id)
+                .where(ImageSite.site_id == site.id)
+                .group_by(Label.image_id)
+            ).all()
+        )
+        rows = s.execute(
+            select(Image, ImageSite).join(ImageSite).where(ImageSite.site_id == site.id)
+        ).all()
+        images = [
+            SiteImage(
+                sha256=img.sha256,
+                name=img.original_name,
+                acquired_at=img.acquired_at,
+                date_is_illustrative=img.date_is_illustrative,
+                provider=img.provider,
+                credit=img.credit,
+                licence=img.licence,
+                gsd_m=img.gsd_m,
+                width=img.width,
+                height=img.height,
+                georeferenced=img.georeferenced,
+                link_method=ln.method,
+                coverage=ln.coverage,
+                labels=label_counts.get(img.id, 0),
+            )
+            for img, ln in rows
+        ]
+        images.sort(key=lambda i: (i.acquired_at is None, i.acquired_at or datetime.min, i.name))
+        return SiteSummary(
+            name=site.name,
+            kind=site.kind,
+            aoi_wkt=site.aoi_wgs84_wkt,
+            reference=site.reference_image.sha256 if site.reference_image else None,
+            polygon_wkt=site.frame_polygon_wkt,
+            notes=site.notes,
+            images=images,
+        )

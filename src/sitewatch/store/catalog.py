@@ -1,0 +1,117 @@
+"""The catalog: one workspace folder + one database, shared by every pipeline stage."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from sitewatch.config import Settings
+from sitewatch.errors import ConflictError, NotFoundError
+from sitewatch.store import db
+from sitewatch.store.models import Image, Run, Site, utcnow
+
+
+class Catalog:
+    """Open (creating and migrating if needed) the catalog of a workspace.
+
+    >>> cat = Catalog("./sitewatch-data")          # SQLite inside the folder
+    >>> cat = Catalog(db_url="postgresql+psycopg://…")  # or any SQLAlchemy URL
+    """
+
+    def __init__(self, workspace: str | Path | None = None, db_url: str | None = None) -> None:
+        self.settings = Settings.resolve(workspace, db_url)
+        self.workspace.mkdir(parents=True, exist_ok=True)
+        self.engine = db.make_engine(self.settings.db_url)
+        db.upgrade(self.engine)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    def __repr__(self) -> str:
+        return f"Catalog(workspace={str(self.workspace)!r}, db={self.engine.url!r})"
+
+    @property
+    def workspace(self) -> Path:
+        return self.settings.workspace
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A transaction: committed when the block ends, rolled back on any error."""
+        with self._sessions() as session, session.begin():
+            yield session
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- paths ---------------------------------------------------------------------------
+    def resolve_path(self, stored_path: str) -> Path:
+        """Absolute path of an image file as recorded in the catalog."""
+        path = Path(stored_path)
+        return path if path.is_absolute() else self.workspace / path
+
+    def image_path(self, image: Image) -> Path:
+        return self.resolve_path(image.stored_path)
+
+    # -- lookups -------------------------------------------------------------------------
+    def get_site(self, session: Session, name: str) -> Site:
+        site = session.scalar(select(Site).where(Site.name == name))
+        if site is None:
+            known = ", ".join(session.scalars(select(Site.name).order_by(Site.name))) or "none"
+            raise NotFoundError(
+                f"no site named {name!r} (known sites: {known}); add it with `sitewatch site add`"
+            )
+        return site
+
+    def find_image(self, session: Session, ref: str | Path) -> Image:
+        """An image by SHA-256 (or a unique prefix of ≥ 6 hex digits) or by an existing file."""
+        text = str(ref)
+        path = Path(text)
+        if path.is_file():
+            from sitewatch.ingest.hashing import sha256_file
+
+            digest = sha256_file(path)
+            image = session.scalar(select(Image).where(Image.sha256 == digest))
+            if image is None:
+                raise NotFoundError(f"{path}: not in the catalog; ingest it first")
+            return image
+        hexdigits = text.lower()
+        if len(hexdigits) >= 6 and all(c in "0123456789abcdef" for c in hexdigits):
+            matches = session.scalars(
+                select(Image).where(Image.sha256.startswith(hexdigits)).limit(2)
+            ).all()
+            if len(matches) == 1:
+                return matches[0]
+            if len(matches) > 1:
+                raise ConflictError(f"image prefix {text!r} is ambiguous; give more digits")
+        raise NotFoundError(f"{text}: no such file and no catalog image with that SHA-256 prefix")
+
+    def count_images(self) -> int:
+        with self.session() as s:
+            return s.scalar(select(func.count(Image.id))) or 0
+
+    # -- runs ----------------------------------------------------------------------------
+    def start_run(self, stage: str, method: str, version: str, parameters: dict[str, Any]) -> int:
+        with self.session() as s:
+            run = Run(stage=stage, method=method, version=version, parameters=parameters)
+            s.add(run)
+            s.flush()
+            return run.id
+
+    def finish_run(self, run_id: int, status: str, message: str | None = None) -> None:
+        with self.session() as s:
+            run = s.get(Run, run_id)
+            if run is not None:
+                run.status = status
+                run.message = message
+                run.finished_at = utcnow()
+
+
+def iso(value: datetime | None) -> str:
+    """ISO-8601 in UTC with a Z, or an empty string."""
+    if value is None:
+        return ""
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")

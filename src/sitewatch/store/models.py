@@ -1,0 +1,211 @@
+"""Catalog tables (SQLAlchemy 2 declarative).
+
+Geometries are stored as WKT text so the same schema runs on SQLite and PostgreSQL; a
+PostGIS migration can add indexed geometry columns beside them without a rewrite.
+Times are stored as UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores naive UTC, returns timezone-aware UTC (SQLite keeps no zone)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: sitewatch stores only aware times")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Run(Base):
+    """One execution of a pipeline stage: what method/version/parameters produced rows."""
+
+    __tablename__ = "runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    stage: Mapped[str] = mapped_column(String(32), index=True)
+    method: Mapped[str] = mapped_column(String(128))
+    version: Mapped[str] = mapped_column(String(64))
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    message: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Image(Base):
+    """One immutable imagery file, addressed by its SHA-256, with its provenance."""
+
+    __tablename__ = "images"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    stored_path: Mapped[str] = mapped_column(Text)  # relative to the workspace, or absolute
+    original_path: Mapped[str] = mapped_column(Text)
+    original_name: Mapped[str] = mapped_column(String(512), index=True)
+    file_size: Mapped[int] = mapped_column(BigInteger)
+    format: Mapped[str] = mapped_column(String(16))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    bands: Mapped[int] = mapped_column(Integer)
+    dtype: Mapped[str] = mapped_column(String(16))
+    # Georeference (all null for plain, ungeoreferenced images).
+    crs_wkt: Mapped[str | None] = mapped_column(Text)
+    crs_epsg: Mapped[int | None] = mapped_column(Integer)
+    transform: Mapped[list[float] | None] = mapped_column(JSON)  # affine a, b, c, d, e, f
+    footprint_native_wkt: Mapped[str | None] = mapped_column(Text)
+    footprint_wgs84_wkt: Mapped[str | None] = mapped_column(Text)
+    gsd_m: Mapped[float | None] = mapped_column(Float)
+    gsd_source: Mapped[str | None] = mapped_column(String(32))
+    # Time and provenance.
+    acquired_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    acquired_source: Mapped[str | None] = mapped_column(String(64))
+    date_is_illustrative: Mapped[bool] = mapped_column(Boolean, default=False)
+    provider: Mapped[str | None] = mapped_column(String(256))
+    credit: Mapped[str | None] = mapped_column(Text)
+    licence: Mapped[str | None] = mapped_column(String(256))
+    source_url: Mapped[str | None] = mapped_column(Text)
+    notes: Mapped[str | None] = mapped_column(Text)
+    extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    ingest_run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"))
+    ingested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    site_links: Mapped[list[ImageSite]] = relationship(
+        back_populates="image", cascade="all, delete-orphan"
+    )
+
+    @property
+    def georeferenced(self) -> bool:
+        return self.crs_wkt is not None
+
+
+class Site(Base):
+    """A monitored place: a map AOI (`geo`) or a polygon in a reference image (`frame`)."""
+
+    __tablename__ = "sites"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    kind: Mapped[str] = mapped_column(String(8))  # "geo" | "frame"
+    aoi_wgs84_wkt: Mapped[str | None] = mapped_column(Text)
+    reference_image_id: Mapped[int | None] = mapped_column(ForeignKey("images.id"))
+    frame_polygon_wkt: Mapped[str | None] = mapped_column(Text)  # pixels of the reference
+    notes: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    reference_image: Mapped[Image | None] = relationship()
+    image_links: Mapped[list[ImageSite]] = relationship(
+        back_populates="site", cascade="all, delete-orphan"
+    )
+
+
+class ImageSite(Base):
+    """Which images belong to which site, how the link was made, and the AOI coverage."""
+
+    __tablename__ = "image_sites"
+    __table_args__ = (UniqueConstraint("image_id", "site_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"))
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), index=True)
+    method: Mapped[str] = mapped_column(String(16))  # "explicit" | "footprint" | "reference"
+    coverage: Mapped[float | None] = mapped_column(Float)  # fraction of the AOI imaged
+    linked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    image: Mapped[Image] = relationship(back_populates="site_links")
+    site: Mapped[Site] = relationship(back_populates="image_links")
+
+
+class LabelSet(Base):
+    """One imported annotation file (ground truth for training and evaluation)."""
+
+    __tablename__ = "label_sets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    format: Mapped[str] = mapped_column(String(16))
+    source_path: Mapped[str] = mapped_column(Text)
+    source_sha256: Mapped[str] = mapped_column(String(64))
+    licence: Mapped[str | None] = mapped_column(String(256))
+    credit: Mapped[str | None] = mapped_column(Text)
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Label(Base):
+    """A ground-truth box in image pixels."""
+
+    __tablename__ = "labels"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    label_set_id: Mapped[int] = mapped_column(
+        ForeignKey("label_sets.id", ondelete="CASCADE"), index=True
+    )
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"), index=True)
+    class_name: Mapped[str] = mapped_column(String(64))
+    x0: Mapped[float] = mapped_column(Float)
+    y0: Mapped[float] = mapped_column(Float)
+    x1: Mapped[float] = mapped_column(Float)
+    y1: Mapped[float] = mapped_column(Float)
+    source_id: Mapped[str | None] = mapped_column(String(64))  # id in the source file
+
+    label_set: Mapped[LabelSet] = relationship()
+
+
+class Detection(Base):
+    """A detected object: box in image pixels, and on the map when the image is georeferenced."""
+
+    __tablename__ = "detections"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"), index=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"), index=True)
+    class_name: Mapped[str] = mapped_column(String(64))
+    score: Mapped[float] = mapped_column(Float)
+    x0: Mapped[float] = mapped_column(Float)
+    y0: Mapped[float] = mapped_column(Float)
+    x1: Mapped[float] = mapped_column(Float)
+    y1: Mapped[float] = mapped_column(Float)
+    geometry_wgs84_wkt: Mapped[str | None] = mapped_column(Text)

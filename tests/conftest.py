@@ -1,0 +1,91 @@
+"""Shared fixtures: a fresh catalog per test, GeoTIFF/JPEG factories, the real demo data."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+from PIL import Image as PILImage
+from rasterio.transform import Affine
+
+from sitewatch import Catalog
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+AIRPORT = EXAMPLES / "airport"
+JOPLIN = EXAMPLES / "joplin"
+SHARED = Path(os.environ.get("SITEWATCH_SHARED", ROOT.parent / "shared")) / "datasets"
+
+
+@pytest.fixture
+def catalog(tmp_path: Path) -> Catalog:
+    cat = Catalog(tmp_path / "workspace")
+    yield cat
+    cat.close()
+
+
+@pytest.fixture
+def shared_datasets() -> Path:
+    if not (SHARED / "airbus-aircraft" / "annotations.csv").is_file():
+        pytest.skip(f"shared datasets not found at {SHARED} (set SITEWATCH_SHARED); CI has them")
+    return SHARED
+
+
+def write_geotiff(
+    path: Path,
+    *,
+    crs: str | None = "EPSG:32615",
+    transform: Affine | None = None,
+    width: int = 64,
+    height: int = 48,
+    bands: int = 3,
+    dtype: str = "uint8",
+    tags: dict[str, str] | None = None,
+    seed: int = 0,
+) -> Path:
+    """A small real GeoTIFF with random pixels (different seeds → different hashes)."""
+    transform = transform or Affine(0.5, 0, 500_000, 0, -0.5, 4_100_000)
+    data = np.random.default_rng(seed).integers(0, 255, (bands, height, width)).astype(dtype)
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=width,
+        height=height,
+        count=bands,
+        dtype=dtype,
+        crs=crs,
+        transform=transform,
+    ) as ds:
+        ds.write(data)
+        if tags:
+            ds.update_tags(**tags)
+    return path
+
+
+def write_jpeg(
+    path: Path, *, size: tuple[int, int] = (64, 48), exif_time: str | None = None, seed: int = 0
+) -> Path:
+    """A small real JPEG, optionally with an EXIF DateTimeOriginal ('YYYY:MM:DD HH:MM:SS')."""
+    rng = np.random.default_rng(seed)
+    im = PILImage.fromarray(rng.integers(0, 255, (size[1], size[0], 3)).astype("uint8"))
+    exif = PILImage.Exif()
+    if exif_time:
+        exif.get_ifd(0x8769)[0x9003] = exif_time
+    im.save(path, "JPEG", quality=90, exif=exif.tobytes())
+    return path
+
+
+@pytest.fixture
+def geotiff_factory(tmp_path: Path) -> Callable[..., Path]:
+    counter = iter(range(1000))
+
+    def make(name: str | None = None, **kwargs) -> Path:  # type: ignore[no-untyped-def]
+        n = next(counter)
+        return write_geotiff(tmp_path / (name or f"scene{n}.tif"), seed=n, **kwargs)
+
+    return make

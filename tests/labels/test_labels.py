@@ -1,0 +1,130 @@
+"""Labels: Airbus CSV and COCO import, COCO/GeoJSON export, the full shared Airbus set."""
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+import rasterio
+import rasterio.warp
+from sqlalchemy import func, select
+
+import sitewatch
+from sitewatch import Catalog, IngestOptions
+from sitewatch.errors import BadInputError, ConflictError, DatasetNotFoundError
+from sitewatch.store.models import Image, Label
+from tests.conftest import AIRPORT, JOPLIN
+
+
+def _label_count(catalog: Catalog) -> int:
+    with catalog.session() as s:
+        return s.scalar(select(func.count(Label.id)))
+
+
+def test_airbus_csv_import_of_the_demo_site(catalog: Catalog) -> None:
+    result = sitewatch.import_labels(catalog, AIRPORT / "annotations.csv")
+    assert (result.labels, result.images) == (145, 5)
+    with open(AIRPORT / "annotations.csv", newline="") as fh:
+        first = next(csv.DictReader(fh))
+    with catalog.session() as s:
+        label = s.scalar(select(Label).where(Label.source_id == first["id"]))
+        image = s.get(Image, label.image_id)
+    points = eval(first["geometry"])  # trusted test data
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    assert (label.x0, label.y0, label.x1, label.y1) == (min(xs), min(ys), max(xs), max(ys))
+    assert image.original_name == first["image_id"]
+    assert image.date_is_illustrative  # the images were ingested with their sidecars
+    again = sitewatch.import_labels(catalog, AIRPORT / "annotations.csv")
+    assert again.already_imported and _label_count(catalog) == 145
+
+
+def test_coco_round_trip(catalog: Catalog, tmp_path: Path) -> None:
+    sitewatch.import_labels(catalog, AIRPORT / "annotations.csv", name="truth")
+    out = tmp_path / "truth.coco.json"
+    assert sitewatch.export_labels(catalog, out, "coco", label_set="truth") == 145
+    coco = json.loads(out.read_text())
+    assert len(coco["images"]) == 5 and len(coco["annotations"]) == 145
+    assert {c["name"] for c in coco["categories"]} <= {"Airplane", "Truncated_airplane"}
+    other = Catalog(tmp_path / "other")
+    result = sitewatch.import_labels(other, out, images_dir=AIRPORT, name="again")
+    assert (result.labels, result.images) == (145, 5)
+
+    def boxes(cat: Catalog) -> list:
+        with cat.session() as s:
+            rows = s.execute(
+                select(Image.sha256, Label.class_name, Label.x0, Label.y0, Label.x1, Label.y1).join(
+                    Image, Label.image_id == Image.id
+                )
+            ).all()
+        return sorted(rows)
+
+    assert boxes(other) == boxes(catalog)
+
+
+def test_geojson_export_pixel_and_map_coordinates(catalog: Catalog, tmp_path: Path) -> None:
+    sitewatch.ingest(catalog, [JOPLIN / "joplin-pre.tif"], IngestOptions(allow_undated=True))
+    coco = {
+        "images": [{"id": 1, "file_name": "joplin-pre.tif", "width": 675, "height": 565}],
+        "categories": [{"id": 3, "name": "building"}],
+        "annotations": [{"id": 9, "image_id": 1, "category_id": 3, "bbox": [100, 200, 50, 40]}],
+    }
+    (tmp_path / "b.json").write_text(json.dumps(coco))
+    sitewatch.import_labels(catalog, tmp_path / "b.json", images_dir=JOPLIN)
+    sitewatch.import_labels(catalog, AIRPORT / "annotations.csv")
+    out = tmp_path / "all.geojson"
+    assert sitewatch.export_labels(catalog, out, "geojson") == 146
+    features = json.loads(out.read_text())["features"]
+    geo_features = [f for f in features if f["properties"]["coordinate_space"] == "EPSG:4326"]
+    assert len(geo_features) == 1
+    ring = geo_features[0]["geometry"]["coordinates"][0]
+    with rasterio.open(JOPLIN / "joplin-pre.tif") as ds:
+        x, y = ds.xy(200, 100, offset="ul")
+        lon, lat = rasterio.warp.transform(ds.crs, "EPSG:4326", [x], [y])
+    assert ring[0] == pytest.approx([lon[0], lat[0]], abs=1e-9)
+    pixel = [f for f in features if f["properties"]["coordinate_space"] == "pixel"]
+    assert len(pixel) == 145
+    assert pixel[0]["geometry"]["coordinates"][0][0] == pixel[0]["properties"]["bbox_px"][:2]
+
+
+def test_labels_errors(catalog: Catalog, tmp_path: Path) -> None:
+    with pytest.raises(DatasetNotFoundError, match="does not exist"):
+        sitewatch.import_labels(catalog, tmp_path / "nope.csv")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("id,image_id,geometry,class\n1,a.jpg,not a polygon,Airplane\n")
+    with pytest.raises(BadInputError, match="line 2: geometry"):
+        sitewatch.import_labels(catalog, bad)
+    missing = tmp_path / "missing.csv"
+    missing.write_text('id,image_id,geometry,class\n1,zz.jpg,"[(0, 0), (5, 0), (5, 5)]",A\n')
+    with pytest.raises(DatasetNotFoundError, match="not found"):
+        sitewatch.import_labels(catalog, missing, images_dir=AIRPORT)
+    outside = tmp_path / "outside.csv"
+    name = "014de911-7810-4f7d-8967-3e5402209f4a.jpg"
+    outside.write_text(
+        f'id,image_id,geometry,class\n1,{name},"[(3000, 3000), (3010, 3000), '
+        f'(3010, 3010)]",Airplane\n'
+    )
+    with pytest.raises(BadInputError, match="outside"):
+        sitewatch.import_labels(catalog, outside, images_dir=AIRPORT)
+    assert _label_count(catalog) == 0  # the label set is all-or-nothing
+    sitewatch.import_labels(catalog, AIRPORT / "annotations.csv", name="x")
+    copy = tmp_path / "annotations.csv"
+    copy.write_text((AIRPORT / "annotations.csv").read_text() + "\n")
+    with pytest.raises(ConflictError, match="another file"):
+        sitewatch.import_labels(catalog, copy, images_dir=AIRPORT, name="x")
+
+
+def test_full_shared_airbus_set(catalog: Catalog, shared_datasets: Path) -> None:
+    root = shared_datasets / "airbus-aircraft"
+    result = sitewatch.import_labels(
+        catalog,
+        root / "annotations.csv",
+        options=IngestOptions(allow_undated=True, store="reference"),
+    )
+    assert (result.labels, result.images) == (2598, 83)
+    assert result.failures == []
+    with catalog.session() as s:
+        classes = dict(
+            s.execute(select(Label.class_name, func.count()).group_by(Label.class_name)).all()
+        )
+    assert classes == {"Airplane": 2522, "Truncated_airplane": 76}
+    assert catalog.count_images() == 83

@@ -1,0 +1,79 @@
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect, select
+
+from sitewatch import Catalog
+from sitewatch.errors import NotFoundError, StoreError
+from sitewatch.store import db
+from sitewatch.store.models import Base, Run
+
+
+def test_migration_creates_the_schema_the_models_describe(tmp_path: Path) -> None:
+    cat = Catalog(tmp_path / "ws")
+    tables = set(inspect(cat.engine).get_table_names())
+    assert {
+        "images",
+        "sites",
+        "image_sites",
+        "detections",
+        "runs",
+        "labels",
+        "label_sets",
+    } <= tables
+    assert db.current_revision(cat.engine) == db.head_revision(cat.engine)
+    with cat.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert diff == [], f"models and migrations disagree: {diff}"
+
+
+def test_reopening_keeps_data_and_schema(tmp_path: Path) -> None:
+    cat = Catalog(tmp_path / "ws")
+    run_id = cat.start_run("ingest", "test", "1", {"a": 1})
+    cat.close()
+    again = Catalog(tmp_path / "ws")
+    with again.session() as s:
+        assert s.get(Run, run_id).parameters == {"a": 1}
+
+
+def test_times_round_trip_as_aware_utc(catalog: Catalog) -> None:
+    local = datetime(2024, 4, 17, 11, 30, tzinfo=timezone(timedelta(hours=2)))
+    with catalog.session() as s:
+        run = Run(stage="x", method="m", version="1", parameters={}, started_at=local)
+        s.add(run)
+        s.flush()
+        run_id = run.id
+    with catalog.session() as s:
+        got = s.get(Run, run_id).started_at
+    assert got == local and got.tzinfo == UTC and got.hour == 9
+
+
+def test_naive_times_are_refused(catalog: Catalog) -> None:
+    with pytest.raises(Exception, match="naive datetime"), catalog.session() as s:
+        s.add(
+            Run(stage="x", method="m", version="1", parameters={}, started_at=datetime(2024, 1, 1))
+        )
+
+
+def test_database_url_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = f"sqlite:///{tmp_path / 'elsewhere.sqlite'}"
+    monkeypatch.setenv("SITEWATCH_DB", url)
+    cat = Catalog(tmp_path / "ws")
+    assert str(cat.engine.url) == url
+    assert (tmp_path / "elsewhere.sqlite").is_file()
+    assert not (tmp_path / "ws" / "catalog.sqlite").exists()
+
+
+def test_unusable_database_url_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="cannot"):
+        Catalog(tmp_path / "ws", db_url="nosuchdialect://x")
+
+
+def test_unknown_site_names_the_known_ones(catalog: Catalog) -> None:
+    with pytest.raises(NotFoundError, match="no site named 'nope'"), catalog.session() as s:
+        catalog.get_site(s, "nope")
+    with catalog.session() as s:
+        assert s.scalars(select(Run)).all() == []

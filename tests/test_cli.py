@@ -1,0 +1,67 @@
+"""The CLI as a user drives it: a real workspace, real demo files, exit codes and output."""
+
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from sitewatch import __version__
+from sitewatch.cli import app
+from tests.conftest import AIRPORT, JOPLIN
+
+REF = str(AIRPORT / "014de911-7810-4f7d-8967-3e5402209f4a.jpg")
+
+
+def run(ws: Path, *args: str):  # type: ignore[no-untyped-def]
+    return CliRunner().invoke(app, ["--workspace", str(ws), *args])
+
+
+def test_demo_flow(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    assert run(ws, "site", "add", "apt", "--reference", REF).exit_code == 0
+    result = run(ws, "ingest", str(AIRPORT), "--site", "apt")
+    assert result.exit_code == 0, result.output
+    assert "4 ingested, 1 already present, 0 failed" in result.stdout
+    result = run(ws, "labels", "import", str(AIRPORT / "annotations.csv"), "--name", "truth")
+    assert result.exit_code == 0 and "145 boxes on 5 images" in result.stdout
+    result = run(ws, "site", "show", "apt")
+    assert result.exit_code == 0
+    assert "2024-03-04 *" in result.stdout and "date illustrative" in result.stdout
+    assert "CC BY-NC-SA 4.0" in result.stdout
+    for n in ("32", "31", "24", "29"):
+        assert f" {n} " in result.stdout
+    result = run(ws, "site", "add", "joplin", "--aoi", str(JOPLIN / "aoi.geojson"))
+    assert result.exit_code == 0
+    result = run(
+        ws,
+        "ingest",
+        str(JOPLIN / "joplin-pre.tif"),
+        "--acquired",
+        "2011-05-01",
+        "--provider",
+        "Maxar Open Data",
+        "--licence",
+        "CC BY-NC 4.0",
+    )
+    assert "→ site joplin" in result.stdout
+    listing = run(ws, "site", "list").stdout
+    assert "apt" in listing and "joplin" in listing and "2011-05-01" in listing
+    out = tmp_path / "apt.geojson"
+    result = run(ws, "labels", "export", str(out), "--format", "geojson", "--site", "apt")
+    assert result.exit_code == 0 and out.is_file()
+    result = run(ws, "site", "rm", "joplin")
+    assert result.exit_code == 0 and "images kept" in result.stdout
+
+
+def test_usage_errors_exit_non_zero_with_one_line(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    both = run(ws, "site", "add", "x", "--aoi", str(JOPLIN / "aoi.geojson"), "--reference", REF)
+    assert both.exit_code == 1 and "exactly one of --aoi or --reference" in both.stderr
+    missing = run(ws, "site", "show", "ghost")
+    assert missing.exit_code == 1 and missing.stderr.count("\n") == 1
+    fmt = run(ws, "labels", "export", str(tmp_path / "o.json"), "--format", "shapefile")
+    assert fmt.exit_code == 1 and "unknown --format 'shapefile'" in fmt.stderr
+
+
+def test_version() -> None:
+    result = CliRunner().invoke(app, ["--version"])
+    assert result.exit_code == 0 and __version__ in result.stdout
