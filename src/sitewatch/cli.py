@@ -233,13 +233,20 @@ def site_show(name: str) -> None:
 def print_site(summary: Any) -> None:
     from sitewatch.store.catalog import iso
 
-    where = (
-        f"AOI {summary.aoi_wkt[:60]}…"
-        if summary.kind == "geo"
-        else f"frame of image {summary.reference[:12]}"
-        + (f", polygon {summary.polygon_wkt}" if summary.polygon_wkt else ", whole image")
-    )
-    table = Table(title=f"site {summary.name} ({summary.kind}: {where})", title_justify="left")
+    if summary.kind == "geo":
+        from sitewatch import geo
+
+        aoi = geo.load_wkt(summary.aoi_wkt)
+        c = aoi.centroid
+        where = (
+            f"map AOI of {geo.area_m2(aoi) / 1e6:.3g} km² centred at {abs(c.y):.5f}°"
+            f"{'N' if c.y >= 0 else 'S'} {abs(c.x):.5f}°{'E' if c.x >= 0 else 'W'}"
+        )
+    else:
+        where = f"pixel frame of image {summary.reference[:12]}" + (
+            f", polygon {summary.polygon_wkt}" if summary.polygon_wkt else ", whole image"
+        )
+    table = Table(title=f"site {summary.name}: {where}", title_justify="left")
     for col in (
         "acquired",
         "image",
