@@ -3,10 +3,13 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+TRAIN  := $(VENV)/.installed-train
+# torch is only for training (an extra); this release is the one the project is tested with
+TORCH  := torch==2.14.1 torchvision==0.29.1
 DEMO   := demo-workspace
 SW     := $(BIN)/sitewatch --workspace $(DEMO)
 
-.PHONY: setup demo test lint format clean
+.PHONY: setup setup-train demo test lint format bench clean
 
 setup: $(STAMP)
 
@@ -16,12 +19,20 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
+setup-train: $(TRAIN)
+
+$(TRAIN): $(STAMP)
+	$(BIN)/pip install --quiet $(TORCH)
+	$(BIN)/pip install --quiet -e '.[dev,train]'
+	touch $@
+
 demo: setup
 	rm -rf $(DEMO)
 	@echo "== airport (ungeoreferenced Pléiades scenes, illustrative dates) =="
 	$(SW) site add demo-airport --reference examples/airport/014de911-7810-4f7d-8967-3e5402209f4a.jpg
 	$(SW) ingest examples/airport --site demo-airport
 	$(SW) labels import examples/airport/annotations.csv --name demo-airport-truth
+	$(SW) detect --site demo-airport --geojson $(DEMO)/demo-airport-detections.geojson
 	@echo "== Joplin, MO (georeferenced GeoTIFF + COG in two CRSs) =="
 	$(SW) site add joplin-south --aoi examples/joplin/aoi.geojson
 	$(SW) ingest examples/joplin/joplin-pre.tif --acquired 2011-05-01 --illustrative \
@@ -40,7 +51,7 @@ format: setup
 	$(BIN)/ruff format src tests bench examples
 	$(BIN)/ruff check --fix src tests bench examples
 
-test: lint
+test: lint setup-train
 	$(BIN)/python -m pytest
 
 clean:

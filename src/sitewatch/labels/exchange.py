@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from sqlalchemy import select
 
-from sitewatch import geo
 from sitewatch.errors import BadInputError, ConflictError, DatasetNotFoundError, NotFoundError
+from sitewatch.export import ExportBox, write_boxes
 from sitewatch.ingest import IngestOptions, ingest
 from sitewatch.ingest.hashing import sha256_file
 from sitewatch.labels.formats import READERS, BoxRecord, detect_format
@@ -122,17 +120,6 @@ def import_labels(
     return result
 
 
-@dataclass(frozen=True)
-class ExportBox:
-    image: Image
-    class_name: str
-    x0: float
-    y0: float
-    x1: float
-    y1: float
-    score: float | None = None
-
-
 def _label_boxes(catalog: Catalog, label_set: str | None, site: str | None) -> list[ExportBox]:
     with catalog.session() as s:
         query = select(Label, Image).join(Image, Label.image_id == Image.id)
@@ -150,76 +137,6 @@ def _label_boxes(catalog: Catalog, label_set: str | None, site: str | None) -> l
         return [ExportBox(img, lab.class_name, lab.x0, lab.y0, lab.x1, lab.y1) for lab, img in rows]
 
 
-def to_coco(boxes: Iterable[ExportBox]) -> dict:
-    """COCO detection JSON (bbox = x, y, w, h in pixels; image ids are catalog ids)."""
-    boxes = list(boxes)
-    classes = sorted({b.class_name for b in boxes})
-    cat_id = {c: i + 1 for i, c in enumerate(classes)}
-    images = {b.image.id: b.image for b in boxes}
-    annotations = []
-    for i, b in enumerate(boxes, start=1):
-        ann = {
-            "id": i,
-            "image_id": b.image.id,
-            "category_id": cat_id[b.class_name],
-            "bbox": [b.x0, b.y0, b.x1 - b.x0, b.y1 - b.y0],
-            "area": (b.x1 - b.x0) * (b.y1 - b.y0),
-            "iscrowd": 0,
-        }
-        if b.score is not None:
-            ann["score"] = b.score
-        annotations.append(ann)
-    return {
-        "info": {"description": "exported by sitewatch"},
-        "images": [
-            {
-                "id": im.id,
-                "file_name": im.original_name,
-                "width": im.width,
-                "height": im.height,
-                "sha256": im.sha256,
-            }
-            for im in images.values()
-        ],
-        "categories": [{"id": cat_id[c], "name": c} for c in classes],
-        "annotations": annotations,
-    }
-
-
-def to_geojson(boxes: Iterable[ExportBox]) -> dict:
-    """GeoJSON: lon/lat (EPSG:4326) for georeferenced images; pixel coordinates otherwise,
-    marked per feature with ``coordinate_space`` (GeoJSON readers will not place those)."""
-    features = []
-    for b in boxes:
-        im = b.image
-        if im.crs_wkt is not None and im.transform is not None:
-            poly = geo.pixel_box_to_wgs84(im.transform, im.crs_wkt, b.x0, b.y0, b.x1, b.y1)
-            coords = [[list(p) for p in poly.exterior.coords]]
-            space = "EPSG:4326"
-        else:
-            ring = [(b.x0, b.y0), (b.x1, b.y0), (b.x1, b.y1), (b.x0, b.y1), (b.x0, b.y0)]
-            coords = [[list(p) for p in ring]]
-            space = "pixel"
-        props = {
-            "image": im.original_name,
-            "sha256": im.sha256,
-            "class": b.class_name,
-            "bbox_px": [b.x0, b.y0, b.x1, b.y1],
-            "coordinate_space": space,
-            "acquired": im.acquired_at.isoformat() if im.acquired_at else None,
-        }
-        if b.score is not None:
-            props["score"] = b.score
-        features.append(
-            {
-                "type": "Feature",
-                "geometry": {"type": "Polygon", "coordinates": coords},
-                "properties": props,
-            }
-        )
-    return {"type": "FeatureCollection", "features": features}
-
-
 def export_labels(
     catalog: Catalog,
     out: str | Path,
@@ -229,14 +146,5 @@ def export_labels(
 ) -> int:
     """Write labels (optionally of one set and/or site) to ``out``; returns the box count."""
     boxes = _label_boxes(catalog, label_set, site)
-    data = to_coco(boxes) if fmt == "coco" else to_geojson(boxes)
-    write_json_atomic(Path(out), data)
+    write_boxes(Path(out), boxes, fmt)
     return len(boxes)
-
-
-def write_json_atomic(path: Path, data: dict) -> None:
-    """Write JSON to a temporary file beside ``path`` and rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
-    tmp.replace(path)

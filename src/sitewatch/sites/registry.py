@@ -14,7 +14,7 @@ from sitewatch.errors import BadInputError, ConflictError
 from sitewatch.sites.aoi import parse_pixel_polygon, read_aoi
 from sitewatch.sites.links import auto_link_site, link
 from sitewatch.store.catalog import Catalog
-from sitewatch.store.models import Image, ImageSite, Label, Site
+from sitewatch.store.models import Detection, Image, ImageSite, Label, Run, Site
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.\-]{0,127}$")
 
@@ -37,6 +37,7 @@ class SiteImage:
     link_method: str
     coverage: float | None
     labels: int
+    detected: int | None  # by the latest detector run at its operating threshold
 
 
 @dataclass(frozen=True)
@@ -132,6 +133,22 @@ def list_sites(catalog: Catalog) -> list[SiteSummary]:
     return [site_summary(catalog, n) for n in names]
 
 
+def _latest_count(session: Session, image_id: int) -> int | None:
+    run = session.scalar(
+        select(Run)
+        .where(Run.stage == "detect", Run.image_id == image_id, Run.status == "ok")
+        .order_by(Run.id.desc())
+    )
+    if run is None:
+        return None
+    threshold = float(run.parameters.get("threshold", 0.5))
+    return session.scalar(
+        select(func.count(Detection.id)).where(
+            Detection.run_id == run.id, Detection.score >= threshold
+        )
+    )
+
+
 def site_summary(catalog: Catalog, name: str) -> SiteSummary:
     """The site and its images ordered by acquisition time (undated last)."""
     with catalog.session() as s:
@@ -163,6 +180,7 @@ def site_summary(catalog: Catalog, name: str) -> SiteSummary:
                 link_method=ln.method,
                 coverage=ln.coverage,
                 labels=label_counts.get(img.id, 0),
+                detected=_latest_count(s, img.id),
             )
             for img, ln in rows
         ]

@@ -72,6 +72,10 @@ class Run(Base):
     parameters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     status: Mapped[str] = mapped_column(String(16), default="running")
     message: Mapped[str | None] = mapped_column(Text)
+    # Per-image stages (detect, register) run once per image, so reuse is a lookup.
+    image_id: Mapped[int | None] = mapped_column(
+        ForeignKey("images.id", ondelete="CASCADE", use_alter=True), index=True
+    )
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

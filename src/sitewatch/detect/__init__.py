@@ -1,0 +1,24 @@
+"""Detect and count objects on whole scenes with a shipped ONNX model (no torch needed)."""
+
+from sitewatch.detect.infer import SceneDetections, TileSpec, detect_scene
+from sitewatch.detect.model import Detector, ModelInfo
+from sitewatch.detect.stage import (
+    DetectReport,
+    ImageResult,
+    export_detections,
+    run_detector,
+    select_images,
+)
+
+__all__ = [
+    "DetectReport",
+    "Detector",
+    "ImageResult",
+    "ModelInfo",
+    "SceneDetections",
+    "TileSpec",
+    "detect_scene",
+    "export_detections",
+    "run_detector",
+    "select_images",
+]

@@ -1,0 +1,119 @@
+"""Detector metrics with the COCO evaluator (pycocotools), plus counting error."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from sitewatch.detect.decode import box_iou
+
+
+@dataclass(frozen=True)
+class SceneResult:
+    """Ground truth and predictions for one scene, boxes as (N, 4) x0 y0 x1 y1 pixels."""
+
+    name: str
+    gt: np.ndarray
+    boxes: np.ndarray
+    scores: np.ndarray
+
+
+def coco_ap(results: Sequence[SceneResult]) -> dict[str, float]:
+    """AP50 and AP50:95 (single class) via pycocotools; maxDets above the densest scene."""
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    images, anns, dets = [], [], []
+    for i, r in enumerate(results, start=1):
+        images.append({"id": i, "file_name": r.name})
+        for b in r.gt:
+            anns.append(
+                {
+                    "id": len(anns) + 1,
+                    "image_id": i,
+                    "category_id": 1,
+                    "iscrowd": 0,
+                    "bbox": [float(b[0]), float(b[1]), float(b[2] - b[0]), float(b[3] - b[1])],
+                    "area": float((b[2] - b[0]) * (b[3] - b[1])),
+                }
+            )
+        for b, s in zip(r.boxes, r.scores, strict=True):
+            dets.append(
+                {
+                    "image_id": i,
+                    "category_id": 1,
+                    "score": float(s),
+                    "bbox": [float(b[0]), float(b[1]), float(b[2] - b[0]), float(b[3] - b[1])],
+                }
+            )
+    if not dets:
+        return {"ap50": 0.0, "ap50_95": 0.0}
+    densest = max(max(len(r.gt), len(r.boxes)) for r in results)
+    with contextlib.redirect_stdout(io.StringIO()):
+        gt = COCO()
+        gt.dataset = {
+            "images": images,
+            "annotations": anns,
+            "categories": [{"id": 1, "name": "aircraft"}],
+        }
+        gt.createIndex()
+        dt = gt.loadRes(dets)
+        ev = COCOeval(gt, dt, "bbox")
+        ev.params.maxDets = [1, 10, max(100, densest + 1)]
+        ev.evaluate()
+        ev.accumulate()
+    # Read AP at the largest maxDets from the accumulated table: COCOeval.summarize() hard-codes
+    # maxDets=100 for AP50:95, which would drop detections in scenes denser than that.
+    precision = ev.eval["precision"][:, :, 0, 0, -1]  # [IoU thresholds, recall points]
+    ap50_95 = float(np.mean(precision[precision > -1])) if (precision > -1).any() else 0.0
+    ap50_row = precision[0]
+    ap50 = float(np.mean(ap50_row[ap50_row > -1])) if (ap50_row > -1).any() else 0.0
+    return {"ap50_95": ap50_95, "ap50": ap50}
+
+
+def precision_recall(results: Sequence[SceneResult], threshold: float, iou: float = 0.5) -> dict:
+    """Greedy one-to-one matching at ``iou`` for detections scoring ≥ ``threshold``."""
+    tp = fp = fn = 0
+    for r in results:
+        keep = r.scores >= threshold
+        boxes = r.boxes[keep][np.argsort(-r.scores[keep])]
+        matched = np.zeros(len(r.gt), bool)
+        if len(boxes) and len(r.gt):
+            ious = box_iou(boxes, r.gt)
+            for row in ious:
+                row = np.where(matched, -1, row)
+                j = int(np.argmax(row))
+                if row[j] >= iou:
+                    matched[j] = True
+                    tp += 1
+                else:
+                    fp += 1
+        else:
+            fp += len(boxes)
+        fn += int((~matched).sum())
+    return {
+        "precision": tp / max(tp + fp, 1),
+        "recall": tp / max(tp + fn, 1),
+        "tp": tp,
+        "fp": fp,
+        "fn": fn,
+    }
+
+
+def count_mare(results: Sequence[SceneResult], threshold: float) -> float:
+    """Mean absolute relative count error per scene (scenes with no objects use |error|/1)."""
+    errors = [
+        abs(int((r.scores >= threshold).sum()) - len(r.gt)) / max(len(r.gt), 1) for r in results
+    ]
+    return float(np.mean(errors)) if errors else 0.0
+
+
+def best_count_threshold(results: Sequence[SceneResult]) -> float:
+    """The score threshold that minimises the count error on these scenes."""
+    grid = np.round(np.arange(0.10, 0.80, 0.01), 2)
+    errors = [count_mare(results, t) for t in grid]
+    return float(grid[int(np.argmin(errors))])

@@ -1,0 +1,198 @@
+"""The detect stage: run the model over catalog images, store detections with their run."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import select
+
+from sitewatch import geo
+from sitewatch.detect.infer import SceneDetections, TileSpec, detect_scene
+from sitewatch.detect.model import Detector
+from sitewatch.detect.scene import open_scene
+from sitewatch.errors import NotFoundError, SitewatchError
+from sitewatch.export import ExportBox, write_boxes
+from sitewatch.store.catalog import Catalog
+from sitewatch.store.models import Detection, Image, ImageSite, Run, utcnow
+
+STORE_FLOOR = 0.05  # detections below this calibrated score are not stored
+
+
+@dataclass(frozen=True)
+class ImageResult:
+    sha256: str
+    name: str
+    run_id: int | None
+    count: int  # detections at or above the model's operating threshold
+    reused: bool
+    seconds: float
+    error: SitewatchError | None = None
+
+
+@dataclass
+class DetectReport:
+    model: str
+    version: str
+    threshold: float
+    results: list[ImageResult] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(r.error is None for r in self.results)
+
+
+def select_images(
+    catalog: Catalog, refs: Iterable[str | Path] = (), site: str | None = None
+) -> list[Image]:
+    """Images named by path/SHA prefix, and/or every image of a site, in date order."""
+    with catalog.session() as s:
+        images = [catalog.find_image(s, r) for r in refs]
+        if site is not None:
+            site_row = catalog.get_site(s, site)
+            images += s.scalars(
+                select(Image).join(ImageSite).where(ImageSite.site_id == site_row.id)
+            ).all()
+    unique = {im.id: im for im in images}
+    if not unique:
+        raise NotFoundError("no images to detect on: name image files/SHA-256 or --site")
+    return sorted(
+        unique.values(),
+        key=lambda im: (
+            im.acquired_at is None,
+            im.acquired_at.timestamp() if im.acquired_at else 0,
+            im.id,
+        ),
+    )
+
+
+def _previous_run(catalog: Catalog, image: Image, detector: Detector) -> Run | None:
+    with catalog.session() as s:
+        return s.scalar(
+            select(Run)
+            .where(
+                Run.stage == "detect",
+                Run.image_id == image.id,
+                Run.status == "ok",
+                Run.method == detector.info.name,
+                Run.version == detector.version,
+            )
+            .order_by(Run.id.desc())
+        )
+
+
+def run_detector(
+    catalog: Catalog,
+    images: list[Image],
+    model: str | Path | None = None,
+    force: bool = False,
+    spec: TileSpec = TileSpec(),
+    on_image: Callable[[ImageResult], None] | None = None,
+    on_tiles: Callable[[int, int], None] | None = None,
+) -> DetectReport:
+    """Detect on each image; reuse stored results of the same model unless ``force``."""
+    detector = Detector(model)
+    report = DetectReport(detector.info.name, detector.version, detector.info.threshold)
+    for image in images:
+        start = time.perf_counter()
+        previous = None if force else _previous_run(catalog, image, detector)
+        try:
+            if previous is not None:
+                with catalog.session() as s:
+                    count = len(
+                        s.scalars(
+                            select(Detection.id).where(
+                                Detection.run_id == previous.id,
+                                Detection.score >= detector.info.threshold,
+                            )
+                        ).all()
+                    )
+                result = ImageResult(
+                    image.sha256, image.original_name, previous.id, count, True, 0.0
+                )
+            else:
+                result = _detect_one(catalog, image, detector, spec, on_tiles, start)
+        except SitewatchError as exc:
+            result = ImageResult(
+                image.sha256, image.original_name, None, 0, False, time.perf_counter() - start, exc
+            )
+        report.results.append(result)
+        if on_image:
+            on_image(result)
+    return report
+
+
+def _detect_one(catalog, image, detector, spec, on_tiles, start) -> ImageResult:  # type: ignore[no-untyped-def]
+    gsd = image.gsd_m or detector.info.train_gsd_m  # unknown GSD: assume the training imagery's
+    params = {
+        "tile": spec.tile,
+        "overlap": spec.overlap,
+        "floor": STORE_FLOOR,
+        "source_gsd_m": gsd,
+        "gsd_assumed": image.gsd_m is None,
+        "threshold": detector.info.threshold,
+    }
+    scene = open_scene(catalog.image_path(image), gsd, detector.info.model_gsd_m)
+    try:
+        found: SceneDetections = detect_scene(detector, scene, spec, STORE_FLOOR, on_tiles)
+    finally:
+        scene.close()
+    classes = detector.info.classes
+    with catalog.session() as s:
+        run = Run(
+            stage="detect",
+            method=detector.info.name,
+            version=detector.version,
+            parameters=params,
+            image_id=image.id,
+            status="ok",
+            finished_at=utcnow(),
+        )
+        s.add(run)
+        s.flush()
+        for box, score, cls in zip(found.boxes, found.scores, found.classes, strict=True):
+            x0, y0, x1, y1 = (float(v) for v in box)
+            wkt = None
+            if image.crs_wkt is not None and image.transform is not None:
+                wkt = geo.pixel_box_to_wgs84(image.transform, image.crs_wkt, x0, y0, x1, y1).wkt
+            s.add(
+                Detection(
+                    image_id=image.id,
+                    run_id=run.id,
+                    class_name=classes[int(cls)],
+                    score=float(score),
+                    x0=x0,
+                    y0=y0,
+                    x1=x1,
+                    y1=y1,
+                    geometry_wgs84_wkt=wkt,
+                )
+            )
+        run_id = run.id
+    count = int((found.scores >= detector.info.threshold).sum())
+    return ImageResult(
+        image.sha256, image.original_name, run_id, count, False, time.perf_counter() - start
+    )
+
+
+def export_detections(
+    catalog: Catalog, report: DetectReport, out: Path, fmt: str, all_scores: bool = False
+) -> int:
+    """Write the report's detections (at the operating threshold unless ``all_scores``)."""
+    run_ids = [r.run_id for r in report.results if r.run_id is not None]
+    with catalog.session() as s:
+        query = (
+            select(Detection, Image)
+            .join(Image, Detection.image_id == Image.id)
+            .where(Detection.run_id.in_(run_ids))
+        )
+        if not all_scores:
+            query = query.where(Detection.score >= report.threshold)
+        rows = s.execute(query.order_by(Image.id, Detection.score.desc())).all()
+        boxes = [
+            ExportBox(im, d.class_name, d.x0, d.y0, d.x1, d.y1, round(d.score, 4)) for d, im in rows
+        ]
+    write_boxes(out, boxes, fmt)
+    return len(boxes)

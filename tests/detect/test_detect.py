@@ -1,0 +1,137 @@
+"""The shipped detector on real scenes: catalog stage, tiles, map coordinates, bad input."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+import rasterio.warp
+from PIL import Image as PILImage
+from rasterio.transform import Affine
+from shapely import wkt
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+import sitewatch
+from sitewatch.cli import app
+from sitewatch.detect import Detector, TileSpec, detect_scene, run_detector, select_images
+from sitewatch.detect.decode import box_iou
+from sitewatch.detect.model import DEFAULT_MODEL
+from sitewatch.detect.scene import open_scene
+from sitewatch.errors import BadInputError, DatasetNotFoundError
+from sitewatch.store.models import Detection, Run
+from tests.conftest import AIRPORT
+
+SCENE = AIRPORT / "014de911-7810-4f7d-8967-3e5402209f4a.jpg"
+
+pytestmark = pytest.mark.skipif(not DEFAULT_MODEL.is_file(), reason="no shipped model yet")
+
+
+@pytest.fixture(scope="module")
+def detector() -> Detector:
+    return Detector()
+
+
+def test_tiled_and_whole_scene_agree_and_nothing_is_reported_twice(detector: Detector) -> None:
+    scene = open_scene(SCENE, 0.5, detector.info.model_gsd_m)
+    whole = detect_scene(detector, scene, TileSpec(tile=2048, overlap=160))
+    tiled = detect_scene(detector, scene, TileSpec(tile=416, overlap=160, batch=4))
+    t = detector.info.threshold
+    a, b = whole.boxes[whole.scores >= t], tiled.boxes[tiled.scores >= t]
+    assert len(a) >= 15  # a busy apron: 32 aircraft labelled
+    assert abs(len(a) - len(b)) <= max(1, len(a) // 20)
+    ious = box_iou(b, b)
+    np.fill_diagonal(ious, 0)
+    assert ious.max() < 0.5, "an object was reported by two tiles"
+    matched = box_iou(a, b).max(axis=1) >= 0.7
+    assert matched.mean() > 0.9
+
+
+def test_detect_stage_stores_runs_reuses_and_exports(tmp_path: Path) -> None:
+    cat = sitewatch.Catalog(tmp_path / "ws")
+    sitewatch.add_frame_site(cat, "apt", SCENE)
+    sitewatch.ingest(cat, [AIRPORT], sitewatch.IngestOptions(site="apt"))
+    images = select_images(cat, site="apt")
+    assert len(images) == 5
+    first = run_detector(cat, images[:2])
+    assert first.ok and not any(r.reused for r in first.results)
+    counts = [r.count for r in first.results]
+    again = run_detector(cat, images[:2])
+    assert all(r.reused for r in again.results) and [r.count for r in again.results] == counts
+    forced = run_detector(cat, images[:1], force=True)
+    assert not forced.results[0].reused
+    with cat.session() as s:
+        runs = s.scalars(select(Run).where(Run.stage == "detect")).all()
+        assert len(runs) == 3 and all(r.version == first.version for r in runs)
+        dets = s.scalars(select(Detection).where(Detection.run_id == runs[0].id)).all()
+        assert sum(d.score >= first.threshold for d in dets) == counts[0]
+        assert all(d.geometry_wgs84_wkt is None for d in dets)  # ungeoreferenced
+    out = tmp_path / "dets.geojson"
+    from sitewatch.detect import export_detections
+
+    n = export_detections(cat, first, out, "geojson")
+    features = json.loads(out.read_text())["features"]
+    assert n == len(features) == sum(counts)
+    assert {f["properties"]["coordinate_space"] for f in features} == {"pixel"}
+
+
+def test_georeferenced_detections_land_at_the_right_map_coordinates(tmp_path: Path) -> None:
+    pixels = np.asarray(PILImage.open(SCENE).convert("RGB")).transpose(2, 0, 1)
+    transform = Affine(0.5, 0, 612_000, 0, -0.5, 4_104_000)  # UTM 15N, 0.5 m
+    geotiff = tmp_path / "airport-utm.tif"
+    with rasterio.open(
+        geotiff,
+        "w",
+        driver="GTiff",
+        width=2560,
+        height=2560,
+        count=3,
+        dtype="uint8",
+        crs="EPSG:32615",
+        transform=transform,
+        tiled=True,
+        compress="deflate",
+    ) as ds:
+        ds.write(pixels)
+    cat = sitewatch.Catalog(tmp_path / "ws")
+    sitewatch.ingest(cat, [geotiff, SCENE], sitewatch.IngestOptions(allow_undated=True))
+    images = select_images(cat, [geotiff, SCENE])
+    report = run_detector(cat, images)
+    geo_count, jpeg_count = (r.count for r in report.results)
+    assert geo_count >= 15 and abs(geo_count - jpeg_count) <= 2
+    with cat.session() as s:
+        det = s.scalars(
+            select(Detection)
+            .where(Detection.run_id == report.results[0].run_id)
+            .order_by(Detection.score.desc())
+        ).first()
+    x, y = transform * (det.x0, det.y0)
+    lon, lat = rasterio.warp.transform("EPSG:32615", "EPSG:4326", [x], [y])
+    corner = wkt.loads(det.geometry_wgs84_wkt).exterior.coords[0]
+    assert corner == pytest.approx((lon[0], lat[0]), abs=1e-9)
+
+
+def test_bad_model_files_are_named(tmp_path: Path) -> None:
+    with pytest.raises(DatasetNotFoundError, match="model file does not exist"):
+        Detector(tmp_path / "missing.onnx")
+    garbage = tmp_path / "garbage.onnx"
+    garbage.write_bytes(b"\x08\x07not a protobuf at all" * 10)
+    with pytest.raises(BadInputError, match="not a usable sitewatch ONNX model") as info:
+        Detector(garbage)
+    assert str(garbage) in str(info.value)
+
+
+def test_corrupt_stored_image_fails_that_image_only(tmp_path: Path) -> None:
+    cat = sitewatch.Catalog(tmp_path / "ws")
+    sitewatch.ingest(cat, [AIRPORT], sitewatch.IngestOptions())
+    images = select_images(cat, [SCENE, AIRPORT / "77f7b57f-5cf2-424d-a952-9847b3c3f35e.jpg"])
+    broken = cat.image_path(images[0])
+    broken.chmod(0o644)
+    broken.write_bytes(broken.read_bytes()[:5000])
+    ws = str(tmp_path / "ws")
+    shas = [im.sha256[:12] for im in images]
+    result = CliRunner().invoke(app, ["-w", ws, "detect", *shas])
+    assert result.exit_code == 1
+    assert str(broken) in result.stderr
+    assert "detected" in result.stdout  # the good image still ran

@@ -1,0 +1,127 @@
+"""Training machinery on the real demo scenes (CPU, seconds): loss falls, resume, ONNX ≡ torch."""
+
+import csv
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch", reason="training needs the `train` extra (torch)")
+
+from sitewatch.detect.model import Detector  # noqa: E402
+from sitewatch.detect.train.data import (  # noqa: E402
+    Scene,
+    augment,
+    encode_targets,
+    sample_crop,
+    site_folds,
+)
+from sitewatch.detect.train.export import export_onnx  # noqa: E402
+from sitewatch.detect.train.loop import CropStream, TrainConfig, train  # noqa: E402
+from sitewatch.detect.train.loss import detection_loss  # noqa: E402
+from sitewatch.detect.train.net import CenterNet, NetConfig  # noqa: E402
+from tests.conftest import AIRPORT  # noqa: E402
+
+TINY = NetConfig(widths=(8, 16, 16, 24), blocks=(1, 1, 1, 1), neck=16)
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo airport laid out like the Airbus set (images/, annotations.csv, sites.csv)."""
+    root = tmp_path_factory.mktemp("airbus-demo")
+    (root / "images").mkdir()
+    jpgs = sorted(AIRPORT.glob("*.jpg"))
+    for jpg in jpgs:
+        (root / "images" / jpg.name).symlink_to(jpg)
+    shutil.copy(AIRPORT / "annotations.csv", root / "annotations.csv")
+    with open(root / "sites.csv", "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["image_id", "site_id", "acquisition_id", "annotated"])
+        for i, jpg in enumerate(jpgs):
+            w.writerow([jpg.name, f"site-{i % 2}", f"acq-{i}", 1])
+    return root
+
+
+def test_boxes_follow_pixels_through_crops_flips_and_rotations() -> None:
+    img = np.zeros((600, 600, 3), np.uint8)
+    img[100:160, 200:300] = 255
+    scene = Scene("x", "s", img, np.array([[200, 100, 300, 160]], np.float32))
+    for seed in range(100):
+        rng = np.random.default_rng(seed)
+        crop, boxes, ignore = sample_crop(scene, 256, rng, (0.7, 1.4))
+        pixels, boxes, _ = augment(crop, boxes, ignore, rng)
+        for x0, y0, x1, y1 in boxes:
+            inside = pixels[int(y0) + 3 : int(y1) - 3, int(x0) + 3 : int(x1) - 3]
+            assert inside.mean() > 0.5, seed
+
+
+def test_targets_put_a_peak_at_each_centre() -> None:
+    boxes = np.array([[40, 40, 80, 60], [200, 100, 240, 180]], np.float32)
+    t = encode_targets(boxes, np.zeros((0, 4), np.float32), 256, 4)
+    assert t["mask"].sum() == 2
+    assert t["heat"][0, 12, 15] == 1.0 and t["heat"][0, 35, 55] == 1.0
+    assert t["wh"][0] == pytest.approx(np.log([40, 20]))
+
+
+def test_folds_keep_airports_whole_and_balanced() -> None:
+    sites = {f"img{i}.jpg": (f"site-{i % 7}", "a", True) for i in range(40)}
+    folds = site_folds(sites, 5)
+    assert set(folds) == {f"site-{i}" for i in range(7)}
+    assert set(folds.values()) == set(range(5))
+
+
+def test_a_few_steps_lower_the_loss(dataset: Path) -> None:
+    torch.manual_seed(0)
+    from sitewatch.detect.train.data import load_scenes
+
+    cfg = TrainConfig(data=str(dataset), crop=256, batch=4, net=TINY)
+    scenes = load_scenes(dataset, 0.5)
+    images, targets = next(
+        iter(torch.utils.data.DataLoader(CropStream(scenes, cfg, 0), batch_size=4))
+    )
+    model = CenterNet(TINY)
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(25):
+        loss = detection_loss(model(images), targets)["loss"]
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.6 * losses[0], losses
+
+
+def test_training_resumes_and_exports_an_equivalent_onnx(dataset: Path, tmp_path: Path) -> None:
+    cfg = TrainConfig(
+        data=str(dataset),
+        out=str(tmp_path / "ck"),
+        fold=0,
+        folds=2,
+        crop=256,
+        batch=2,
+        steps=3,
+        eval_every=3,
+        workers=0,
+        net=TINY,
+    )
+    logs: list[str] = []
+    train(cfg, log=logs.append)
+    cfg.steps = 5
+    last = train(cfg, log=logs.append)
+    assert any("resumed" in m and "at step 3" in m for m in logs)
+    assert torch.load(last, weights_only=False)["step"] == 5
+    onnx_path = tmp_path / "tiny.onnx"
+    info = export_onnx(last, onnx_path, name="tiny")
+    assert info.metrics["held_out"].startswith("fold 0") and 0 < info.threshold < 1
+    detector = Detector(onnx_path, threads=1)
+    assert detector.info.classes == ["aircraft"] and detector.info.model_gsd_m == 1.0
+    from sitewatch.detect.train.export import load_checkpoint
+
+    model, _ = load_checkpoint(last)
+    x = np.random.default_rng(0).random((1, 3, 320, 256), dtype=np.float32)
+    with torch.no_grad():
+        expected = [t.numpy() for t in model(torch.from_numpy(x))]
+    got = detector.session.run(None, {"image": x})
+    for e, g in zip(expected, got, strict=True):
+        np.testing.assert_allclose(g, e, atol=1e-4, rtol=1e-3)
