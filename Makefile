@@ -29,7 +29,7 @@ $(TRAIN): $(STAMP)
 demo: setup
 	rm -rf $(DEMO)
 	@echo "== airport (ungeoreferenced Pléiades scenes, illustrative dates) =="
-	$(SW) site add demo-airport --reference examples/airport/014de911-7810-4f7d-8967-3e5402209f4a.jpg
+	$(SW) site add demo-airport --reference examples/airport/ef92f434-c41b-4423-9218-4514c49f00c6.jpg
 	$(SW) ingest examples/airport --site demo-airport
 	$(SW) labels import examples/airport/annotations.csv --name demo-airport-truth
 	$(SW) detect --site demo-airport --geojson $(DEMO)/demo-airport-detections.geojson

@@ -49,7 +49,7 @@ def make_bad_files(folder: Path) -> dict[str, tuple[Path, str]]:
     empty = folder / "empty.jpg"
     empty.write_bytes(b"")
     bad["empty"] = (empty, "empty")
-    real = (AIRPORT / "014de911-7810-4f7d-8967-3e5402209f4a.jpg").read_bytes()
+    real = (AIRPORT / "ef92f434-c41b-4423-9218-4514c49f00c6.jpg").read_bytes()
     truncated = folder / "truncated.jpg"
     truncated.write_bytes(real[: len(real) // 3])
     (folder / "truncated.json").write_text(json.dumps({"acquired": "2024-01-01"}))

@@ -23,7 +23,7 @@ def _label_count(catalog: Catalog) -> int:
 
 def test_airbus_csv_import_of_the_demo_site(catalog: Catalog) -> None:
     result = sitewatch.import_labels(catalog, AIRPORT / "annotations.csv")
-    assert (result.labels, result.images) == (145, 5)
+    assert (result.labels, result.images) == (162, 5)
     with open(AIRPORT / "annotations.csv", newline="") as fh:
         first = next(csv.DictReader(fh))
     with catalog.session() as s:
@@ -35,19 +35,19 @@ def test_airbus_csv_import_of_the_demo_site(catalog: Catalog) -> None:
     assert image.original_name == first["image_id"]
     assert image.date_is_illustrative  # the images were ingested with their sidecars
     again = sitewatch.import_labels(catalog, AIRPORT / "annotations.csv")
-    assert again.already_imported and _label_count(catalog) == 145
+    assert again.already_imported and _label_count(catalog) == 162
 
 
 def test_coco_round_trip(catalog: Catalog, tmp_path: Path) -> None:
     sitewatch.import_labels(catalog, AIRPORT / "annotations.csv", name="truth")
     out = tmp_path / "truth.coco.json"
-    assert sitewatch.export_labels(catalog, out, "coco", label_set="truth") == 145
+    assert sitewatch.export_labels(catalog, out, "coco", label_set="truth") == 162
     coco = json.loads(out.read_text())
-    assert len(coco["images"]) == 5 and len(coco["annotations"]) == 145
+    assert len(coco["images"]) == 5 and len(coco["annotations"]) == 162
     assert {c["name"] for c in coco["categories"]} <= {"Airplane", "Truncated_airplane"}
     other = Catalog(tmp_path / "other")
     result = sitewatch.import_labels(other, out, images_dir=AIRPORT, name="again")
-    assert (result.labels, result.images) == (145, 5)
+    assert (result.labels, result.images) == (162, 5)
 
     def boxes(cat: Catalog) -> list:
         with cat.session() as s:
@@ -72,7 +72,7 @@ def test_geojson_export_pixel_and_map_coordinates(catalog: Catalog, tmp_path: Pa
     sitewatch.import_labels(catalog, tmp_path / "b.json", images_dir=JOPLIN)
     sitewatch.import_labels(catalog, AIRPORT / "annotations.csv")
     out = tmp_path / "all.geojson"
-    assert sitewatch.export_labels(catalog, out, "geojson") == 146
+    assert sitewatch.export_labels(catalog, out, "geojson") == 163
     features = json.loads(out.read_text())["features"]
     geo_features = [f for f in features if f["properties"]["coordinate_space"] == "EPSG:4326"]
     assert len(geo_features) == 1
@@ -82,7 +82,7 @@ def test_geojson_export_pixel_and_map_coordinates(catalog: Catalog, tmp_path: Pa
         lon, lat = rasterio.warp.transform(ds.crs, "EPSG:4326", [x], [y])
     assert ring[0] == pytest.approx([lon[0], lat[0]], abs=1e-9)
     pixel = [f for f in features if f["properties"]["coordinate_space"] == "pixel"]
-    assert len(pixel) == 145
+    assert len(pixel) == 162
     assert pixel[0]["geometry"]["coordinates"][0][0] == pixel[0]["properties"]["bbox_px"][:2]
 
 
@@ -98,7 +98,7 @@ def test_labels_errors(catalog: Catalog, tmp_path: Path) -> None:
     with pytest.raises(DatasetNotFoundError, match="not found"):
         sitewatch.import_labels(catalog, missing, images_dir=AIRPORT)
     outside = tmp_path / "outside.csv"
-    name = "014de911-7810-4f7d-8967-3e5402209f4a.jpg"
+    name = "ef92f434-c41b-4423-9218-4514c49f00c6.jpg"
     outside.write_text(
         f'id,image_id,geometry,class\n1,{name},"[(3000, 3000), (3010, 3000), '
         f'(3010, 3010)]",Airplane\n'

@@ -102,7 +102,7 @@ def test_bad_aoi_files(catalog: Catalog, tmp_path: Path, content, phrase: str) -
 
 
 def test_frame_site_from_a_reference_file_and_polygon(catalog: Catalog) -> None:
-    ref = AIRPORT / "014de911-7810-4f7d-8967-3e5402209f4a.jpg"
+    ref = AIRPORT / "ef92f434-c41b-4423-9218-4514c49f00c6.jpg"
     sitewatch.add_frame_site(catalog, "apron", ref, polygon="100,100 2400,100 2400,2000 100,2000")
     summary = sitewatch.site_summary(catalog, "apron")
     assert summary.kind == "frame" and summary.polygon_wkt.startswith("POLYGON ((100 100")
@@ -116,7 +116,7 @@ def test_frame_site_from_a_reference_file_and_polygon(catalog: Catalog) -> None:
 
 
 def test_frame_site_errors(catalog: Catalog) -> None:
-    ref = AIRPORT / "014de911-7810-4f7d-8967-3e5402209f4a.jpg"
+    ref = AIRPORT / "ef92f434-c41b-4423-9218-4514c49f00c6.jpg"
     with pytest.raises(BadInputError, match="reaches outside the 2560×2560"):
         sitewatch.add_frame_site(catalog, "a", ref, polygon="0,0 3000,0 3000,3000")
     with pytest.raises(BadInputError, match="at least three"):
@@ -131,7 +131,7 @@ def test_frame_site_errors(catalog: Catalog) -> None:
 
 
 def test_reference_by_sha_prefix(catalog: Catalog) -> None:
-    report = sitewatch.ingest(catalog, [AIRPORT / "77f7b57f-5cf2-424d-a952-9847b3c3f35e.jpg"])
+    report = sitewatch.ingest(catalog, [AIRPORT / "78400c58-1a7c-4342-a1fb-2117cb7cbc8b.jpg"])
     sha = report.outcomes[0].sha256
     sitewatch.add_frame_site(catalog, "by-sha", sha[:10])
     assert sitewatch.site_summary(catalog, "by-sha").reference == sha
