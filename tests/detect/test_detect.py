@@ -106,7 +106,7 @@ def test_georeferenced_detections_land_at_the_right_map_coordinates(tmp_path: Pa
             .where(Detection.run_id == report.results[0].run_id)
             .order_by(Detection.score.desc())
         ).first()
-    x, y = transform * (det.x0, det.y0)
+    x, y = 612_000 + 0.5 * det.x0, 4_104_000 - 0.5 * det.y0
     lon, lat = rasterio.warp.transform("EPSG:32615", "EPSG:4326", [x], [y])
     corner = wkt.loads(det.geometry_wgs84_wkt).exterior.coords[0]
     assert corner == pytest.approx((lon[0], lat[0]), abs=1e-9)
