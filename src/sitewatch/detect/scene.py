@@ -89,14 +89,12 @@ class RasterScene:
         from rasterio.windows import Window
 
         s = self.scale
-        window = Window(x0 / s, y0 / s, w / s, h / s)
+        # tiles lie inside the scene; rounding may overhang it by under a source pixel
+        window = Window(x0 / s, y0 / s, w / s, h / s).intersection(
+            Window(0, 0, self.ds.width, self.ds.height)
+        )
         data = self.ds.read(
-            self.bands,
-            window=window,
-            out_shape=(3, h, w),
-            resampling=Resampling.average,
-            boundless=True,
-            fill_value=0,
+            self.bands, window=window, out_shape=(3, h, w), resampling=Resampling.average
         )
         if self.stretch is not None:
             lo, hi = self.stretch[:, :1, None], self.stretch[:, 1:, None]
