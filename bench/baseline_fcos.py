@@ -62,6 +62,17 @@ def train(data: Path, minutes: float) -> None:
     p = counts / counts.sum()
     model.train()
     start = time.time() - spent
+
+    def save() -> None:
+        state = {
+            "model": model.state_dict(),
+            "opt": opt.state_dict(),
+            "step": step,
+            "spent": time.time() - start,
+        }
+        torch.save(state, CKPT / "last.tmp")
+        (CKPT / "last.tmp").replace(CKPT / "last.pt")
+
     saved = time.time()
     while time.time() - start < minutes * 60:
         rng = np.random.default_rng([1, step])
@@ -90,25 +101,9 @@ def train(data: Path, minutes: float) -> None:
         if step % 10 == 0:
             print(f"step {step} loss={loss.item():.3f} {time.time() - start:.0f}s", flush=True)
         if time.time() - saved > 300:
-            torch.save(
-                {
-                    "model": model.state_dict(),
-                    "opt": opt.state_dict(),
-                    "step": step,
-                    "spent": time.time() - start,
-                },
-                CKPT / "last.pt",
-            )
+            save()
             saved = time.time()
-    torch.save(
-        {
-            "model": model.state_dict(),
-            "opt": opt.state_dict(),
-            "step": step,
-            "spent": time.time() - start,
-        },
-        CKPT / "last.pt",
-    )
+    save()
 
 
 @torch.no_grad()

@@ -19,9 +19,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
-import rasterio
-from rasterio.transform import Affine
+from synthetic import synthetic_geotiff
 
 from sitewatch.detect.benchmark import evaluate_detector
 from sitewatch.detect.train.data import read_sites, site_folds
@@ -42,34 +40,9 @@ print(found.boxes.shape[0], time.perf_counter() - t,
 """
 
 
-def big_cog(path: Path, side: int) -> Path:
-    """A ``side``² RGB tiled GeoTIFF at 0.5 m, written block by block (texture, no objects)."""
-    profile = {
-        "driver": "GTiff",
-        "width": side,
-        "height": side,
-        "count": 3,
-        "dtype": "uint8",
-        "crs": "EPSG:32615",
-        "transform": Affine(0.5, 0, 500_000, 0, -0.5, 4_100_000),
-        "tiled": True,
-        "blockxsize": 512,
-        "blockysize": 512,
-        "compress": "jpeg",
-        "photometric": "ycbcr",
-        "BIGTIFF": "IF_SAFER",
-    }
-    rng = np.random.default_rng(0)
-    tile = rng.integers(90, 140, (3, 512, 512), dtype=np.uint8)
-    with rasterio.open(path, "w", **profile) as ds:
-        for _, window in ds.block_windows(1):
-            ds.write(tile[:, : window.height, : window.width], window=window)
-    return path
-
-
 def memory_run(side: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
-        path = big_cog(Path(tmp) / "big.tif", side)
+        path = synthetic_geotiff(Path(tmp) / "big.tif", side, compress="jpeg")
         out = subprocess.run(
             [sys.executable, "-c", MEMORY_PROBE, str(path)],
             check=True,

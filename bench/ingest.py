@@ -14,36 +14,11 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-import rasterio
-from rasterio.transform import Affine
+from synthetic import synthetic_geotiff
 
 import sitewatch
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def large_geotiff(path: Path, side: int) -> Path:
-    """A tiled, deflate-compressed RGB GeoTIFF written window by window."""
-    profile = {
-        "driver": "GTiff",
-        "width": side,
-        "height": side,
-        "count": 3,
-        "dtype": "uint8",
-        "crs": "EPSG:32615",
-        "transform": Affine(0.5, 0, 500_000, 0, -0.5, 4_100_000),
-        "tiled": True,
-        "blockxsize": 512,
-        "blockysize": 512,
-        "compress": "deflate",
-    }
-    rng = np.random.default_rng(0)
-    with rasterio.open(path, "w", **profile) as ds:
-        for _, window in ds.block_windows(1):
-            shape = (3, int(window.height), int(window.width))
-            ds.write(rng.integers(0, 64, shape, dtype=np.uint8), window=window)
-    return path
 
 
 def timed_ingest(files: list[Path], options: sitewatch.IngestOptions) -> dict:
@@ -70,7 +45,7 @@ def main() -> None:
     args = parser.parse_args()
     demo = sorted((ROOT / "examples" / "airport").glob("*.jpg"))
     with tempfile.TemporaryDirectory() as tmp:
-        big = large_geotiff(Path(tmp) / "large.tif", args.large_side)
+        big = synthetic_geotiff(Path(tmp) / "large.tif", args.large_side)
         result = {
             "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, "
             f"python {platform.python_version()}",

@@ -46,10 +46,15 @@ def write_geotiff(
     dtype: str = "uint8",
     tags: dict[str, str] | None = None,
     seed: int = 0,
+    pixels: np.ndarray | None = None,
 ) -> Path:
-    """A small real GeoTIFF with random pixels (different seeds → different hashes)."""
+    """A real tiled GeoTIFF of ``pixels`` (bands, rows, cols), or of random pixels (different
+    seeds → different hashes)."""
     transform = transform or Affine(0.5, 0, 500_000, 0, -0.5, 4_100_000)
-    data = np.random.default_rng(seed).integers(0, 255, (bands, height, width)).astype(dtype)
+    if pixels is None:
+        pixels = np.random.default_rng(seed).integers(0, 255, (bands, height, width))
+    data = pixels.astype(dtype)
+    bands, height, width = data.shape
     with rasterio.open(
         path,
         "w",
@@ -60,6 +65,7 @@ def write_geotiff(
         dtype=dtype,
         crs=crs,
         transform=transform,
+        tiled=width >= 256 and height >= 256,
     ) as ds:
         ds.write(data)
         if tags:

@@ -21,7 +21,7 @@ from sitewatch.detect.model import DEFAULT_MODEL
 from sitewatch.detect.scene import open_scene
 from sitewatch.errors import BadInputError, DatasetNotFoundError
 from sitewatch.store.models import Detection, Run
-from tests.conftest import AIRPORT
+from tests.conftest import AIRPORT, write_geotiff
 
 SCENE = AIRPORT / "ef92f434-c41b-4423-9218-4514c49f00c6.jpg"
 
@@ -79,21 +79,7 @@ def test_detect_stage_stores_runs_reuses_and_exports(tmp_path: Path) -> None:
 def test_georeferenced_detections_land_at_the_right_map_coordinates(tmp_path: Path) -> None:
     pixels = np.asarray(PILImage.open(SCENE).convert("RGB")).transpose(2, 0, 1)
     transform = Affine(0.5, 0, 612_000, 0, -0.5, 4_104_000)  # UTM 15N, 0.5 m
-    geotiff = tmp_path / "airport-utm.tif"
-    with rasterio.open(
-        geotiff,
-        "w",
-        driver="GTiff",
-        width=2560,
-        height=2560,
-        count=3,
-        dtype="uint8",
-        crs="EPSG:32615",
-        transform=transform,
-        tiled=True,
-        compress="deflate",
-    ) as ds:
-        ds.write(pixels)
+    geotiff = write_geotiff(tmp_path / "airport-utm.tif", transform=transform, pixels=pixels)
     cat = sitewatch.Catalog(tmp_path / "ws")
     sitewatch.ingest(cat, [geotiff, SCENE], sitewatch.IngestOptions(allow_undated=True))
     images = select_images(cat, [geotiff, SCENE])

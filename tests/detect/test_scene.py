@@ -4,9 +4,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import rasterio
 from PIL import Image as PILImage
-from rasterio.transform import Affine
 
 from sitewatch.detect.imageio import load_scaled
 from sitewatch.detect.scene import InMemoryScene, RasterScene, open_scene
@@ -27,20 +25,7 @@ def test_jpeg_is_read_at_half_scale_by_window() -> None:
 
 def test_geotiff_windows_match_the_jpeg_pixels(tmp_path: Path) -> None:
     pixels = np.asarray(PILImage.open(SCENE).convert("RGB"))
-    path = tmp_path / "scene.tif"
-    with rasterio.open(
-        path,
-        "w",
-        driver="GTiff",
-        width=2560,
-        height=2560,
-        count=3,
-        dtype="uint8",
-        crs="EPSG:32615",
-        transform=Affine(0.5, 0, 500_000, 0, -0.5, 4_100_000),
-        tiled=True,
-    ) as ds:
-        ds.write(pixels.transpose(2, 0, 1))
+    path = write_geotiff(tmp_path / "scene.tif", pixels=pixels.transpose(2, 0, 1))
     scene = open_scene(path, 0.5, 1.0)
     assert isinstance(scene, RasterScene) and (scene.width, scene.height) == (1280, 1280)
     window = scene.read(640, 640, 256, 256).astype(float)
@@ -50,20 +35,8 @@ def test_geotiff_windows_match_the_jpeg_pixels(tmp_path: Path) -> None:
 
 
 def test_four_band_uint16_is_stretched_to_8_bit_rgb(tmp_path: Path) -> None:
-    path = tmp_path / "nir.tif"
-    with rasterio.open(
-        path,
-        "w",
-        driver="GTiff",
-        width=64,
-        height=64,
-        count=4,
-        dtype="uint16",
-        crs="EPSG:32615",
-        transform=Affine(1, 0, 0, 0, -1, 0),
-    ) as ds:
-        data = np.random.default_rng(0).integers(200, 4000, (4, 64, 64)).astype("uint16")
-        ds.write(data)
+    data = np.random.default_rng(0).integers(200, 4000, (4, 64, 64))
+    path = write_geotiff(tmp_path / "nir.tif", pixels=data, dtype="uint16")
     scene = open_scene(path, 1.0, 1.0)
     tile = scene.read(0, 0, 64, 64)
     assert tile.shape == (64, 64, 3) and tile.dtype == np.uint8
