@@ -339,6 +339,11 @@ def labels_import(
             f"label set {result.name!r}: {result.labels} boxes on {result.images} images"
             + (f" ({result.clipped} clipped to the image border)" if result.clipped else "")
         )
+        if result.duplicates:
+            out.print(
+                f"{result.duplicates} boxes repeat another box of their image (IoU ≥ 0.6): "
+                "kept but flagged, and not counted as objects"
+            )
     if result.failures:
         raise typer.Exit(1)
 
@@ -453,6 +458,9 @@ def eval_detector(
     model: Annotated[Path | None, typer.Option(help="ONNX model (default: shipped).")] = None,
     gsd: Annotated[float, typer.Option(help="GSD of the images in metres.")] = 0.5,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write metrics JSON.")] = None,
+    keep_duplicates: Annotated[
+        bool, typer.Option(help="Count near-duplicate truth boxes (IoU ≥ 0.6) separately.")
+    ] = False,
 ) -> None:
     """AP50, AP50:95 (COCO evaluator), precision/recall, count error and km²/s."""
     import json
@@ -460,7 +468,7 @@ def eval_detector(
     from sitewatch.detect.benchmark import evaluate_detector
     from sitewatch.export import write_json_atomic
 
-    report = evaluate_detector(images, annotations, model, gsd)
+    report = evaluate_detector(images, annotations, model, gsd, keep_duplicates=keep_duplicates)
     table = Table("metric", "value")
     for key in (
         "ap50",

@@ -14,9 +14,9 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 import sitewatch
+from sitewatch.boxes import box_iou
 from sitewatch.cli import app
 from sitewatch.detect import Detector, TileSpec, detect_scene, run_detector, select_images
-from sitewatch.detect.decode import box_iou
 from sitewatch.detect.model import DEFAULT_MODEL
 from sitewatch.detect.scene import open_scene
 from sitewatch.errors import BadInputError, DatasetNotFoundError

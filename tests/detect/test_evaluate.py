@@ -54,3 +54,14 @@ def test_isotonic_calibration_is_monotone_and_fits_rates() -> None:
     )
     table = np.asarray(calibration_table([r]))
     assert np.interp(0.9, *table.T) > 0.9 and np.interp(0.4, *table.T) < 0.1
+
+
+def test_near_duplicate_truth_boxes_are_found_once() -> None:
+    from sitewatch.boxes import duplicate_of, unique_boxes
+
+    boxes = np.array(
+        [[0, 0, 40, 40], [100, 0, 140, 40], [1, 2, 41, 40], [0, 0, 40, 40], [40, 0, 80, 40]],
+        np.float32,
+    )
+    assert duplicate_of(boxes).tolist() == [-1, -1, 0, 0, -1]  # neighbours touching stay
+    assert len(unique_boxes(boxes)) == 3

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from sitewatch.detect.decode import decode, maxpool3, nms
+from sitewatch.boxes import nms
+from sitewatch.detect.decode import decode, maxpool3
 from sitewatch.detect.tiling import make_tiles, merge_seams, owned
 
 

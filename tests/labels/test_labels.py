@@ -24,6 +24,8 @@ def _label_count(catalog: Catalog) -> int:
 def test_airbus_csv_import_of_the_demo_site(catalog: Catalog) -> None:
     result = sitewatch.import_labels(catalog, AIRPORT / "annotations.csv")
     assert (result.labels, result.images) == (162, 5)
+    # scene fc1ab8ce was annotated twice over: 29 of its 58 boxes repeat another
+    assert result.duplicates == 29
     with open(AIRPORT / "annotations.csv", newline="") as fh:
         first = next(csv.DictReader(fh))
     with catalog.session() as s:
@@ -41,20 +43,20 @@ def test_airbus_csv_import_of_the_demo_site(catalog: Catalog) -> None:
 def test_coco_round_trip(catalog: Catalog, tmp_path: Path) -> None:
     sitewatch.import_labels(catalog, AIRPORT / "annotations.csv", name="truth")
     out = tmp_path / "truth.coco.json"
-    assert sitewatch.export_labels(catalog, out, "coco", label_set="truth") == 162
+    assert sitewatch.export_labels(catalog, out, "coco", label_set="truth") == 133
     coco = json.loads(out.read_text())
-    assert len(coco["images"]) == 5 and len(coco["annotations"]) == 162
+    assert len(coco["images"]) == 5 and len(coco["annotations"]) == 133
     assert {c["name"] for c in coco["categories"]} <= {"Airplane", "Truncated_airplane"}
     other = Catalog(tmp_path / "other")
     result = sitewatch.import_labels(other, out, images_dir=AIRPORT, name="again")
-    assert (result.labels, result.images) == (162, 5)
+    assert (result.labels, result.images, result.duplicates) == (133, 5, 0)
 
     def boxes(cat: Catalog) -> list:
         with cat.session() as s:
             rows = s.execute(
-                select(Image.sha256, Label.class_name, Label.x0, Label.y0, Label.x1, Label.y1).join(
-                    Image, Label.image_id == Image.id
-                )
+                select(Image.sha256, Label.class_name, Label.x0, Label.y0, Label.x1, Label.y1)
+                .join(Image, Label.image_id == Image.id)
+                .where(Label.duplicate.is_(False))
             ).all()
         return sorted(rows)
 
@@ -72,7 +74,7 @@ def test_geojson_export_pixel_and_map_coordinates(catalog: Catalog, tmp_path: Pa
     sitewatch.import_labels(catalog, tmp_path / "b.json", images_dir=JOPLIN)
     sitewatch.import_labels(catalog, AIRPORT / "annotations.csv")
     out = tmp_path / "all.geojson"
-    assert sitewatch.export_labels(catalog, out, "geojson") == 163
+    assert sitewatch.export_labels(catalog, out, "geojson") == 134
     features = json.loads(out.read_text())["features"]
     geo_features = [f for f in features if f["properties"]["coordinate_space"] == "EPSG:4326"]
     assert len(geo_features) == 1
@@ -82,7 +84,7 @@ def test_geojson_export_pixel_and_map_coordinates(catalog: Catalog, tmp_path: Pa
         lon, lat = rasterio.warp.transform(ds.crs, "EPSG:4326", [x], [y])
     assert ring[0] == pytest.approx([lon[0], lat[0]], abs=1e-9)
     pixel = [f for f in features if f["properties"]["coordinate_space"] == "pixel"]
-    assert len(pixel) == 162
+    assert len(pixel) == 133
     assert pixel[0]["geometry"]["coordinates"][0][0] == pixel[0]["properties"]["bbox_px"][:2]
 
 
@@ -121,6 +123,7 @@ def test_full_shared_airbus_set(catalog: Catalog, shared_datasets: Path) -> None
         options=IngestOptions(allow_undated=True, store="reference"),
     )
     assert (result.labels, result.images) == (2598, 83)
+    assert result.duplicates == 181  # seven scenes annotated twice over
     assert result.failures == []
     with catalog.session() as s:
         classes = dict(

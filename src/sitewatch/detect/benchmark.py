@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sitewatch.boxes import unique_boxes
 from sitewatch.detect.evaluate import SceneResult, coco_ap, count_mare, precision_recall
 from sitewatch.detect.infer import TileSpec, detect_scene
 from sitewatch.detect.model import Detector
@@ -30,9 +31,13 @@ def evaluate_detector(
     gsd_m: float = 0.5,
     spec: TileSpec = TileSpec(),
     only: set[str] | None = None,
+    keep_duplicates: bool = False,
     on_scene: Callable[[dict], None] | None = None,
 ) -> EvalReport:
-    """Detect on every annotated image (or those in ``only``) and score against the truth."""
+    """Detect on every annotated image (or those in ``only``) and score against the truth.
+
+    Near-duplicate truth boxes (IoU ≥ 0.6, the same object annotated twice) count once unless
+    ``keep_duplicates``; how many were set aside is reported."""
     if not annotations.is_file():
         raise DatasetNotFoundError(f"{annotations}: annotation file does not exist")
     records = READERS[detect_format(annotations)](annotations)
@@ -45,6 +50,7 @@ def evaluate_detector(
     detector = Detector(model)
     results, per_scene = [], []
     total_seconds = total_km2 = 0.0
+    duplicates = 0
     for name in names:
         path = images / name
         if not path.is_file():
@@ -61,6 +67,10 @@ def evaluate_detector(
         total_seconds += seconds
         total_km2 += km2
         gt = np.asarray(truth[name], np.float32).reshape(-1, 4)
+        raw_count = len(gt)
+        if not keep_duplicates:
+            gt = unique_boxes(gt)
+        duplicates += raw_count - len(gt)
         results.append(SceneResult(name, gt, found.boxes, found.scores))
         row = {
             "image": name,
@@ -82,6 +92,7 @@ def evaluate_detector(
             "threshold": t,
             "scenes": len(names),
             "objects": int(sum(len(r.gt) for r in results)),
+            "duplicate_labels_ignored": duplicates,
             "model": detector.info.name,
             "model_version": detector.version,
         }

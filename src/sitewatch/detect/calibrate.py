@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from sitewatch.detect.decode import box_iou
+from sitewatch.boxes import box_iou
 from sitewatch.detect.evaluate import SceneResult
 
 

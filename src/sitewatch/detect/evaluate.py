@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sitewatch.detect.decode import box_iou
+from sitewatch.boxes import box_iou
 
 
 @dataclass(frozen=True)

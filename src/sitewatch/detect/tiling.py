@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sitewatch.detect.decode import nms
+from sitewatch.boxes import nms
 
 
 @dataclass(frozen=True)

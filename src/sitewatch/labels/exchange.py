@@ -7,8 +7,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 from sqlalchemy import select
 
+from sitewatch.boxes import duplicate_of
 from sitewatch.errors import BadInputError, ConflictError, DatasetNotFoundError, NotFoundError
 from sitewatch.export import ExportBox, write_boxes
 from sitewatch.ingest import IngestOptions, ingest
@@ -24,6 +26,7 @@ class LabelImport:
     labels: int = 0
     images: int = 0
     clipped: int = 0
+    duplicates: int = 0  # near-copies of another box (IoU ≥ 0.6): stored, flagged, not counted
     already_imported: bool = False
     failures: list[str] = field(default_factory=list)
 
@@ -94,6 +97,7 @@ def import_labels(
                 continue
             image = s.scalar(select(Image).where(Image.sha256 == sha_of[file_name]))
             result.images += 1
+            clipped = []
             for rec in recs:
                 x0, y0 = max(0.0, rec.x0), max(0.0, rec.y0)
                 x1, y1 = min(float(image.width), rec.x1), min(float(image.height), rec.y1)
@@ -104,6 +108,10 @@ def import_labels(
                         f"{image.width}×{image.height} image or has no area",
                     )
                 result.clipped += (x0, y0, x1, y1) != (rec.x0, rec.y0, rec.x1, rec.y1)
+                clipped.append((x0, y0, x1, y1))
+            duplicates = duplicate_of(np.asarray(clipped)) >= 0
+            result.duplicates += int(duplicates.sum())
+            for rec, (x0, y0, x1, y1), dup in zip(recs, clipped, duplicates, strict=True):
                 s.add(
                     Label(
                         label_set=label_set,
@@ -114,6 +122,7 @@ def import_labels(
                         x1=x1,
                         y1=y1,
                         source_id=rec.source_id,
+                        duplicate=bool(dup),
                     )
                 )
                 result.labels += 1
@@ -122,7 +131,11 @@ def import_labels(
 
 def _label_boxes(catalog: Catalog, label_set: str | None, site: str | None) -> list[ExportBox]:
     with catalog.session() as s:
-        query = select(Label, Image).join(Image, Label.image_id == Image.id)
+        query = (
+            select(Label, Image)
+            .join(Image, Label.image_id == Image.id)
+            .where(Label.duplicate.is_(False))
+        )
         if label_set is not None:
             ls = s.scalar(select(LabelSet).where(LabelSet.name == label_set))
             if ls is None:
@@ -144,7 +157,8 @@ def export_labels(
     label_set: str | None = None,
     site: str | None = None,
 ) -> int:
-    """Write labels (optionally of one set and/or site) to ``out``; returns the box count."""
+    """Write labels (optionally of one set and/or site) to ``out``, without the flagged
+    near-duplicates; returns the box count."""
     boxes = _label_boxes(catalog, label_set, site)
     write_boxes(Path(out), boxes, fmt)
     return len(boxes)

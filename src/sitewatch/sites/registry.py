@@ -157,7 +157,7 @@ def site_summary(catalog: Catalog, name: str) -> SiteSummary:
             s.execute(
                 select(Label.image_id, func.count(Label.id))
                 .join(ImageSite, ImageSite.image_id == Label.image_id)
-                .where(ImageSite.site_id == site.id)
+                .where(ImageSite.site_id == site.id, Label.duplicate.is_(False))
                 .group_by(Label.image_id)
             ).all()
         )

@@ -194,6 +194,8 @@ class Label(Base):
     x1: Mapped[float] = mapped_column(Float)
     y1: Mapped[float] = mapped_column(Float)
     source_id: Mapped[str | None] = mapped_column(String(64))  # id in the source file
+    # a near-copy of another box of the same image (IoU ≥ 0.6): kept, but not counted
+    duplicate: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
     label_set: Mapped[LabelSet] = relationship()
 

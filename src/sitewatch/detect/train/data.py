@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sitewatch.boxes import unique_boxes
 from sitewatch.detect.imageio import load_scaled
 from sitewatch.labels.formats import read_airbus_csv
 
@@ -50,7 +51,8 @@ def site_folds(sites: dict[str, tuple[str, str, bool]], k: int = 5) -> dict[str,
 
 
 def load_scenes(data: Path, scale: float, images: list[str] | None = None) -> list[Scene]:
-    """Annotated scenes at ``scale`` (model px per source px), boxes scaled alike."""
+    """Annotated scenes at ``scale`` (model px per source px), boxes scaled alike and
+    near-duplicate annotations removed."""
     sites = read_sites(data)
     boxes: dict[str, list[tuple[float, float, float, float]]] = {}
     for rec in read_airbus_csv(data / "annotations.csv"):
@@ -59,7 +61,7 @@ def load_scenes(data: Path, scale: float, images: list[str] | None = None) -> li
     scenes = []
     for name in names:
         pixels = load_scaled(data / "images" / name, scale)
-        b = np.asarray(boxes.get(name, []), dtype=np.float32).reshape(-1, 4) * scale
+        b = unique_boxes(np.asarray(boxes.get(name, []), dtype=np.float32)) * scale
         h, w = pixels.shape[:2]
         b[:, [0, 2]] = b[:, [0, 2]].clip(0, w)
         b[:, [1, 3]] = b[:, [1, 3]].clip(0, h)
