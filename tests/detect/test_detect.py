@@ -84,12 +84,13 @@ def test_georeferenced_detections_land_at_the_right_map_coordinates(tmp_path: Pa
     sitewatch.ingest(cat, [geotiff, SCENE], sitewatch.IngestOptions(allow_undated=True))
     images = select_images(cat, [geotiff, SCENE])
     report = run_detector(cat, images)
-    geo_count, jpeg_count = (r.count for r in report.results)
-    assert geo_count >= 15 and abs(geo_count - jpeg_count) <= 2
+    by_name = {r.name: r for r in report.results}
+    geo, jpeg = by_name[geotiff.name], by_name[SCENE.name]
+    assert geo.count >= 15 and abs(geo.count - jpeg.count) <= 2
     with cat.session() as s:
         det = s.scalars(
             select(Detection)
-            .where(Detection.run_id == report.results[0].run_id)
+            .where(Detection.run_id == geo.run_id)
             .order_by(Detection.score.desc())
         ).first()
     x, y = 612_000 + 0.5 * det.x0, 4_104_000 - 0.5 * det.y0

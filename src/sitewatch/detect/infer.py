@@ -19,7 +19,7 @@ class TileSpec:
 
     tile: int = 2048
     overlap: int = 160
-    batch: int = 2
+    batch: int = 1  # tiles are large already; 2 × 2048² tiles cost ~0.5 GB more memory
 
 
 @dataclass

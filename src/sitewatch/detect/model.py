@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from sitewatch.detect.calibrate import apply_calibration
 from sitewatch.detect.decode import decode
 from sitewatch.errors import BadInputError, DatasetNotFoundError
 from sitewatch.ingest.hashing import sha256_file
@@ -77,10 +78,7 @@ class Detector:
 
     def calibrate(self, raw: np.ndarray) -> np.ndarray:
         """Map raw heatmap peaks to the probability that a detection is a true object."""
-        if not self.info.calibration:
-            return raw
-        table = np.asarray(self.info.calibration, dtype=np.float64)
-        return np.interp(raw, table[:, 0], table[:, 1]).astype(np.float32)
+        return apply_calibration(self.info.calibration, raw)
 
     def predict(
         self, batch: np.ndarray, floor: float = 0.05

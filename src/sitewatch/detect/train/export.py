@@ -6,11 +6,10 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 import onnx
 import torch
 
-from sitewatch.detect.calibrate import calibration_table
+from sitewatch.detect.calibrate import apply_calibration, calibration_table
 from sitewatch.detect.evaluate import (
     SceneResult,
     best_count_threshold,
@@ -69,15 +68,7 @@ def export_onnx(
         raw = held_out_results(model, cfg)
         table = calibration_table(raw)
         info = replace(info, calibration=table)
-        cal = [
-            SceneResult(
-                r.name,
-                r.gt,
-                r.boxes,
-                np.interp(r.scores, *np.asarray(table).T).astype(np.float32) if table else r.scores,
-            )
-            for r in raw
-        ]
+        cal = [SceneResult(r.name, r.gt, r.boxes, apply_calibration(table, r.scores)) for r in raw]
         threshold = best_count_threshold(cal)
         metrics = coco_ap(cal) | {
             "threshold": threshold,
