@@ -6,7 +6,7 @@ import functools
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -15,6 +15,9 @@ from rich.table import Table
 
 from sitewatch import __version__
 from sitewatch.errors import BadInputError, SitewatchError
+
+if TYPE_CHECKING:
+    from sitewatch.store.catalog import Catalog
 
 app = typer.Typer(
     help="Monitor named sites in very-high-resolution satellite imagery.",
@@ -43,7 +46,7 @@ class State:
     db_url: str | None = None
 
 
-def catalog():  # type: ignore[no-untyped-def]
+def catalog() -> Catalog:
     from sitewatch.store.catalog import Catalog
 
     return Catalog(State.workspace, State.db_url)

@@ -89,9 +89,7 @@ def test_georeferenced_detections_land_at_the_right_map_coordinates(tmp_path: Pa
     assert geo.count >= 15 and abs(geo.count - jpeg.count) <= 2
     with cat.session() as s:
         det = s.scalars(
-            select(Detection)
-            .where(Detection.run_id == geo.run_id)
-            .order_by(Detection.score.desc())
+            select(Detection).where(Detection.run_id == geo.run_id).order_by(Detection.score.desc())
         ).first()
     x, y = 612_000 + 0.5 * det.x0, 4_104_000 - 0.5 * det.y0
     lon, lat = rasterio.warp.transform("EPSG:32615", "EPSG:4326", [x], [y])

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 import sitewatch
 from sitewatch import Catalog, IngestOptions
 from sitewatch.cli import app
-from sitewatch.ingest.hashing import sha256_file
+from sitewatch.hashing import sha256_file
 from sitewatch.store.models import Image, ImageSite, Run
 from tests.conftest import AIRPORT, write_geotiff, write_jpeg
 

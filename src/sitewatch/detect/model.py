@@ -13,7 +13,7 @@ import numpy as np
 from sitewatch.detect.calibrate import apply_calibration
 from sitewatch.detect.decode import decode
 from sitewatch.errors import BadInputError, DatasetNotFoundError
-from sitewatch.ingest.hashing import sha256_file
+from sitewatch.hashing import sha256_file
 
 METADATA_KEY = "sitewatch"
 DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "models" / "aircraft.onnx"

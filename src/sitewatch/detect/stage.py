@@ -124,7 +124,14 @@ def run_detector(
     return report
 
 
-def _detect_one(catalog, image, detector, spec, on_tiles, start) -> ImageResult:  # type: ignore[no-untyped-def]
+def _detect_one(
+    catalog: Catalog,
+    image: Image,
+    detector: Detector,
+    spec: TileSpec,
+    on_tiles: Callable[[int, int], None] | None,
+    start: float,
+) -> ImageResult:
     gsd = image.gsd_m or detector.info.train_gsd_m  # unknown GSD: assume the training imagery's
     params = {
         "tile": spec.tile,

@@ -16,6 +16,7 @@ from typing import Literal
 
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from sitewatch import __version__
 from sitewatch.errors import (
@@ -25,9 +26,9 @@ from sitewatch.errors import (
     SitewatchError,
     StoreError,
 )
+from sitewatch.hashing import sha256_file
 from sitewatch.ingest.facts import ImageFacts
 from sitewatch.ingest.geotiff import read_raster
-from sitewatch.ingest.hashing import sha256_file
 from sitewatch.ingest.plain import read_plain
 from sitewatch.ingest.provenance import (
     Provenance,
@@ -208,7 +209,9 @@ def _ingest_one(catalog: Catalog, path: Path, options: IngestOptions, run_id: in
     )
 
 
-def _duplicate(catalog, session, image: Image, source: Path, options: IngestOptions) -> FileOutcome:  # type: ignore[no-untyped-def]
+def _duplicate(
+    catalog: Catalog, session: Session, image: Image, source: Path, options: IngestOptions
+) -> FileOutcome:
     note = ""
     sites: tuple[str, ...] = ()
     if options.site:

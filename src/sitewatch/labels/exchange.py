@@ -13,8 +13,8 @@ from sqlalchemy import select
 from sitewatch.boxes import duplicate_of
 from sitewatch.errors import BadInputError, ConflictError, DatasetNotFoundError, NotFoundError
 from sitewatch.export import ExportBox, write_boxes
+from sitewatch.hashing import sha256_file
 from sitewatch.ingest import IngestOptions, ingest
-from sitewatch.ingest.hashing import sha256_file
 from sitewatch.labels.formats import READERS, BoxRecord, detect_format
 from sitewatch.store.catalog import Catalog
 from sitewatch.store.models import Image, ImageSite, Label, LabelSet, Site

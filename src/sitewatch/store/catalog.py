@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from sitewatch.config import Settings
 from sitewatch.errors import ConflictError, NotFoundError
+from sitewatch.hashing import sha256_file
 from sitewatch.store import db
 from sitewatch.store.models import Image, Run, Site, utcnow
 
@@ -71,8 +72,6 @@ class Catalog:
         text = str(ref)
         path = Path(text)
         if path.is_file():
-            from sitewatch.ingest.hashing import sha256_file
-
             digest = sha256_file(path)
             image = session.scalar(select(Image).where(Image.sha256 == digest))
             if image is None:

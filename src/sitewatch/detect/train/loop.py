@@ -98,7 +98,9 @@ def pad32(x: np.ndarray) -> np.ndarray:
 
 
 @torch.no_grad()
-def predict_scene(model: torch.nn.Module, pixels: np.ndarray, threshold: float = 0.05):  # type: ignore[no-untyped-def]
+def predict_scene(
+    model: torch.nn.Module, pixels: np.ndarray, threshold: float = 0.05
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Whole-scene torch inference at model scale (validation only; users run ONNX)."""
     x = torch.from_numpy(pad32(pixels).astype(np.float32) / 255).permute(2, 0, 1)[None]
     heat, size, off = (t[0].numpy() for t in model(x))
