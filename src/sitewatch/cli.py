@@ -484,6 +484,7 @@ def eval_detector(
         "threshold",
         "scenes",
         "objects",
+        "duplicate_labels_ignored",
     ):
         value = report.metrics[key]
         table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))

@@ -120,3 +120,26 @@ def test_corrupt_stored_image_fails_that_image_only(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert str(broken) in result.stderr
     assert "detected" in result.stdout  # the good image still ran
+
+
+def test_eval_detector_cli_writes_the_metrics(tmp_path: Path) -> None:
+    out = tmp_path / "metrics.json"
+    result = CliRunner().invoke(
+        app,
+        [
+            "eval",
+            "detector",
+            "--images",
+            str(AIRPORT),
+            "--annotations",
+            str(AIRPORT / "annotations.csv"),
+            "--json",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    metrics = json.loads(out.read_text())
+    assert {"ap50", "ap50_95", "count_mare", "km2_per_s"} <= set(metrics)
+    assert metrics["objects"] == 133 and metrics["duplicate_labels_ignored"] == 29
+    assert metrics["ap50"] > 0.9  # the demo airport is held out of training
+    assert len(metrics["per_scene"]) == 5 and "ap50_95" in result.stdout
