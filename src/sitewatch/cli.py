@@ -66,6 +66,19 @@ def fails_cleanly(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def progress_bar(disable: bool = False) -> Progress:
+    """The progress bar of every long command (on stderr, gone when done)."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=disable,
+    )
+
+
 def _version(value: bool) -> None:
     if value:
         out.print(f"sitewatch {__version__}")
@@ -157,15 +170,7 @@ def ingest(
         err.print(f"[red]error:[/red] {p}: no such file or folder", highlight=False)
     cat = catalog()
     total = len(list(discover([p for p in paths if p.exists()])))
-    with Progress(
-        TextColumn("ingest"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-        disable=total < 2,
-    ) as bar:
+    with progress_bar(disable=total < 2) as bar:
         task = bar.add_task("ingest", total=total)
 
         def show(outcome: Any) -> None:
@@ -389,14 +394,7 @@ def detect(
         raise BadInputError("--overlap", f"overlap {overlap} must be smaller than tile {tile}")
     cat = catalog()
     chosen = select_images(cat, images or [], site)
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-    ) as bar:
+    with progress_bar() as bar:
         task = bar.add_task("detect", total=None)
 
         def tiles(done: int, total: int) -> None:

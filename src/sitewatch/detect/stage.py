@@ -15,7 +15,7 @@ from sitewatch.detect.model import Detector
 from sitewatch.detect.scene import open_scene
 from sitewatch.errors import NotFoundError, SitewatchError
 from sitewatch.export import ExportBox, write_boxes
-from sitewatch.store.catalog import Catalog
+from sitewatch.store.catalog import Catalog, detections_at
 from sitewatch.store.models import Detection, Image, ImageSite, Run, utcnow
 
 STORE_FLOOR = 0.05  # detections below this calibrated score are not stored
@@ -101,14 +101,7 @@ def run_detector(
         try:
             if previous is not None:
                 with catalog.session() as s:
-                    count = len(
-                        s.scalars(
-                            select(Detection.id).where(
-                                Detection.run_id == previous.id,
-                                Detection.score >= detector.info.threshold,
-                            )
-                        ).all()
-                    )
+                    count = detections_at(s, previous.id, detector.info.threshold)
                 result = ImageResult(
                     image.sha256, image.original_name, previous.id, count, True, 0.0
                 )

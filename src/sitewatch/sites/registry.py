@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 from sitewatch.errors import BadInputError, ConflictError
 from sitewatch.sites.aoi import parse_pixel_polygon, read_aoi
 from sitewatch.sites.links import auto_link_site, link
-from sitewatch.store.catalog import Catalog
-from sitewatch.store.models import Detection, Image, ImageSite, Label, Run, Site
+from sitewatch.store.catalog import Catalog, detections_at
+from sitewatch.store.models import Image, ImageSite, Label, Run, Site
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.\-]{0,127}$")
 
@@ -141,12 +141,7 @@ def _latest_count(session: Session, image_id: int) -> int | None:
     )
     if run is None:
         return None
-    threshold = float(run.parameters.get("threshold", 0.5))
-    return session.scalar(
-        select(func.count(Detection.id)).where(
-            Detection.run_id == run.id, Detection.score >= threshold
-        )
-    )
+    return detections_at(session, run.id, float(run.parameters.get("threshold", 0.5)))
 
 
 def site_summary(catalog: Catalog, name: str) -> SiteSummary:

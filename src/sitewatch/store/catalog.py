@@ -15,7 +15,7 @@ from sitewatch.config import Settings
 from sitewatch.errors import ConflictError, NotFoundError
 from sitewatch.hashing import sha256_file
 from sitewatch.store import db
-from sitewatch.store.models import Image, Run, Site, utcnow
+from sitewatch.store.models import Detection, Image, Run, Site, utcnow
 
 
 class Catalog:
@@ -107,6 +107,18 @@ class Catalog:
                 run.status = status
                 run.message = message
                 run.finished_at = utcnow()
+
+
+def detections_at(session: Session, run_id: int, threshold: float) -> int:
+    """How many detections of a run score at or above ``threshold``."""
+    return (
+        session.scalar(
+            select(func.count(Detection.id)).where(
+                Detection.run_id == run_id, Detection.score >= threshold
+            )
+        )
+        or 0
+    )
 
 
 def iso(value: datetime | None) -> str:
