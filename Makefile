@@ -33,12 +33,15 @@ demo: setup
 	$(SW) ingest examples/airport --site demo-airport
 	$(SW) labels import examples/airport/annotations.csv --name demo-airport-truth
 	$(SW) detect --site demo-airport --geojson $(DEMO)/demo-airport-detections.geojson
+	$(SW) register demo-airport
+	$(SW) monitor demo-airport
 	@echo "== Joplin, MO (georeferenced GeoTIFF + COG in two CRSs) =="
 	$(SW) site add joplin-south --aoi examples/joplin/aoi.geojson
 	$(SW) ingest examples/joplin/joplin-pre.tif --acquired 2011-05-01 --illustrative \
 		--provider "Maxar Open Data" --credit "Maxar Open Data (via xView2)" --licence "CC BY-NC 4.0"
 	$(SW) ingest examples/joplin/joplin-post.tif --acquired 2011-05-23 --illustrative \
 		--provider "Maxar Open Data" --credit "Maxar Open Data (via xView2)" --licence "CC BY-NC 4.0"
+	$(SW) register joplin-south
 	$(SW) site list
 	$(SW) site show demo-airport
 	$(SW) site show joplin-south

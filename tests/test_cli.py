@@ -66,3 +66,26 @@ def test_usage_errors_exit_non_zero_with_one_line(tmp_path: Path) -> None:
 def test_version() -> None:
     result = CliRunner().invoke(app, ["--version"])
     assert result.exit_code == 0 and __version__ in result.stdout
+
+
+def test_register_and_monitor_from_the_command_line(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    assert run(ws, "site", "add", "apt", "--reference", REF).exit_code == 0
+    lonely = run(ws, "register", "apt")
+    assert lonely.exit_code == 1 and "need two or more" in lonely.stderr
+    assert lonely.stderr.count("\n") == 1
+    assert run(ws, "register", "ghost").exit_code == 1
+    assert run(ws, "ingest", str(AIRPORT), "--site", "apt").exit_code == 0
+    early = run(ws, "monitor", "apt")
+    assert early.exit_code == 1 and "sitewatch register apt" in early.stderr
+    assert run(ws, "detect", "--site", "apt").exit_code == 0
+    result = run(ws, "register", "apt")
+    assert result.exit_code == 0, result.output
+    assert "chain via" in result.stdout and "reference" in result.stdout
+    result = run(ws, "monitor", "apt", "--out", str(tmp_path / "out"), "--no-chips")
+    assert result.exit_code == 0, result.output
+    assert "2024-06-10 *" in result.stdout and "partial coverage" in result.stdout
+    assert "no buildup episode" in result.stdout and "build the baseline" in result.stdout
+    assert (tmp_path / "out" / "apt-counts.csv").is_file()
+    bad = run(ws, "monitor", "apt", "--far", "0")
+    assert bad.exit_code == 1 and "--far" in bad.stderr

@@ -75,7 +75,7 @@ def progress_bar(disable: bool = False) -> Progress:
         TimeElapsedColumn(),
         console=err,
         transient=True,
-        disable=disable,
+        disable=disable or not err.is_terminal,  # no bar into logs and pipes
     )
 
 
@@ -419,6 +419,151 @@ def detect(
             out.print(f"{n} detections written to {path}")
     if not report.ok:
         raise typer.Exit(1)
+
+
+@app.command()
+@fails_cleanly
+def register(
+    name: Annotated[str, typer.Argument(help="Site name.")],
+    force: Annotated[bool, typer.Option("--force", help="Redo stored registrations.")] = False,
+) -> None:
+    """Map every image of a site into the site frame; store transforms and their quality."""
+    from sitewatch.register import register_site
+
+    cat = catalog()
+    with progress_bar() as bar:
+        task = bar.add_task("register", total=None)
+        report = register_site(
+            cat, name, force=force, progress=lambda n: bar.update(task, description=n)
+        )
+    table = Table(title=f"{name}: registration to frame of {report.reference[:12]}")
+    for col in ("image", "method", "status", "inliers", "RMSE px", "shift m", "overlap", "note"):
+        table.add_column(col)
+    for r in report.results:
+        table.add_row(
+            r.name,
+            r.method + (f" via {r.via[:8]}" if r.via else ""),
+            "[green]ok[/green]" if r.ok else "[red]failed[/red]",
+            str(r.inliers) if r.inliers else "",
+            "" if r.rmse_px is None else f"{r.rmse_px:.2f}",
+            "" if r.shift_m is None else f"{r.shift_m:.2f}",
+            "" if r.overlap is None else f"{r.overlap:.0%}",
+            (r.reason or "") + (" (stored)" if r.reused else ""),
+        )
+    out.print(table)
+    if report.failed:
+        out.print(f"{len(report.failed)} image(s) not registered: left out of counts (see note)")
+
+
+@app.command()
+@fails_cleanly
+def monitor(
+    name: Annotated[str, typer.Argument(help="Site name.")],
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Folder for CSV/JSON (default: workspace).")
+    ] = None,
+    far: Annotated[
+        float, typer.Option(help="Stated false alarms per site-year at weekly revisit.")
+    ] = 0.5,
+    chips: Annotated[bool, typer.Option(help="Write before|after chips.")] = True,
+) -> None:
+    """Count over time inside the site, compare dates object by object, raise alerts."""
+    from sitewatch.alerts import AlertConfig
+    from sitewatch.monitor import monitor_site
+
+    if far <= 0:
+        raise BadInputError("--far", "the false-alarm rate must be positive")
+    cat = catalog()
+    result = monitor_site(cat, name, alerts=AlertConfig(far_per_year=far), write_chips=chips)
+    print_monitor(result)
+    paths = result.write(out_dir or cat.workspace / "monitor")
+    out.print("written: " + ", ".join(str(p) for p in paths), highlight=False)
+
+
+def print_monitor(result: Any) -> None:
+    """The count series, changes between dates and alert episodes as tables."""
+    star = lambda c: " *" if c.date_is_illustrative else ""  # noqa: E731
+    table = Table(title=f"{result.site}: counts inside the site (90 % interval of true count)")
+    for col in (
+        "date",
+        "image",
+        "class",
+        "detected",
+        "estimate",
+        "90 % interval",
+        "coverage",
+        "note",
+    ):
+        table.add_column(col)
+    for c in result.counts:
+        if not c.used:
+            table.add_row(
+                c.date + star(c),
+                c.name,
+                "",
+                "",
+                "",
+                "",
+                "",
+                f"[yellow]left out:[/yellow] {c.reason}",
+            )
+            continue
+        table.add_row(
+            c.date + star(c),
+            c.name,
+            c.class_name,
+            str(c.count),
+            f"{c.estimate:.1f}",
+            f"{c.low:.1f}–{c.high:.1f}",
+            f"{c.coverage:.0%}",
+            c.reason or "",
+        )
+    out.print(table)
+    changes = Table(title="object change between consecutive dates (common footprint only)")
+    for col in (
+        "from",
+        "to",
+        "common area",
+        "count then",
+        "count now",
+        "stayed",
+        "appeared",
+        "departed",
+    ):
+        changes.add_column(col)
+    for p in result.pairs:
+        changes.add_row(
+            p.before_date,
+            p.after_date,
+            f"{p.common_coverage:.0%}",
+            str(p.before_count),
+            str(p.after_count),
+            str(p.tally("stayed")),
+            str(p.tally("appeared")),
+            str(p.tally("departed")),
+        )
+    out.print(changes)
+    for cls, episodes in result.episodes.items():
+        tested = sum(s.state != "warm-up" for s in result.steps[cls])
+        head = (
+            f"alerts ({cls}): threshold for {result.alert_config.far_per_year:g} false "
+            f"alarms per site-year; {tested} of {len(result.steps[cls])} full-coverage "
+            f"observations tested (the first {result.alert_config.min_baseline} build the "
+            "baseline)"
+        )
+        out.print(head, highlight=False)
+        if not episodes:
+            out.print("  no buildup episode", highlight=False)
+        for e in episodes:
+            until = "ongoing" if e.ongoing else f"ended {e.end.date()}"
+            out.print(
+                f"  [bold]buildup[/bold] from {e.start.date()} (alarm {e.alarm.date()}, {until}):"
+                f" {e.magnitude:+.0%} over a baseline of {e.baseline:.1f}, peak {e.peak:.1f},"
+                f" confidence {e.confidence:.0%}",
+                highlight=False,
+            )
+    if any(c.date_is_illustrative for c in result.counts):
+        out.print("* date illustrative (not published with the imagery)")
 
 
 @train_app.command("detector")

@@ -50,6 +50,24 @@ def pixel_to_native(transform: Affine6, cols: np.ndarray, rows: np.ndarray) -> t
     return a * cols + b * rows + c, d * cols + e * rows + f
 
 
+def native_to_pixel(transform: Affine6, x: np.ndarray, y: np.ndarray) -> tuple:
+    """Inverse of :func:`pixel_to_native`: native coordinates to (col, row)."""
+    a, b, c, d, e, f = transform[:6]
+    det = a * e - b * d
+    x, y = np.asarray(x, float) - c, np.asarray(y, float) - f
+    return (e * x - b * y) / det, (a * y - d * x) / det
+
+
+def transformer(src: CRS, dst: CRS) -> Transformer:
+    """An always-xy transformer between two CRSs (cached)."""
+    return _transformer(src.to_wkt(), dst.to_wkt())
+
+
+@lru_cache(maxsize=64)
+def _transformer(src_wkt: str, dst_wkt: str) -> Transformer:
+    return Transformer.from_crs(CRS.from_wkt(src_wkt), CRS.from_wkt(dst_wkt), always_xy=True)
+
+
 def footprints(
     transform: Affine6, width: int, height: int, crs: CRS, densify: int = 16
 ) -> tuple[Polygon, Polygon]:

@@ -133,6 +133,9 @@ def _detect_one(
         "source_gsd_m": gsd,
         "gsd_assumed": image.gsd_m is None,
         "threshold": detector.info.threshold,
+        # measured on held-out airports; monitoring turns them into count uncertainty
+        "precision": detector.info.metrics.get("precision"),
+        "recall": detector.info.metrics.get("recall"),
     }
     scene = open_scene(catalog.image_path(image), gsd, detector.info.model_gsd_m)
     try:

@@ -215,3 +215,93 @@ class Detection(Base):
     x1: Mapped[float] = mapped_column(Float)
     y1: Mapped[float] = mapped_column(Float)
     geometry_wgs84_wkt: Mapped[str | None] = mapped_column(Text)
+
+
+class Registration(Base):
+    """How an image maps into its site's frame (the reference image's pixels), and how well."""
+
+    __tablename__ = "registrations"
+    __table_args__ = (UniqueConstraint("site_id", "image_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), index=True)
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"))
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"))
+    # "reference" | "features" | "crs" | "crs+features" | "chain"
+    method: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(8))  # "ok" | "failed"
+    reason: Mapped[str | None] = mapped_column(Text)
+    matrix: Mapped[list[float] | None] = mapped_column(JSON)  # 3×3 row-major, image → frame
+    via_image_id: Mapped[int | None] = mapped_column(ForeignKey("images.id"))
+    matches: Mapped[int] = mapped_column(Integer, default=0)
+    inliers: Mapped[int] = mapped_column(Integer, default=0)
+    rmse_px: Mapped[float | None] = mapped_column(Float)  # inlier residual, frame pixels
+    shift_m: Mapped[float | None] = mapped_column(Float)  # image refinement moved the map fit
+    overlap: Mapped[float | None] = mapped_column(Float)  # fraction of the site polygon seen
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    image: Mapped[Image] = relationship(foreign_keys=[image_id])
+    via: Mapped[Image | None] = relationship(foreign_keys=[via_image_id])
+
+
+class Observation(Base):
+    """One image's count of one class inside the site (or why the image was not counted)."""
+
+    __tablename__ = "observations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), index=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"))
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"))
+    acquired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    class_name: Mapped[str | None] = mapped_column(String(64))  # None when not counted
+    count: Mapped[int | None] = mapped_column(Integer)  # detections inside
+    estimate: Mapped[float | None] = mapped_column(Float)  # corrected for detector P/R
+    low: Mapped[float | None] = mapped_column(Float)  # 90 % interval of the true count
+    high: Mapped[float | None] = mapped_column(Float)
+    coverage: Mapped[float | None] = mapped_column(Float)
+    partial: Mapped[bool] = mapped_column(Boolean, default=False)
+    used: Mapped[bool] = mapped_column(Boolean, default=True)
+    reason: Mapped[str | None] = mapped_column(Text)  # why not used, or a caveat
+
+    image: Mapped[Image] = relationship()
+
+
+class ObjectChange(Base):
+    """An object that stayed, appeared or departed between two dates, in the site frame."""
+
+    __tablename__ = "object_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), index=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"))
+    before_image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"))
+    after_image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(8))  # "stayed" | "appeared" | "departed"
+    class_name: Mapped[str] = mapped_column(String(64))
+    x: Mapped[float] = mapped_column(Float)  # centre in frame pixels
+    y: Mapped[float] = mapped_column(Float)
+    before_detection_id: Mapped[int | None] = mapped_column(ForeignKey("detections.id"))
+    after_detection_id: Mapped[int | None] = mapped_column(ForeignKey("detections.id"))
+    distance_m: Mapped[float | None] = mapped_column(Float)
+    chip_path: Mapped[str | None] = mapped_column(Text)  # relative to the workspace
+
+
+class Episode(Base):
+    """A period when a site's count stood above its baseline (an alert)."""
+
+    __tablename__ = "episodes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), index=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"))
+    class_name: Mapped[str] = mapped_column(String(64))
+    start_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    alarm_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    end_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # None while ongoing
+    baseline: Mapped[float] = mapped_column(Float)
+    peak: Mapped[float] = mapped_column(Float)
+    magnitude: Mapped[float] = mapped_column(Float)  # median excess over baseline, fraction
+    confidence: Mapped[float] = mapped_column(Float)
+    false_alarm_rate: Mapped[float] = mapped_column(Float)  # per site-year, of the threshold
+    observations: Mapped[int] = mapped_column(Integer)

@@ -1,0 +1,420 @@
+"""``monitor``: a site's count series, object changes between dates, and alert episodes."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import asdict, dataclass, field
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete
+from sqlalchemy.orm import Session
+
+from sitewatch import __version__
+from sitewatch.alerts.method import AlertConfig, Episode, Point, Step, detect_episodes
+from sitewatch.errors import BadInputError
+from sitewatch.export import write_json_atomic
+from sitewatch.monitor import chips
+from sitewatch.monitor.change import Change, MatchConfig, common_region, match_objects
+from sitewatch.monitor.counts import (
+    FULL_COVERAGE,
+    Count,
+    ImageView,
+    estimate,
+    interval,
+    latest_detect_run,
+    view_of,
+)
+from sitewatch.register.site import registrations, site_polygon
+from sitewatch.store.catalog import Catalog, iso
+from sitewatch.store.models import Episode as EpisodeRow
+from sitewatch.store.models import Image, ObjectChange, Observation, Site
+
+MAX_CHIPS = 40  # per pair of dates
+
+
+@dataclass(frozen=True)
+class PairChange:
+    """What changed inside the common footprint of two consecutive dates."""
+
+    before: str  # sha256
+    after: str
+    before_date: str
+    after_date: str
+    common_coverage: float  # fraction of the site both images saw
+    before_count: int  # inside the common footprint
+    after_count: int
+    changes: list[Change]
+
+    def tally(self, kind: str) -> int:
+        return sum(c.kind == kind for c in self.changes)
+
+
+@dataclass
+class MonitorResult:
+    """Everything ``sitewatch monitor`` reports; also what the report and dashboard read."""
+
+    site: str
+    reference: str
+    gsd_m: float
+    gsd_assumed: bool
+    classes: list[str]
+    counts: list[Count]
+    pairs: list[PairChange]
+    steps: dict[str, list[Step]] = field(default_factory=dict)
+    episodes: dict[str, list[Episode]] = field(default_factory=dict)
+    alert_config: AlertConfig = field(default_factory=AlertConfig)
+    accuracy_source: str = ""
+    run_id: int | None = None
+
+    @property
+    def used(self) -> list[Count]:
+        return [c for c in self.counts if c.used]
+
+    @property
+    def excluded(self) -> list[Count]:
+        return [c for c in self.counts if not c.used]
+
+    def to_dict(self) -> dict[str, Any]:
+        def when(v: Any) -> Any:
+            return iso(v) if hasattr(v, "tzinfo") else v
+
+        def plain(obj: Any) -> Any:
+            return {k: when(v) for k, v in asdict(obj).items()}
+
+        return {
+            "site": self.site,
+            "reference": self.reference,
+            "gsd_m": self.gsd_m,
+            "gsd_assumed": self.gsd_assumed,
+            "classes": self.classes,
+            "detector_accuracy": self.accuracy_source,
+            "counts": [plain(c) for c in self.counts],
+            "changes": [
+                {
+                    "before": p.before,
+                    "after": p.after,
+                    "before_date": p.before_date,
+                    "after_date": p.after_date,
+                    "common_coverage": p.common_coverage,
+                    "before_count": p.before_count,
+                    "after_count": p.after_count,
+                    "stayed": p.tally("stayed"),
+                    "appeared": p.tally("appeared"),
+                    "departed": p.tally("departed"),
+                }
+                for p in self.pairs
+            ],
+            "alerts": {
+                "method": "robust baseline + one-sided CUSUM (sitewatch.alerts.method)",
+                "false_alarms_per_site_year": self.alert_config.far_per_year,
+                "threshold_h": self.alert_config.h,
+                "series": {cls: [plain(s) for s in steps] for cls, steps in self.steps.items()},
+                "episodes": {
+                    cls: [plain(e) | {"ongoing": e.ongoing} for e in eps]
+                    for cls, eps in self.episodes.items()
+                },
+            },
+        }
+
+    def write(self, out_dir: str | Path) -> list[Path]:
+        """Write ``<site>-counts.csv``, ``<site>-changes.csv`` and ``<site>-monitor.json``."""
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        data = self.to_dict()
+        paths = [out / f"{self.site}-counts.csv", out / f"{self.site}-changes.csv"]
+        _write_csv(paths[0], data["counts"])
+        _write_csv(paths[1], data["changes"])
+        paths.append(out / f"{self.site}-monitor.json")
+        write_json_atomic(paths[2], data)
+        return paths
+
+
+def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "w", newline="", encoding="utf-8") as fh:
+        if rows:
+            writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+    tmp.replace(path)
+
+
+def monitor_site(
+    catalog: Catalog,
+    name: str,
+    *,
+    alerts: AlertConfig | None = None,
+    matching: MatchConfig | None = None,
+    write_chips: bool = True,
+) -> MonitorResult:
+    """Count, compare and alert on site ``name``, store the results and return them."""
+    alerts = alerts or AlertConfig()
+    run_id = catalog.start_run(
+        "monitor",
+        "footprint-counts+hungarian+cusum",
+        __version__,
+        {"far_per_year": alerts.far_per_year, "matching": asdict(matching or MatchConfig())},
+    )
+    try:
+        with catalog.session() as s:
+            site = catalog.get_site(s, name)
+            result = _monitor(catalog, s, site, alerts, matching or MatchConfig(), write_chips)
+            result.run_id = run_id
+            _store(s, site, run_id, result)
+    except BaseException as exc:
+        catalog.finish_run(run_id, "failed", str(exc))
+        raise
+    catalog.finish_run(run_id, "ok")
+    return result
+
+
+def _monitor(
+    catalog: Catalog,
+    s: Session,
+    site: Site,
+    alerts: AlertConfig,
+    matching: MatchConfig,
+    write_chips: bool,
+) -> MonitorResult:
+    regs = registrations(s, site)
+    if site.reference_image is None or not regs:
+        raise BadInputError(
+            site.name,
+            "the site has not been registered",
+            f"run `sitewatch register {site.name}` first",
+        )
+    reference = site.reference_image
+    polygon = site_polygon(site, reference)
+    gsd = reference.gsd_m or 0.5
+    images = sorted(
+        (ln.image for ln in site.image_links),
+        key=lambda im: (im.acquired_at is None, im.acquired_at or im.ingested_at, im.id),
+    )
+    views: list[ImageView] = []
+    excluded: list[Count] = []
+    for image in images:
+        reason, view = _view(s, site, image, regs, polygon)
+        if view is None:
+            excluded.append(_excluded(image, reason))
+        else:
+            views.append(view)
+    classes = sorted({o.class_name for v in views for o in v.objects}) or ["aircraft"]
+    counts = [c for v in views for c in _counts(v, polygon, classes)]
+    pairs = _pairs(catalog, site, views, polygon, gsd, matching, write_chips)
+    result = MonitorResult(
+        site=site.name,
+        reference=reference.sha256,
+        gsd_m=gsd,
+        gsd_assumed=reference.gsd_m is None,
+        classes=classes,
+        counts=sorted(counts + excluded, key=lambda c: (c.acquired_at is None, c.date, c.name)),
+        pairs=pairs,
+        alert_config=alerts,
+        accuracy_source=views[0].accuracy.source if views else "",
+    )
+    for cls in classes:
+        series = [
+            Point(c.acquired_at, c.estimate, c.sd)
+            for c in counts
+            if c.class_name == cls and c.used and not c.partial
+        ]
+        result.steps[cls], result.episodes[cls] = detect_episodes(series, alerts)
+    return result
+
+
+def _view(
+    s: Session, site: Site, image: Image, regs: dict, polygon: Any
+) -> tuple[str | None, ImageView | None]:
+    reg = regs.get(image.id)
+    if reg is None:
+        return f"not registered: run `sitewatch register {site.name}`", None
+    if reg.status != "ok":
+        return f"registration failed: {reg.reason}", None
+    if image.acquired_at is None:
+        return "no acquisition date: ingest it with --acquired or a sidecar", None
+    run = latest_detect_run(s, image.id)
+    if run is None:
+        return f"no detections: run `sitewatch detect --site {site.name}`", None
+    view = view_of(s, image, reg, run, polygon)
+    if view.coverage <= 0:
+        return "its footprint does not reach the site polygon", None
+    return None, view
+
+
+def _excluded(image: Image, reason: str | None) -> Count:
+    return Count(
+        image.sha256,
+        image.original_name,
+        image.acquired_at,
+        image.date_is_illustrative,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        False,
+        False,
+        reason,
+    )
+
+
+def _counts(view: ImageView, polygon: Any, classes: list[str]) -> list[Count]:
+    inside = view.inside(view.footprint)
+    partial = view.coverage < FULL_COVERAGE
+    note = (
+        f"partial coverage: {view.coverage:.0%} of the site seen; not used for alerts"
+        if partial
+        else None
+    )
+    out = []
+    for cls in classes:
+        n = sum(o.class_name == cls for o in inside)
+        true, sd = estimate(n, view.accuracy)
+        lo, hi = interval(true, sd)
+        image = view.image
+        out.append(
+            Count(
+                image.sha256,
+                image.original_name,
+                image.acquired_at,
+                image.date_is_illustrative,
+                cls,
+                n,
+                true,
+                sd,
+                lo,
+                hi,
+                view.coverage,
+                partial,
+                True,
+                note,
+            )
+        )
+    return out
+
+
+def _pairs(
+    catalog: Catalog,
+    site: Site,
+    views: list[ImageView],
+    polygon: Any,
+    gsd: float,
+    matching: MatchConfig,
+    write_chips: bool,
+) -> list[PairChange]:
+    pairs = []
+    for a, b in pairwise(views):
+        region = common_region(polygon, a.footprint, b.footprint)
+        common = region.area / polygon.area if polygon.area > 0 else 0.0
+        before, after = a.inside(region), b.inside(region)
+        changes = match_objects(before, after, gsd, matching)
+        if write_chips and common > 0:
+            changes = _chips(catalog, site, a, b, changes)
+        pairs.append(
+            PairChange(
+                a.image.sha256,
+                b.image.sha256,
+                _date(a.image),
+                _date(b.image),
+                common,
+                len(before),
+                len(after),
+                changes,
+            )
+        )
+    return pairs
+
+
+def _chips(
+    catalog: Catalog, site: Site, a: ImageView, b: ImageView, changes: list[Change]
+) -> list[Change]:
+    """Write a before|after chip for each appeared/departed object (capped per pair)."""
+    folder = Path("chips") / site.name / f"{a.image.sha256[:12]}-{b.image.sha256[:12]}"
+    out = []
+    written = 0
+    pa = pb = None
+    for i, ch in enumerate(changes):
+        obj = ch.before or ch.after
+        if ch.kind == "stayed" or obj is None or written >= MAX_CHIPS:
+            out.append(ch)
+            continue
+        if pa is None:
+            pa = chips.ChipSource(catalog.image_path(a.image))
+            pb = chips.ChipSource(catalog.image_path(b.image))
+        side = max(64.0, 2.5 * obj.length)
+        rel = folder / f"{ch.kind}-{i:03d}.png"
+        before = chips.frame_chip(pa, a.matrix, (ch.x, ch.y), side)
+        after = chips.frame_chip(pb, b.matrix, (ch.x, ch.y), side)
+        chips.write_pair(before, after, catalog.workspace / rel)
+        written += 1
+        out.append(ch.with_chip(str(rel)))
+    return out
+
+
+def _date(image: Image) -> str:
+    return image.acquired_at.date().isoformat() if image.acquired_at else ""
+
+
+def _store(s: Session, site: Site, run_id: int, result: MonitorResult) -> None:
+    """Replace the site's stored observations, changes and episodes with this run's."""
+    for table in (Observation, ObjectChange, EpisodeRow):
+        s.execute(delete(table).where(table.site_id == site.id))
+    ids = {im.sha256: im.id for im in (ln.image for ln in site.image_links)}
+    for c in result.counts:
+        s.add(
+            Observation(
+                site_id=site.id,
+                run_id=run_id,
+                image_id=ids[c.sha256],
+                acquired_at=c.acquired_at,
+                class_name=c.class_name,
+                count=c.count,
+                estimate=c.estimate,
+                low=c.low,
+                high=c.high,
+                coverage=c.coverage,
+                partial=c.partial,
+                used=c.used,
+                reason=c.reason,
+            )
+        )
+    for p in result.pairs:
+        for ch in p.changes:
+            s.add(
+                ObjectChange(
+                    site_id=site.id,
+                    run_id=run_id,
+                    before_image_id=ids[p.before],
+                    after_image_id=ids[p.after],
+                    kind=ch.kind,
+                    class_name=ch.class_name,
+                    x=ch.x,
+                    y=ch.y,
+                    before_detection_id=ch.before.detection_id if ch.before else None,
+                    after_detection_id=ch.after.detection_id if ch.after else None,
+                    distance_m=ch.distance_m,
+                    chip_path=ch.chip,
+                )
+            )
+    for cls, episodes in result.episodes.items():
+        for e in episodes:
+            s.add(
+                EpisodeRow(
+                    site_id=site.id,
+                    run_id=run_id,
+                    class_name=cls,
+                    start_at=e.start,
+                    alarm_at=e.alarm,
+                    end_at=e.end,
+                    baseline=e.baseline,
+                    peak=e.peak,
+                    magnitude=e.magnitude,
+                    confidence=e.confidence,
+                    false_alarm_rate=e.far_per_year,
+                    observations=e.observations,
+                )
+            )
