@@ -1,0 +1,212 @@
+"""Registration accuracy on real imagery; prints JSON.
+
+    python bench/registration.py [--data ../shared/datasets] [--warps 20]
+
+1. Known warps: Airbus scenes warped by random homographies (±6°, ±6 % scale, shifts,
+   slight perspective) with brightness/contrast changes and crops; corner RMSE in pixels.
+2. Exact crops: images of one ``acquisition_id`` are pixel-identical crops, offset by
+   multiples of 256 px; the error is the distance to the nearest such pure translation.
+3. Different dates: every pair of acquisitions of a site; how many register, and the cycle
+   consistency A→B→C vs A→C inside the triple overlap.
+4. Joplin pre (UTM) / post (EPSG:4326) tiles: through the map, then image refinement; the
+   residual left after refinement, measured again by correlation windows, in metres.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import itertools
+import json
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+from shapely.geometry import Point
+
+from sitewatch import Catalog, add_geo_site
+from sitewatch.ingest import IngestOptions, ingest
+from sitewatch.register import features as ft
+from sitewatch.register import register_site
+from sitewatch.register.area import refine_by_windows
+from sitewatch.register.georef import footprint_in
+from sitewatch.register.imagery import load_gray
+
+CFG = ft.MatchConfig()
+
+
+def corner_rmse(h: np.ndarray, truth: np.ndarray, w: int, hh: int) -> float:
+    c = np.array([[0, 0], [w, 0], [w, hh], [0, hh]], float)
+    d = ft.project(h, c) - ft.project(truth, c)
+    return float(np.sqrt((d**2).sum(axis=1).mean()))
+
+
+def pair(moving: np.ndarray, fixed: np.ndarray, fm=None, ff=None) -> ft.Fit:
+    fm = fm or ft.extract(moving, CFG)
+    ff = ff or ft.extract(fixed, CFG)
+    return ft.fit_homography(*ft.match(fm, ff, CFG), CFG, moving.shape)
+
+
+def known_warps(images: list[Path], n: int) -> dict:
+    rng = np.random.default_rng(0)
+    errors = []
+    for i in range(n):
+        gray, _ = load_gray(images[i % len(images)], 4096)
+        a, s = np.deg2rad(rng.uniform(-6, 6)), rng.uniform(0.94, 1.06)
+        truth = np.array(
+            [
+                [s * np.cos(a), -s * np.sin(a), rng.uniform(-80, 80)],
+                [s * np.sin(a), s * np.cos(a), rng.uniform(-80, 80)],
+                [rng.uniform(-4e-6, 4e-6), rng.uniform(-4e-6, 4e-6), 1.0],
+            ]
+        )  # moving → reference
+        size = (2200, 2200)
+        moving = ft.warp(gray, np.linalg.inv(truth), size)
+        moving = np.clip(moving * rng.uniform(0.6, 1.3) + rng.uniform(-30, 30), 1, 255)
+        fit = pair(moving.astype(np.uint8), gray)
+        errors.append(corner_rmse(fit.matrix, truth, *size) if fit.ok else float("inf"))
+    e = np.array(errors)
+    return {"cases": n, "max_px": float(e.max()), "median_px": float(np.median(e)),
+            "within_1px": float((e <= 1).mean())}  # fmt: skip
+
+
+def exact_crops(groups: dict[str, list[Path]]) -> dict:
+    errors, failed = [], 0
+    for paths in groups.values():
+        grays = {p: load_gray(p, 4096)[0] for p in paths}
+        feats = {p: ft.extract(g, CFG) for p, g in grays.items()}
+        for a, b in itertools.combinations(paths, 2):
+            fit = pair(grays[a], grays[b], feats[a], feats[b])
+            if not fit.ok:
+                failed += 1  # crops of one acquisition may not overlap at all
+                continue
+            shift = np.round(fit.matrix[:2, 2] / 256) * 256
+            truth = np.array([[1, 0, shift[0]], [0, 1, shift[1]], [0, 0, 1.0]])
+            errors.append(corner_rmse(fit.matrix, truth, 2560, 2560))
+    e = np.array(errors)
+    return {"pairs_registered": len(errors), "pairs_not_overlapping_or_failed": failed,
+            "max_px": float(e.max()), "median_px": float(np.median(e)),
+            "within_0_5px": float((e <= 0.5).mean())}  # fmt: skip
+
+
+def dates(sites: dict[str, dict[str, Path]]) -> dict:
+    ok, tried, cycles = 0, 0, []
+    for acqs in sites.values():
+        if len(acqs) < 2:
+            continue
+        grays = {k: load_gray(p, 4096)[0] for k, p in acqs.items()}
+        feats = {k: ft.extract(g, CFG) for k, g in grays.items()}
+        fits = {}
+        for a, b in itertools.permutations(acqs, 2):
+            fit = pair(grays[a], grays[b], feats[a], feats[b])
+            if a < b:
+                tried += 1
+                ok += fit.ok
+            if fit.ok:
+                fits[a, b] = fit.matrix
+        for a, b, c in itertools.permutations(acqs, 3):
+            if (a, b) in fits and (b, c) in fits and (a, c) in fits:
+                box = footprint_in((2560, 2560), np.eye(3))
+                common = box.intersection(
+                    footprint_in((2560, 2560), np.linalg.inv(fits[a, b]))
+                ).intersection(footprint_in((2560, 2560), np.linalg.inv(fits[a, c])))
+                if common.area < 0.05 * box.area:
+                    continue
+                x0, y0, x1, y1 = common.bounds
+                grid = np.array(
+                    [
+                        [x, y]
+                        for x in np.linspace(x0, x1, 8)
+                        for y in np.linspace(y0, y1, 8)
+                        if common.contains(Point(x, y))
+                    ]
+                )
+                d = ft.project(fits[b, c] @ fits[a, b], grid) - ft.project(fits[a, c], grid)
+                cycles.append(float(np.sqrt((d**2).sum(axis=1).mean())))
+    cy = np.array(cycles)
+    return {"pairs": tried, "registered": ok, "cycles": len(cycles),
+            "cycle_max_px": float(cy.max()), "cycle_median_px": float(np.median(cy)),
+            "cycles_within_2px": float((cy <= 2).mean())}  # fmt: skip
+
+
+def joplin(folder: Path) -> dict:
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        cat = Catalog(Path(tmp) / "ws")
+        pre, post = sorted((folder / "pre").glob("*.tif")), sorted((folder / "post").glob("*.tif"))
+        opts = IngestOptions(store="reference", allow_undated=True)
+        ingest(cat, pre + post, opts)
+        for i, p in enumerate(post):
+            aoi = Path(tmp) / f"aoi{i}.geojson"
+            with cat.session() as s:
+                fp = cat.find_image(s, str(p)).footprint_wgs84_wkt
+            from shapely import wkt
+
+            geom = wkt.loads(fp).buffer(-0.0004)
+            aoi.write_text(json.dumps({"type": "Polygon",
+                                       "coordinates": [list(geom.exterior.coords)]}))  # fmt: skip
+            add_geo_site(cat, f"post{i}", aoi)
+            with cat.session() as s:
+                site = cat.get_site(s, f"post{i}")
+                site.reference_image = cat.find_image(s, str(p))
+                if len(site.image_links) < 2:
+                    continue
+            report = register_site(cat, f"post{i}")
+            with cat.session() as s:
+                ref = cat.find_image(s, str(p))
+                ref_gray, _ = load_gray(cat.image_path(ref), 4096)
+                for r in report.results:
+                    if r.method == "reference" or not r.ok:
+                        continue
+                    img = cat.find_image(s, r.sha256)
+                    gray, _ = load_gray(cat.image_path(img), 4096)
+                    warped = ft.warp(gray, r.matrix, ref_gray.shape[::-1])
+                    # what a second refinement would still move, at the tile centre
+                    again = refine_by_windows(warped, ref_gray)
+                    centre = np.array([[ref_gray.shape[1] / 2, ref_gray.shape[0] / 2]])
+                    residual = (
+                        float(np.linalg.norm(ft.project(again.matrix, centre) - centre))
+                        if again.ok
+                        else None
+                    )
+                    results.append({
+                        "pre": img.original_name, "post": p.name, "method": r.method,
+                        "overlap": r.overlap, "georef_shift_m": r.shift_m,
+                        "window_rmse_m": None if r.rmse_px is None else r.rmse_px * 0.6,
+                        "residual_after_m": None if residual is None else float(residual) * 0.6,
+                    })  # fmt: skip
+    refined = [r for r in results if r["method"] != "crs"]
+    after = [r["residual_after_m"] for r in refined if r["residual_after_m"] is not None]
+    return {"pairs": len(results), "refined": len(refined),
+            "residual_after_median_m": float(np.median(after)) if after else None,
+            "residual_after_max_m": float(np.max(after)) if after else None,
+            "pairs_detail": results}  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--data", type=Path, default=Path("../shared/datasets"))
+    parser.add_argument("--warps", type=int, default=20)
+    args = parser.parse_args()
+    air = args.data / "airbus-aircraft"
+    with open(air / "sites.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    groups, sites = defaultdict(list), defaultdict(dict)
+    for r in rows:
+        groups[r["acquisition_id"]].append(air / "images" / r["image_id"])
+        sites[r["site_id"]].setdefault(r["acquisition_id"], air / "images" / r["image_id"])
+    t0 = time.perf_counter()
+    out = {
+        "known_warps": known_warps([air / "images" / r["image_id"] for r in rows[::9]], args.warps),
+        "exact_crops": exact_crops({k: v for k, v in groups.items() if len(v) > 1}),
+        "different_dates": dates(sites),
+        "joplin": joplin(args.data / "joplin-pre-post"),
+    }
+    out["seconds"] = time.perf_counter() - t0
+    print(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    main()
