@@ -2,6 +2,8 @@
 
 from sitewatch.ingest import Dated, IngestOptions, IngestReport, Provenance
 from sitewatch.labels import export_labels, import_labels
+from sitewatch.monitor import MonitorResult, monitor_site
+from sitewatch.register import RegisterReport, register_site
 from sitewatch.sites import (
     add_frame_site,
     add_geo_site,
@@ -16,12 +18,16 @@ __all__ = [
     "Dated",
     "IngestOptions",
     "IngestReport",
+    "MonitorResult",
     "Provenance",
+    "RegisterReport",
     "add_frame_site",
     "add_geo_site",
     "export_labels",
     "import_labels",
     "list_sites",
+    "monitor_site",
+    "register_site",
     "remove_site",
     "site_summary",
 ]
