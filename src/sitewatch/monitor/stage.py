@@ -151,22 +151,15 @@ def monitor_site(
 ) -> MonitorResult:
     """Count, compare and alert on site ``name``, store the results and return them."""
     alerts = alerts or AlertConfig()
-    run_id = catalog.start_run(
-        "monitor",
-        "footprint-counts+hungarian+cusum",
-        __version__,
-        {"far_per_year": alerts.far_per_year, "matching": asdict(matching or MatchConfig())},
-    )
-    try:
-        with catalog.session() as s:
-            site = catalog.get_site(s, name)
-            result = _monitor(catalog, s, site, alerts, matching or MatchConfig(), write_chips)
-            result.run_id = run_id
-            _store(s, site, run_id, result)
-    except BaseException as exc:
-        catalog.finish_run(run_id, "failed", str(exc))
-        raise
-    catalog.finish_run(run_id, "ok")
+    params = {"far_per_year": alerts.far_per_year, "matching": asdict(matching or MatchConfig())}
+    with (
+        catalog.run("monitor", "footprint-counts+hungarian+cusum", __version__, params) as run_id,
+        catalog.session() as s,
+    ):
+        site = catalog.get_site(s, name)
+        result = _monitor(catalog, s, site, alerts, matching or MatchConfig(), write_chips)
+        result.run_id = run_id
+        _store(s, site, run_id, result)
     return result
 
 

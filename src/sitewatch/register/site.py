@@ -137,16 +137,9 @@ def register_site(
                 f"ingest more imagery with `sitewatch ingest FILES --site {name}`",
             )
         choose_reference(s, site)
-    run_id = catalog.start_run(
-        "register", METHOD, __version__, {"force": force, "config": _config_dict(config)}
-    )
-    try:
-        report = _register_all(catalog, name, run_id, force, config, progress)
-    except BaseException as exc:
-        catalog.finish_run(run_id, "failed", str(exc))
-        raise
-    catalog.finish_run(run_id, "ok")
-    return report
+    params = {"force": force, "config": _config_dict(config)}
+    with catalog.run("register", METHOD, __version__, params) as run_id:
+        return _register_all(catalog, name, run_id, force, config, progress)
 
 
 def _register_all(

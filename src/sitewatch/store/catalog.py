@@ -100,6 +100,19 @@ class Catalog:
             s.flush()
             return run.id
 
+    @contextmanager
+    def run(
+        self, stage: str, method: str, version: str, parameters: dict[str, Any]
+    ) -> Iterator[int]:
+        """A Run that ends "ok", or "failed" with the error's message if the block raises."""
+        run_id = self.start_run(stage, method, version, parameters)
+        try:
+            yield run_id
+        except BaseException as exc:
+            self.finish_run(run_id, "failed", str(exc))
+            raise
+        self.finish_run(run_id, "ok")
+
     def finish_run(self, run_id: int, status: str, message: str | None = None) -> None:
         with self.session() as s:
             run = s.get(Run, run_id)
