@@ -15,6 +15,7 @@ from shapely.geometry import Polygon, box
 from shapely.geometry.base import BaseGeometry
 
 WGS84 = CRS.from_epsg(4326)
+_WGS84_WKT = WGS84.to_wkt()
 _GEOD = Geod(ellps="WGS84")
 
 Affine6 = Sequence[float]  # a, b, c, d, e, f as in rasterio / GDAL (x = a*col + b*row + c)
@@ -35,9 +36,8 @@ def checked_crs(wkt_or_code: str) -> CRS:
     return crs
 
 
-@lru_cache(maxsize=64)
 def _to_wgs84(crs_wkt: str) -> Transformer:
-    return Transformer.from_crs(CRS.from_wkt(crs_wkt), WGS84, always_xy=True)
+    return _transformer(crs_wkt, _WGS84_WKT)
 
 
 def to_wgs84(crs: CRS) -> Transformer:
@@ -129,8 +129,7 @@ def pixel_box_to_wgs84(
 
 
 def reproject(geom: BaseGeometry, src: CRS, dst: CRS = WGS84) -> BaseGeometry:
-    transformer = Transformer.from_crs(src, dst, always_xy=True)
-    return shapely.transform(geom, transformer.transform, interleaved=False)
+    return shapely.transform(geom, transformer(src, dst).transform, interleaved=False)
 
 
 def load_wkt(text: str) -> BaseGeometry:

@@ -107,7 +107,11 @@ class RasterScene:
 
 def open_scene(path: Path, source_gsd_m: float, model_gsd_m: float) -> SceneReader:
     """Open a scene resampled from its GSD to the model's."""
-    scale = source_gsd_m / model_gsd_m
+    return open_scaled(path, source_gsd_m / model_gsd_m)
+
+
+def open_scaled(path: Path, scale: float) -> SceneReader:
+    """Open a scene resampled by ``scale`` (output pixels per source pixel)."""
     with open(path, "rb") as fh:
         head = fh.read(8)
     if head.startswith((b"\xff\xd8\xff", b"\x89PNG")):

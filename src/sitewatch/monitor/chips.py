@@ -7,41 +7,29 @@ from pathlib import Path
 import numpy as np
 from PIL import Image as PILImage
 
-from sitewatch.ingest.sniff import sniff
+from sitewatch.detect.scene import open_scaled
 from sitewatch.register.features import project, warp
 
 
 class ChipSource:
-    """Reads regions of one image: a JPEG/PNG is decoded once, a raster window by window."""
+    """Regions of one image at full resolution, read through its scene reader (a JPEG is
+    decoded once, a raster window by window with the scene-wide stretch)."""
 
     def __init__(self, path: Path) -> None:
-        self.path = path
-        self._pixels: np.ndarray | None = None
-        if sniff(path) in ("jpeg", "png"):
-            with PILImage.open(path) as im:
-                self._pixels = np.asarray(im.convert("RGB"))
+        self.scene = open_scaled(path, 1.0)
 
     def region(self, x0: int, y0: int, x1: int, y1: int) -> np.ndarray:
         """Pixels [x0, x1) × [y0, y1) as RGB uint8 (outside the image: black)."""
-        w, h = max(1, x1 - x0), max(1, y1 - y0)
-        if self._pixels is not None:
-            out = np.zeros((h, w, 3), np.uint8)
-            ih, iw = self._pixels.shape[:2]
-            sx0, sy0, sx1, sy1 = max(x0, 0), max(y0, 0), min(x1, iw), min(y1, ih)
-            if sx1 > sx0 and sy1 > sy0:
-                out[sy0 - y0 : sy1 - y0, sx0 - x0 : sx1 - x0] = self._pixels[sy0:sy1, sx0:sx1]
-            return out
-        import rasterio
-        from rasterio.windows import Window
+        out = np.zeros((max(1, y1 - y0), max(1, x1 - x0), 3), np.uint8)
+        sx0, sy0 = max(x0, 0), max(y0, 0)
+        sx1, sy1 = min(x1, self.scene.width), min(y1, self.scene.height)
+        if sx1 > sx0 and sy1 > sy0:
+            patch = self.scene.read(sx0, sy0, sx1 - sx0, sy1 - sy0)
+            out[sy0 - y0 : sy1 - y0, sx0 - x0 : sx1 - x0] = patch
+        return out
 
-        with rasterio.open(self.path) as ds:
-            bands = [1, 2, 3] if ds.count >= 3 else [1, 1, 1]
-            data = ds.read(bands, window=Window(x0, y0, w, h), boundless=True, fill_value=0)
-        rgb = np.moveaxis(data, 0, -1).astype(np.float32)
-        if data.dtype != np.uint8:
-            lo, hi = np.percentile(rgb[rgb > 0], [1, 99]) if (rgb > 0).any() else (0.0, 1.0)
-            rgb = (rgb - lo) / max(hi - lo, 1e-6) * 255
-        return np.clip(rgb, 0, 255).astype(np.uint8)
+    def close(self) -> None:
+        self.scene.close()
 
 
 def frame_chip(

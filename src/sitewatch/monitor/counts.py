@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from sitewatch.detect.model import DEFAULT_MODEL
 from sitewatch.register.features import project
 from sitewatch.register.georef import footprint_in
+from sitewatch.register.site import frame_matrix
 from sitewatch.store.models import Detection, Image, Registration, Run
 
 FULL_COVERAGE = 0.98  # below this fraction of the site seen, a count is "partial"
@@ -89,14 +90,6 @@ def interval(true: float, sd: float) -> tuple[float, float]:
     return max(0.0, true - Z90 * sd), true + Z90 * sd
 
 
-def latest_detect_run(session: Session, image_id: int) -> Run | None:
-    return session.scalar(
-        select(Run)
-        .where(Run.stage == "detect", Run.image_id == image_id, Run.status == "ok")
-        .order_by(Run.id.desc())
-    )
-
-
 def run_accuracy(run: Run) -> Accuracy:
     """Precision/recall of the run's detector: stored with the run, else its model card."""
     p, r = run.parameters.get("precision"), run.parameters.get("recall")
@@ -115,7 +108,7 @@ def view_of(
     session: Session, image: Image, registration: Registration, run: Run, polygon: BaseGeometry
 ) -> ImageView:
     """Carry an image's detections and outline into the site frame."""
-    matrix = np.array(registration.matrix, float).reshape(3, 3)
+    matrix = frame_matrix(registration)
     outline = footprint_in((image.width, image.height), matrix)
     seen = polygon.intersection(outline)
     coverage = seen.area / polygon.area if polygon.area > 0 else 0.0

@@ -23,11 +23,10 @@ from sitewatch.monitor.counts import (
     ImageView,
     estimate,
     interval,
-    latest_detect_run,
     view_of,
 )
 from sitewatch.register.site import registrations, site_polygon
-from sitewatch.store.catalog import Catalog, iso
+from sitewatch.store.catalog import Catalog, iso, latest_detect_run
 from sitewatch.store.models import Episode as EpisodeRow
 from sitewatch.store.models import Image, ObjectChange, Observation, Site
 
@@ -194,7 +193,7 @@ def _monitor(
         else:
             views.append(view)
     classes = sorted({o.class_name for v in views for o in v.objects}) or ["aircraft"]
-    counts = [c for v in views for c in _counts(v, polygon, classes)]
+    counts = [c for v in views for c in _counts(v, classes)]
     pairs = _pairs(catalog, site, views, polygon, gsd, matching, write_chips)
     result = MonitorResult(
         site=site.name,
@@ -255,7 +254,7 @@ def _excluded(image: Image, reason: str | None) -> Count:
     )
 
 
-def _counts(view: ImageView, polygon: Any, classes: list[str]) -> list[Count]:
+def _counts(view: ImageView, classes: list[str]) -> list[Count]:
     inside = view.inside(view.footprint)
     partial = view.coverage < FULL_COVERAGE
     note = (
@@ -345,6 +344,9 @@ def _chips(
         chips.write_pair(before, after, catalog.workspace / rel)
         written += 1
         out.append(ch.with_chip(str(rel)))
+    for source in (pa, pb):
+        if source is not None:
+            source.close()
     return out
 
 

@@ -152,9 +152,9 @@ def project(h: np.ndarray, points: np.ndarray) -> np.ndarray:
     return cv2.perspectiveTransform(pts[None], np.asarray(h, np.float64))[0]
 
 
-def scaling(s: float, sy: float | None = None) -> np.ndarray:
+def scaling(s: float) -> np.ndarray:
     """The 3×3 matrix that maps source pixels to working pixels at scale ``s``."""
-    return np.diag([s, s if sy is None else sy, 1.0])
+    return np.diag([s, s, 1.0])
 
 
 def warp(image: np.ndarray, h: np.ndarray, size: tuple[int, int]) -> np.ndarray:

@@ -8,7 +8,7 @@ at the finest GSD, chosen once and kept so the frame never moves under stored re
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 from shapely.geometry.base import BaseGeometry
@@ -137,7 +137,7 @@ def register_site(
                 f"ingest more imagery with `sitewatch ingest FILES --site {name}`",
             )
         choose_reference(s, site)
-    params = {"force": force, "config": _config_dict(config)}
+    params = {"force": force, "config": asdict(config)}
     with catalog.run("register", METHOD, __version__, params) as run_id:
         return _register_all(catalog, name, run_id, force, config, progress)
 
@@ -274,7 +274,8 @@ def _chain_failures(
         progress = False
         for image in images:
             res = results[image.id]
-            if res.ok or res.method == "crs" or "overlap" in (res.reason or ""):
+            # a map registration, or a fit that just misses the site, is no matching failure
+            if res.ok or res.method == "crs" or res.matrix is not None:
                 continue
             for hub_id, hub_matrix in list(matrices.items()):
                 if hub_id == reference.id or hub_id == image.id:
@@ -371,8 +372,6 @@ def _failed(image: Image, method: str, reason: str, fit: ft.Fit | None) -> Image
 
 
 def _with_reason(res: ImageRegistration, reason: str) -> ImageRegistration:
-    from dataclasses import replace
-
     return replace(res, reason=reason)
 
 
@@ -383,7 +382,7 @@ def _from_row(row: Registration) -> ImageRegistration:
         row.method,
         row.status,
         row.reason,
-        np.array(row.matrix, float).reshape(3, 3) if row.matrix else None,
+        frame_matrix(row) if row.matrix else None,
         row.via.sha256 if row.via else None,
         row.matches,
         row.inliers,
@@ -403,12 +402,6 @@ def _fill(row: Registration, res: ImageRegistration, run_id: int, session: Sessi
     )
     row.matches, row.inliers = res.matches, res.inliers
     row.rmse_px, row.shift_m, row.overlap = res.rmse_px, res.shift_m, res.overlap
-
-
-def _config_dict(config: RegisterConfig) -> dict[str, object]:
-    from dataclasses import asdict
-
-    return asdict(config)
 
 
 def registrations(session: Session, site: Site) -> dict[int, Registration]:

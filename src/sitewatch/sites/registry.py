@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 from sitewatch.errors import BadInputError, ConflictError
 from sitewatch.sites.aoi import parse_pixel_polygon, read_aoi
 from sitewatch.sites.links import auto_link_site, link
-from sitewatch.store.catalog import Catalog, detections_at
-from sitewatch.store.models import Image, ImageSite, Label, Run, Site
+from sitewatch.store.catalog import Catalog, detections_at, latest_detect_run
+from sitewatch.store.models import Image, ImageSite, Label, Site
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.\-]{0,127}$")
 
@@ -134,11 +134,7 @@ def list_sites(catalog: Catalog) -> list[SiteSummary]:
 
 
 def _latest_count(session: Session, image_id: int) -> int | None:
-    run = session.scalar(
-        select(Run)
-        .where(Run.stage == "detect", Run.image_id == image_id, Run.status == "ok")
-        .order_by(Run.id.desc())
-    )
+    run = latest_detect_run(session, image_id)
     if run is None:
         return None
     return detections_at(session, run.id, float(run.parameters.get("threshold", 0.5)))

@@ -122,6 +122,15 @@ class Catalog:
                 run.finished_at = utcnow()
 
 
+def latest_detect_run(session: Session, image_id: int) -> Run | None:
+    """The newest successful detection run on an image, if any."""
+    return session.scalar(
+        select(Run)
+        .where(Run.stage == "detect", Run.image_id == image_id, Run.status == "ok")
+        .order_by(Run.id.desc())
+    )
+
+
 def detections_at(session: Session, run_id: int, threshold: float) -> int:
     """How many detections of a run score at or above ``threshold``."""
     return (
