@@ -464,7 +464,7 @@ def monitor(
     ] = None,
     far: Annotated[
         float, typer.Option(help="Stated false alarms per site-year at weekly revisit.")
-    ] = 0.5,
+    ] = 1.0,
     chips: Annotated[bool, typer.Option(help="Write before|after chips.")] = True,
 ) -> None:
     """Count over time inside the site, compare dates object by object, raise alerts."""

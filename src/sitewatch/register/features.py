@@ -80,6 +80,9 @@ def match(moving: Features, fixed: Features, config: MatchConfig) -> tuple[np.nd
     return src, dst
 
 
+MODELS = {"translation": 2, "similarity": 4, "affine": 6, "homography": 8}  # degrees of freedom
+
+
 def fit_homography(
     src: np.ndarray,
     dst: np.ndarray,
@@ -90,6 +93,8 @@ def fit_homography(
     """Robust fit of ``dst ≈ H(src)``, or a Fit saying why none is trustworthy.
 
     ``model`` is "homography" or "affine" (a 4-dof similarity, for small residual shifts).
+    The robust fit finds the inliers; the transform returned is then the simplest model
+    that explains them (see ``select_model``), refitted by least squares on its inliers.
     """
     n = len(src)
     if n < config.min_inliers:
@@ -109,12 +114,76 @@ def fit_homography(
     k = int(inl.sum())
     if k < config.min_inliers or k < config.min_inlier_ratio * n:
         return Fit(None, n, k, None, f"{k} of {n} matches agree (need {config.min_inliers})")
+    allowed = ("translation", "similarity") if model == "affine" else tuple(MODELS)
+    h, inl, _name = select_model(src, dst, h, config.ransac_px, allowed)
     reason = degenerate(h, moving_shape)
     if reason:
         return Fit(None, n, k, None, reason)
     err = project(h, src[inl]) - dst[inl]
     rmse = float(np.sqrt((err**2).sum(axis=1).mean()))
-    return Fit(h, n, k, rmse, None)
+    return Fit(h, n, int(inl.sum()), rmse, None)
+
+
+def select_model(
+    src: np.ndarray,
+    dst: np.ndarray,
+    robust: np.ndarray,
+    tolerance: float,
+    allowed: tuple[str, ...] = tuple(MODELS),
+) -> tuple[np.ndarray, np.ndarray, str]:
+    """The simplest transform the matches support, by Torr's GRIC criterion.
+
+    A homography has eight degrees of freedom; fitted to matches that cover only part of an
+    image, the spare ones bend the far corners. Crops of one scene differ by a translation,
+    and near-nadir scenes of flat ground by little more, so each model is refitted by least
+    squares on the inliers of the robust fit ``robust`` and scored by GRIC (robust residual
+    cost plus a penalty per parameter, ``log(4n)``); the lowest score wins. A model that
+    loses half of the robust inliers is not considered. Returns the matrix, its inliers
+    (within ``tolerance``) and the model's name.
+    """
+    src64, dst64 = np.asarray(src, np.float64), np.asarray(dst, np.float64)
+
+    def residual2(h: np.ndarray) -> np.ndarray:
+        return ((project(h, src64) - dst64) ** 2).sum(axis=1)
+
+    e2 = residual2(robust)
+    inliers = e2 <= tolerance**2
+    # per-coordinate noise of the robust fit: the median of a χ²(2)·σ² is 2·ln2·σ²
+    sigma2 = max(float(np.median(e2[inliers])) / (2 * np.log(2)), 0.05**2)
+    n = len(src64)
+    best = (float("inf"), robust, inliers, "homography")
+    for name in allowed:
+        h, mask = robust, inliers
+        for _ in range(3):  # refit on this model's own inliers
+            if mask.sum() < 2 * MODELS[name]:
+                break
+            h = _least_squares(name, src64[mask], dst64[mask])
+            mask = residual2(h) <= tolerance**2
+        if not np.all(np.isfinite(h)) or mask.sum() < 0.5 * inliers.sum():
+            continue
+        gric = float(np.minimum(residual2(h) / sigma2, 4.0).sum()) + MODELS[name] * np.log(4 * n)
+        if gric < best[0]:
+            best = (gric, h, mask, name)
+    return best[1], best[2], best[3]
+
+
+def _least_squares(name: str, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Least-squares transform of one model family mapping ``src`` onto ``dst``."""
+    if name == "translation":
+        t = (dst - src).mean(axis=0)
+        return np.array([[1.0, 0, t[0]], [0, 1.0, t[1]], [0, 0, 1.0]])
+    if name == "homography":
+        h, _ = cv2.findHomography(src, dst, 0)
+        return h / h[2, 2] if h is not None else np.eye(3)
+    x, y = src[:, 0], src[:, 1]
+    one, zero = np.ones_like(x), np.zeros_like(x)
+    if name == "similarity":  # [a −b tx; b a ty]
+        rows = np.vstack([np.stack([x, -y, one, zero], 1), np.stack([y, x, zero, one], 1)])
+        a, b, tx, ty = np.linalg.lstsq(rows, np.concatenate([dst[:, 0], dst[:, 1]]), None)[0]
+        return np.array([[a, -b, tx], [b, a, ty], [0, 0, 1.0]])
+    design = np.stack([x, y, one], 1)
+    coef = np.linalg.lstsq(design, dst, rcond=None)[0]  # affine
+    return np.vstack([coef.T, [0.0, 0.0, 1.0]])
 
 
 def degenerate(h: np.ndarray, shape: tuple[int, int]) -> str | None:
