@@ -8,8 +8,9 @@ The method, for one site and class, observation by observation in time order:
    window, because a seasonal drift makes a long one lag behind the level. An observation
    joins the baseline after it has been tested (``lag`` observations later, 0 by default:
    simulation showed a lag costs more through the seasonal drift it adds than it saves
-   by keeping a buildup's onset out); observations of an episode never join. **Scale**: the robust sd of successive differences over the last
-   ``scale_window`` in-control observations (blind to slow seasonal trends), floored at
+   by keeping a buildup's onset out); observations of an episode never join. **Scale**:
+   the robust sd of successive differences over the last ``scale_window`` in-control
+   observations (long, so it is steady; blind to slow seasonal trends), floored at
    the day-to-day churn, combined with the count's own measurement error (from the
    detector's held-out precision/recall). Until ``min_baseline`` observations exist,
    nothing is tested ("warm-up").
