@@ -46,7 +46,7 @@ def corner_rmse(h: np.ndarray, truth: np.ndarray, w: int, hh: int) -> float:
 def pair(moving: np.ndarray, fixed: np.ndarray, fm=None, ff=None) -> ft.Fit:
     fm = fm or ft.extract(moving, CFG)
     ff = ff or ft.extract(fixed, CFG)
-    return ft.fit_homography(*ft.match(fm, ff, CFG), CFG, moving.shape)
+    return ft.register(fm, ff, CFG, moving.shape)
 
 
 def known_warps(images: list[Path], n: int) -> dict:

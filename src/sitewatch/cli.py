@@ -295,8 +295,10 @@ def print_site(summary: Any) -> None:
     out.print(table)
     if any(im.date_is_illustrative for im in summary.images):
         out.print("* date illustrative (not published with the imagery)")
-    if summary.kind == "frame":
-        out.print("coverage of a pixel-frame site is known after registration")
+    if summary.kind == "frame" and any(im.coverage is None for im in summary.images):
+        out.print(
+            f"coverage of frame-site images is known after `sitewatch register {summary.name}`"
+        )
     credits = sorted({f"{im.credit} ({im.licence})" for im in summary.images if im.credit})
     for line in credits:
         out.print(f"imagery: {line}", highlight=False)

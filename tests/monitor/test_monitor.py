@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from shapely.geometry import box
+from sqlalchemy import select
 
 from sitewatch import add_frame_site
 from sitewatch.detect import run_detector, select_images
@@ -16,6 +17,7 @@ from sitewatch.ingest import IngestOptions, ingest
 from sitewatch.monitor import MatchConfig, estimate, match_objects, monitor_site
 from sitewatch.monitor.counts import Accuracy, FrameObject, ImageView
 from sitewatch.register import register_site
+from sitewatch.store.models import Run
 from tests.conftest import AIRPORT
 
 REF = AIRPORT / "ef92f434-c41b-4423-9218-4514c49f00c6.jpg"
@@ -29,7 +31,7 @@ def test_object_straddling_the_boundary_counts_by_its_centre() -> None:
     site = box(0, 0, 100, 100)
     # one box 90..130 (centre 110, outside) and one 70..106 (centre 88, inside)
     view = ImageView(None, np.eye(3), site, 1.0, [obj(1, 110, 50), obj(2, 88, 50)],
-                     Accuracy(1, 1, "t"))  # fmt: skip
+                     Accuracy(1, 1, "t"), ("aircraft",))  # fmt: skip
     assert [o.detection_id for o in view.inside(site)] == [2]
 
 
@@ -88,3 +90,10 @@ def test_monitor_demo_site_end_to_end(catalog, tmp_path: Path) -> None:
     data = json.loads(paths[-1].read_text())
     assert data["counts"][0]["count"] == used[0].count
     assert "stayed" in paths[1].read_text().splitlines()[0]
+    # a class the detector looks for but never found is counted as zero, not left out
+    with catalog.session() as s:
+        for run in s.scalars(select(Run).where(Run.stage == "detect")):
+            run.parameters = {**run.parameters, "classes": ["aircraft", "helicopter"]}
+    again = monitor_site(catalog, "apt", write_chips=False)
+    assert again.classes == ["aircraft", "helicopter"]
+    assert [c.count for c in again.counts if c.used and c.class_name == "helicopter"] == [0] * 5

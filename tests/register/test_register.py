@@ -71,7 +71,7 @@ def test_exact_crops_register_to_half_a_pixel(tmp_path: Path) -> None:
     fit = ft.fit_homography(
         *ft.match(ft.extract(moving, cfg), ft.extract(fixed, cfg), cfg), cfg, moving.shape
     )
-    assert fit.ok
+    assert fit.ok and fit.model == "translation"  # not a homography bending the far corners
     truth = np.array([[1.0, 0, -256.0], [0, 1.0, 256.0], [0, 0, 1]])
     assert _corner_error(fit.matrix, truth, 1280, 1280) <= 0.5
 

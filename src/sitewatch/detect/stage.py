@@ -133,6 +133,7 @@ def _detect_one(
         "source_gsd_m": gsd,
         "gsd_assumed": image.gsd_m is None,
         "threshold": detector.info.threshold,
+        "classes": list(detector.info.classes),  # what it looks for, found or not
         # measured on held-out airports; monitoring turns them into count uncertainty
         "precision": detector.info.metrics.get("precision"),
         "recall": detector.info.metrics.get("recall"),

@@ -60,6 +60,7 @@ class ImageView:
     coverage: float
     objects: list[FrameObject]  # all detections at the threshold, inside or not
     accuracy: Accuracy
+    classes: tuple[str, ...]  # what the detector looked for (a class it never found counts 0)
 
     def inside(self, region: BaseGeometry) -> list[FrameObject]:
         """The objects whose centre lies in ``region`` (frame pixels)."""
@@ -130,7 +131,8 @@ def view_of(
                     d.id, d.class_name, d.score, float(c[0]), float(c[1]), float(span.max())
                 )
             )
-    return ImageView(image, matrix, seen, coverage, objects, run_accuracy(run))
+    classes = tuple(run.parameters.get("classes") or sorted({o.class_name for o in objects}))
+    return ImageView(image, matrix, seen, coverage, objects, run_accuracy(run), classes)
 
 
 @dataclass(frozen=True)

@@ -192,7 +192,7 @@ def _monitor(
             excluded.append(_excluded(image, reason))
         else:
             views.append(view)
-    classes = sorted({o.class_name for v in views for o in v.objects}) or ["aircraft"]
+    classes = sorted({c for v in views for c in v.classes})
     counts = [c for v in views for c in _counts(v, classes)]
     pairs = _pairs(catalog, site, views, polygon, gsd, matching, write_chips)
     result = MonitorResult(

@@ -26,6 +26,7 @@ class MatchConfig:
     ransac_px: float = 3.0  # inlier tolerance in working pixels
     min_inliers: int = 25
     min_inlier_ratio: float = 0.08
+    guided_ratio: float = 0.9  # ratio test among the candidates near a predicted position
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class Fit:
     inliers: int
     rmse: float | None  # inlier reprojection RMSE, working pixels
     reason: str | None  # why there is no usable fit
+    model: str | None = None  # which family the matrix belongs to (see ``select_model``)
 
     @property
     def ok(self) -> bool:
@@ -78,6 +80,54 @@ def match(moving: Features, fixed: Features, config: MatchConfig) -> tuple[np.nd
     src = np.float32([moving.points[m.queryIdx] for m in good]).reshape(-1, 2)
     dst = np.float32([fixed.points[m.trainIdx] for m in good]).reshape(-1, 2)
     return src, dst
+
+
+def register(
+    moving: Features,
+    fixed: Features,
+    config: MatchConfig,
+    moving_shape: tuple[int, int],
+    model: str = "homography",
+) -> Fit:
+    """Match, fit, then match again guided by the fit, and refit on the larger set.
+
+    The global ratio test throws away most true matches on repetitive ground (stands,
+    hangars, parked fleets). Once a first transform is known, each keypoint only competes
+    with the keypoints near its predicted position, so several times more matches survive
+    and the final transform rests on the whole overlap, not on its most distinctive part.
+    """
+    first = fit_homography(*match(moving, fixed, config), config, moving_shape, model)
+    if not first.ok:
+        return first
+    src, dst = guided_match(moving, fixed, first.matrix, 2 * config.ransac_px, config)
+    second = fit_homography(src, dst, config, moving_shape, model)
+    return second if second.ok and second.inliers >= first.inliers else first
+
+
+def guided_match(
+    moving: Features, fixed: Features, h: np.ndarray, radius: float, config: MatchConfig
+) -> tuple[np.ndarray, np.ndarray]:
+    """Matches whose partner lies within ``radius`` of where ``h`` predicts it.
+
+    The ratio test is applied among the nearby candidates only.
+    """
+    from scipy.spatial import cKDTree
+
+    if len(moving.points) == 0 or len(fixed.points) < 2:
+        return np.zeros((0, 2), np.float32), np.zeros((0, 2), np.float32)
+    predicted = project(h, moving.points)
+    nearby = cKDTree(fixed.points).query_ball_point(predicted, radius)
+    src, dst = [], []
+    for i, candidates in enumerate(nearby):
+        if not candidates:
+            continue
+        d = np.linalg.norm(fixed.descriptors[candidates] - moving.descriptors[i], axis=1)
+        order = np.argsort(d)
+        if len(order) > 1 and d[order[0]] > config.guided_ratio * d[order[1]]:
+            continue
+        src.append(moving.points[i])
+        dst.append(fixed.points[candidates[order[0]]])
+    return np.float32(src).reshape(-1, 2), np.float32(dst).reshape(-1, 2)
 
 
 MODELS = {"translation": 2, "similarity": 4, "affine": 6, "homography": 8}  # degrees of freedom
@@ -115,13 +165,13 @@ def fit_homography(
     if k < config.min_inliers or k < config.min_inlier_ratio * n:
         return Fit(None, n, k, None, f"{k} of {n} matches agree (need {config.min_inliers})")
     allowed = ("translation", "similarity") if model == "affine" else tuple(MODELS)
-    h, inl, _name = select_model(src, dst, h, config.ransac_px, allowed)
+    h, inl, name = select_model(src, dst, h, config.ransac_px, allowed)
     reason = degenerate(h, moving_shape)
     if reason:
         return Fit(None, n, k, None, reason)
     err = project(h, src[inl]) - dst[inl]
     rmse = float(np.sqrt((err**2).sum(axis=1).mean()))
-    return Fit(h, n, int(inl.sum()), rmse, None)
+    return Fit(h, n, int(inl.sum()), rmse, None, name)
 
 
 def select_model(

@@ -222,8 +222,9 @@ def _register_by_map(
     # carry the moving image onto the reference's working grid, then match what is left
     to_ref_working = ref.to_working @ h0 @ np.linalg.inv(mov.to_working)
     warped = ft.warp(mov.gray, to_ref_working, (ref.gray.shape[1], ref.gray.shape[0]))
-    src, dst = ft.match(ft.extract(warped, config.match), ref.features, config.match)
-    fit = ft.fit_homography(src, dst, config.match, warped.shape, model="affine")
+    fit = ft.register(
+        ft.extract(warped, config.match), ref.features, config.match, warped.shape, "affine"
+    )
     method = "crs+features"
     if not fit.ok:  # features rarely survive large change; roads and edges usually do
         fit = refine_by_windows(warped, ref.gray)
@@ -306,12 +307,11 @@ def _match_pair(
 ) -> ft.Fit:
     """Feature registration moving → fixed, with the matrix and RMSE in source pixels."""
     mov, fix = _work(catalog, moving, cache, config), _work(catalog, fixed, cache, config)
-    src, dst = ft.match(mov.features, fix.features, config.match)
-    fit = ft.fit_homography(src, dst, config.match, mov.gray.shape)
+    fit = ft.register(mov.features, fix.features, config.match, mov.gray.shape)
     if not fit.ok:
         return fit
     matrix = np.linalg.inv(fix.to_working) @ fit.matrix @ mov.to_working
-    return ft.Fit(matrix / matrix[2, 2], fit.matches, fit.inliers, fit.rmse / fix.scale, None)
+    return replace(fit, matrix=matrix / matrix[2, 2], rmse=fit.rmse / fix.scale)
 
 
 def _work(catalog: Catalog, image: Image, cache: dict[int, _Work], config: RegisterConfig) -> _Work:

@@ -14,7 +14,7 @@ from sitewatch.errors import BadInputError, ConflictError
 from sitewatch.sites.aoi import parse_pixel_polygon, read_aoi
 from sitewatch.sites.links import auto_link_site, link
 from sitewatch.store.catalog import Catalog, detections_at, latest_detect_run
-from sitewatch.store.models import Image, ImageSite, Label, Site
+from sitewatch.store.models import Image, ImageSite, Label, Registration, Site
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.\-]{0,127}$")
 
@@ -155,6 +155,14 @@ def site_summary(catalog: Catalog, name: str) -> SiteSummary:
         rows = s.execute(
             select(Image, ImageSite).join(ImageSite).where(ImageSite.site_id == site.id)
         ).all()
+        # a frame site's coverage is what registration measured
+        registered = dict(
+            s.execute(
+                select(Registration.image_id, Registration.overlap).where(
+                    Registration.site_id == site.id, Registration.status == "ok"
+                )
+            ).all()
+        )
         images = [
             SiteImage(
                 sha256=img.sha256,
@@ -169,7 +177,7 @@ def site_summary(catalog: Catalog, name: str) -> SiteSummary:
                 height=img.height,
                 georeferenced=img.georeferenced,
                 link_method=ln.method,
-                coverage=ln.coverage,
+                coverage=ln.coverage if ln.coverage is not None else registered.get(img.id),
                 labels=label_counts.get(img.id, 0),
                 detected=_latest_count(s, img.id),
             )
