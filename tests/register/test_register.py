@@ -76,6 +76,32 @@ def test_exact_crops_register_to_half_a_pixel(tmp_path: Path) -> None:
     assert _corner_error(fit.matrix, truth, 1280, 1280) <= 0.5
 
 
+def test_ground_layer_wins_over_a_denser_roof_shifted_by_parallax() -> None:
+    """A 'building' (sharp, feature-rich, 500 px) shifted by parallax over softer ground."""
+    gray, _ = load_gray(REF, 4096)
+    base = gray[:1400, :1400]
+    ground = cv2.GaussianBlur(base, (0, 0), 4.0)  # fewer keypoints than the roof
+    fixed = ground.copy()
+    fixed[450:950, 450:950] = base[450:950, 450:950]
+
+    def shift(v: np.ndarray) -> np.ndarray:
+        return np.array([[1.0, 0, v[0]], [0, 1.0, v[1]], [0, 0, 1]])
+
+    t, lift = np.array([6.0, -4.0]), np.array([14.0, 9.0])  # ground offset, roof parallax
+    moving = ft.warp(ground, shift(t), (1400, 1400))  # moving p shows fixed p − t
+    roof = ft.warp(base, shift(t + lift), (1400, 1400))
+    y0, x0 = int(450 + t[1] + lift[1]), int(450 + t[0] + lift[0])
+    moving[y0 : y0 + 500, x0 : x0 + 500] = roof[y0 : y0 + 500, x0 : x0 + 500]
+    cfg = ft.MatchConfig()
+    fm, ff = ft.extract(moving, cfg), ft.extract(fixed, cfg)
+    corners = np.array([[0, 0], [1400, 0], [1400, 1400], [0, 1400.0]])
+    # one robust fit follows the roof, which has most matches
+    plain = ft.fit_homography(*ft.match(fm, ff, cfg), cfg, moving.shape)
+    assert np.abs(ft.project(plain.matrix, corners) - (corners - t)).max() > 10
+    fit = ft.register(fm, ff, cfg, moving.shape)
+    assert np.abs(ft.project(fit.matrix, corners) - (corners - t)).max() < 0.5
+
+
 def test_degenerate_fits_are_refused() -> None:
     flipped = np.array([[-1.0, 0, 100], [0, 1.0, 0], [0, 0, 1]])
     squashed = np.array([[0.01, 0, 0], [0, 0.01, 0], [0, 0, 1]])

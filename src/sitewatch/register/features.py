@@ -10,6 +10,7 @@ handful of collinear matches can have a tiny RMSE and still be nonsense).
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 import cv2
@@ -27,6 +28,9 @@ class MatchConfig:
     min_inliers: int = 25
     min_inlier_ratio: float = 0.08
     guided_ratio: float = 0.9  # ratio test among the candidates near a predicted position
+    parallax_px: float = 25.0  # how far tall structures may shift between two views
+    layer_px: float = 2.0  # tolerance of one height layer (plane + parallax)
+    max_layers: int = 4
 
 
 @dataclass(frozen=True)
@@ -101,7 +105,57 @@ def register(
         return first
     src, dst = guided_match(moving, fixed, first.matrix, 2 * config.ransac_px, config)
     second = fit_homography(src, dst, config, moving_shape, model)
-    return second if second.ok and second.inliers >= first.inliers else first
+    best = second if second.ok and second.inliers >= first.inliers else first
+    if model != "homography":
+        return best
+    return ground_layer(moving, fixed, best, config, moving_shape) or best
+
+
+def ground_layer(
+    moving: Features, fixed: Features, fit: Fit, config: MatchConfig, shape: tuple[int, int]
+) -> Fit | None:
+    """The transform of the ground, where tall structures shift by parallax.
+
+    Two off-nadir views of one place agree on the ground but not on roofs, towers and
+    parked aircraft: each height is its own layer (plane + parallax), displaced along one
+    direction by up to tens of pixels. A single robust fit lands on whichever layer has
+    most matches, often the terminal roofs, and picks differently for different pairs.
+    Here matches are gathered within ``parallax_px`` of the first fit, layers are peeled
+    off one robust fit at a time, and the one spread over most of the image (the ground is
+    everywhere, buildings are not: counted as cells of an 8×8 grid holding at least three
+    of its matches, so a thin scatter does not pass for ground) is kept. None when no layer
+    qualifies.
+    """
+    src, dst = guided_match(moving, fixed, fit.matrix, config.parallax_px, config)
+    height, width = shape
+    grid = 8
+    remaining = np.ones(len(src), bool)
+    layers: list[tuple[int, int, np.ndarray, str]] = []
+    for _ in range(config.max_layers):
+        idx = np.flatnonzero(remaining)
+        if len(idx) < config.min_inliers:
+            break
+        h, _ = cv2.findHomography(
+            src[idx], dst[idx], cv2.USAC_MAGSAC, config.layer_px, maxIters=5000, confidence=0.999
+        )
+        if h is None:
+            break
+        h, inl, name = select_model(src[idx], dst[idx], h, 2 * config.layer_px)
+        if inl.sum() < config.min_inliers or degenerate(h, shape):
+            break
+        pts = src[idx][inl]
+        per_cell = Counter((int(x * grid / width), int(y * grid / height)) for x, y in pts)
+        spread = sum(n >= 3 for n in per_cell.values())  # cells the layer really occupies
+        layers.append((spread, int(inl.sum()), h, name))
+        remaining[idx[inl]] = False
+    if not layers:
+        return None
+    h, name = max(layers, key=lambda layer: (layer[0], layer[1]))[2:]
+    # quality as for any fit: the matches within the usual inlier tolerance
+    err2 = ((project(h, src) - dst) ** 2).sum(axis=1)
+    inliers = err2 <= config.ransac_px**2
+    rmse = float(np.sqrt(err2[inliers].mean()))
+    return Fit(h, len(src), int(inliers.sum()), rmse, None, name)
 
 
 def guided_match(
