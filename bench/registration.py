@@ -92,7 +92,7 @@ def exact_crops(groups: dict[str, list[Path]]) -> dict:
 
 
 def dates(sites: dict[str, dict[str, Path]]) -> dict:
-    ok, tried, cycles = 0, 0, []
+    ok, tried, cycles, where, failed = 0, 0, [], [], []
     for acqs in sites.values():
         if len(acqs) < 2:
             continue
@@ -104,6 +104,8 @@ def dates(sites: dict[str, dict[str, Path]]) -> dict:
             if a < b:
                 tried += 1
                 ok += fit.ok
+                if not fit.ok:
+                    failed.append(f"{a}–{b[-2:]}: {fit.reason}")
             if fit.ok:
                 fits[a, b] = fit.matrix
         for a, b, c in itertools.permutations(acqs, 3):
@@ -125,10 +127,13 @@ def dates(sites: dict[str, dict[str, Path]]) -> dict:
                 )
                 d = ft.project(fits[b, c] @ fits[a, b], grid) - ft.project(fits[a, c], grid)
                 cycles.append(float(np.sqrt((d**2).sum(axis=1).mean())))
+                where.append(f"{a}→{b[-2:]}→{c[-2:]}")
     cy = np.array(cycles)
+    worst = [f"{where[i]}: {cy[i]:.1f} px" for i in np.argsort(cy)[::-1][:8]]
     return {"pairs": tried, "registered": ok, "cycles": len(cycles),
             "cycle_max_px": float(cy.max()), "cycle_median_px": float(np.median(cy)),
-            "cycles_within_2px": float((cy <= 2).mean())}  # fmt: skip
+            "cycles_within_2px": float((cy <= 2).mean()), "worst_cycles": worst,
+            "not_registered": failed}  # fmt: skip
 
 
 def joplin(folder: Path) -> dict:
