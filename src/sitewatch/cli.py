@@ -547,9 +547,10 @@ def print_monitor(result: Any) -> None:
     out.print(changes)
     for cls, episodes in result.episodes.items():
         tested = sum(s.state != "warm-up" for s in result.steps[cls])
+        far = result.alert_config.far_per_year
         head = (
-            f"alerts ({cls}): threshold for {result.alert_config.far_per_year:g} false "
-            f"alarms per site-year; {tested} of {len(result.steps[cls])} full-coverage "
+            f"alerts ({cls}): threshold for {far:g} false alarm{'' if far == 1 else 's'} per "
+            f"site-year; {tested} of {len(result.steps[cls])} full-coverage "
             f"observations tested (the first {result.alert_config.min_baseline} build the "
             "baseline)"
         )
