@@ -1,5 +1,7 @@
 """Analyst report: estimative language and confidence (HTML/PDF rendering to come)."""
 
+from sitewatch.report.data import evidence_of, judgements, load_monitoring
+from sitewatch.report.judgement import KeyJudgement, key_judgement
 from sitewatch.report.language import (
     SCALE,
     Confidence,
@@ -9,4 +11,16 @@ from sitewatch.report.language import (
     term_for,
 )
 
-__all__ = ["SCALE", "Confidence", "Evidence", "Term", "assess_confidence", "term_for"]
+__all__ = [
+    "SCALE",
+    "Confidence",
+    "Evidence",
+    "KeyJudgement",
+    "Term",
+    "assess_confidence",
+    "evidence_of",
+    "judgements",
+    "key_judgement",
+    "load_monitoring",
+    "term_for",
+]

@@ -1,0 +1,119 @@
+"""What a report is made of, read back from the catalog (the store is the only shared state).
+
+``sitewatch monitor`` stores one Observation per image and class, the object changes and the
+alert episodes. The report reads those rows, re-runs the alert scan over the stored counts
+with the stored configuration (deterministic, so it sees the baseline exactly as monitoring
+did), and turns the lot into the evidence the confidence rules weigh.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from itertools import pairwise
+
+from sqlalchemy import select
+
+from sitewatch.alerts import AlertConfig, Point, Step, detect_episodes
+from sitewatch.alerts.method import Episode
+from sitewatch.errors import BadInputError
+from sitewatch.monitor.counts import Z90, Accuracy, Count, run_accuracy
+from sitewatch.report.judgement import KeyJudgement, key_judgement
+from sitewatch.report.language import Evidence, assess_confidence
+from sitewatch.store.catalog import Catalog, latest_detect_run
+from sitewatch.store.models import Image, Observation, Run
+
+
+@dataclass
+class StoredMonitoring:
+    """A site's last monitoring, as stored."""
+
+    site: str
+    run_id: int
+    alerts: AlertConfig
+    counts: list[Count]  # time order; images left out carry their reason
+    providers: dict[str, str | None]  # sha256 → provider
+    accuracy: Accuracy | None  # of the detector behind the counts
+    steps: dict[str, list[Step]] = field(default_factory=dict)
+    episodes: dict[str, list[Episode]] = field(default_factory=dict)
+
+    @property
+    def classes(self) -> list[str]:
+        return sorted({c.class_name for c in self.counts if c.class_name})
+
+
+def load_monitoring(catalog: Catalog, name: str) -> StoredMonitoring:
+    """Read a site's stored monitoring and re-derive its alert steps and episodes."""
+    with catalog.session() as s:
+        site = catalog.get_site(s, name)
+        rows = s.execute(
+            select(Observation, Image).join(Image).where(Observation.site_id == site.id)
+        ).all()
+        if not rows:
+            raise BadInputError(
+                name, "the site has not been monitored", f"run `sitewatch monitor {name}` first"
+            )
+        run = s.get(Run, rows[0][0].run_id)
+        alerts = AlertConfig(far_per_year=float(run.parameters.get("far_per_year", 1.0)))
+        counts = [_count(o, im) for o, im in rows]
+        counts.sort(key=lambda c: (c.acquired_at is None, c.acquired_at or datetime.min, c.name))
+        providers = {im.sha256: im.provider for _o, im in rows}
+        used = next((im for o, im in rows if o.used), None)
+        detect = latest_detect_run(s, used.id) if used is not None else None
+        accuracy = run_accuracy(detect) if detect is not None else None
+    result = StoredMonitoring(name, run.id, alerts, counts, providers, accuracy)
+    for cls in result.classes:
+        series = [
+            Point(c.acquired_at, c.estimate, c.sd)
+            for c in counts
+            if c.class_name == cls and c.used and not c.partial
+        ]
+        result.steps[cls], result.episodes[cls] = detect_episodes(series, alerts)
+    return result
+
+
+def _count(o: Observation, image: Image) -> Count:
+    # the stored interval is estimate ± Z90·sd, clipped at zero below: the top gives sd back
+    sd = None if o.high is None or o.estimate is None else (o.high - o.estimate) / Z90
+    return Count(
+        image.sha256, image.original_name, o.acquired_at, image.date_is_illustrative,
+        o.class_name, o.count, o.estimate, sd, o.low, o.high, o.coverage, o.partial, o.used,
+        o.reason,
+    )  # fmt: skip
+
+
+def evidence_of(m: StoredMonitoring, class_name: str) -> Evidence:
+    """The evidence behind one class's judgement at the site."""
+    mine = [c for c in m.counts if c.class_name == class_name]
+    full = [c for c in mine if c.used and not c.partial]
+    excluded = {c.sha256 for c in m.counts if not c.used}
+    gaps = [(b.acquired_at - a.acquired_at).total_seconds() / 86400 for a, b in pairwise(full)]
+    measured = m.accuracy is not None and not m.accuracy.source.startswith("unknown")
+    return Evidence(
+        full_views=len(full),
+        partial_views=sum(c.partial for c in mine if c.used),
+        excluded_images=len(excluded),
+        longest_gap_days=max(gaps) if gaps else None,
+        precision=m.accuracy.precision if measured else None,
+        recall=m.accuracy.recall if measured else None,
+        dates_illustrative=any(c.date_is_illustrative for c in full),
+        providers=len({m.providers.get(c.sha256) for c in full} - {None}),
+        min_baseline=m.alerts.min_baseline,
+    )
+
+
+def judgements(catalog: Catalog, name: str) -> dict[str, KeyJudgement]:
+    """The key judgement for each class monitored at site ``name``."""
+    m = load_monitoring(catalog, name)
+    return {
+        cls: key_judgement(
+            name,
+            cls,
+            m.counts,
+            m.steps[cls],
+            m.episodes[cls],
+            assess_confidence(evidence_of(m, cls)),
+            m.alerts.min_baseline,
+        )
+        for cls in m.classes
+    }
