@@ -206,14 +206,23 @@ def _monitor(
         alert_config=alerts,
         accuracy_source=views[0].accuracy.source if views else "",
     )
+    result.steps, result.episodes = alert_scan(counts, classes, alerts)
+    return result
+
+
+def alert_scan(
+    counts: list[Count], classes: list[str], alerts: AlertConfig
+) -> tuple[dict[str, list[Step]], dict[str, list[Episode]]]:
+    """Alert steps and episodes per class over the full-coverage counts (partial ones never)."""
+    steps, episodes = {}, {}
     for cls in classes:
         series = [
             Point(c.acquired_at, c.estimate, c.sd)
             for c in counts
             if c.class_name == cls and c.used and not c.partial
         ]
-        result.steps[cls], result.episodes[cls] = detect_episodes(series, alerts)
-    return result
+        steps[cls], episodes[cls] = detect_episodes(series, alerts)
+    return steps, episodes
 
 
 def _view(

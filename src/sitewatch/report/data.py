@@ -14,10 +14,11 @@ from itertools import pairwise
 
 from sqlalchemy import select
 
-from sitewatch.alerts import AlertConfig, Point, Step, detect_episodes
+from sitewatch.alerts import AlertConfig, Step
 from sitewatch.alerts.method import Episode
 from sitewatch.errors import BadInputError
 from sitewatch.monitor.counts import Z90, Accuracy, Count, run_accuracy
+from sitewatch.monitor.stage import alert_scan
 from sitewatch.report.judgement import KeyJudgement, key_judgement
 from sitewatch.report.language import Evidence, assess_confidence
 from sitewatch.store.catalog import Catalog, latest_detect_run
@@ -62,13 +63,7 @@ def load_monitoring(catalog: Catalog, name: str) -> StoredMonitoring:
         detect = latest_detect_run(s, used.id) if used is not None else None
         accuracy = run_accuracy(detect) if detect is not None else None
     result = StoredMonitoring(name, run.id, alerts, counts, providers, accuracy)
-    for cls in result.classes:
-        series = [
-            Point(c.acquired_at, c.estimate, c.sd)
-            for c in counts
-            if c.class_name == cls and c.used and not c.partial
-        ]
-        result.steps[cls], result.episodes[cls] = detect_episodes(series, alerts)
+    result.steps, result.episodes = alert_scan(counts, result.classes, alerts)
     return result
 
 
