@@ -41,3 +41,36 @@ def test_demo_site_is_judged_from_what_monitoring_stored(catalog) -> None:
     assert kj.confidence.level == "low"
     assert any("illustrative" in r for r in kj.confidence.reasons)
     assert "one imagery source: not independently verified" in kj.confidence.reasons
+
+
+def test_series_plot_shows_counts_bands_episodes_and_partial_views(tmp_path) -> None:
+    import xml.etree.ElementTree as ET
+    from dataclasses import replace
+    from datetime import timedelta
+
+    from sitewatch.alerts import AlertConfig
+    from sitewatch.monitor.stage import alert_scan
+    from sitewatch.report.data import StoredMonitoring
+    from sitewatch.report.plots import series_figure, to_svg
+    from tests.report.test_language import counts_of
+
+    values = [30, 31, 29, 30, 31, 30, 29, 30, 44, 45, 43, 30, 29, 31, 30]
+    counts, _ = counts_of(values)
+    day = counts[3].acquired_at + timedelta(days=2)
+    counts.append(replace(counts_of([12])[0][0], partial=True, coverage=0.3, acquired_at=day))
+    cfg = AlertConfig()
+    m = StoredMonitoring("Apron", 1, cfg, counts, {}, None)
+    m.steps, m.episodes = alert_scan(counts, ["aircraft"], cfg)
+    assert len(m.episodes["aircraft"]) == 1
+    fig = series_figure(m, "aircraft")
+    ax = fig.axes[0]
+    labels = ax.get_legend_handles_labels()[1]
+    assert labels[:2] == ["usual range (baseline ± 2 spreads)", "alert episode"]
+    assert "count (90 % interval)" in labels and "partial coverage (not used for alerts)" in labels
+    # the plotted counts are the estimates, the partial one apart
+    plotted = {c.get_label(): list(c.lines[0].get_ydata()) for c in ax.containers}
+    assert plotted["count (90 % interval)"] == values
+    assert plotted["partial coverage (not used for alerts)"] == [12]
+    svg = to_svg(fig)
+    root = ET.fromstring(svg)  # well-formed, standalone
+    assert root.tag.endswith("svg") and svg == to_svg(series_figure(m, "aircraft"))

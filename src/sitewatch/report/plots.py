@@ -1,0 +1,72 @@
+"""The count time series a report shows: estimates with their interval, the baseline band,
+alert episodes shaded, and partial-coverage counts marked apart (they never feed alerts)."""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from sitewatch.monitor.counts import Count
+    from sitewatch.report.data import StoredMonitoring
+
+
+def series_figure(m: StoredMonitoring, class_name: str) -> Figure:
+    """One class's counts over time at the site, as a matplotlib Figure (not drawn yet)."""
+    from matplotlib.figure import Figure
+
+    counts = [c for c in m.counts if c.used and c.class_name == class_name]
+    full = [c for c in counts if not c.partial]
+    partial = [c for c in counts if c.partial]
+    fig = Figure(figsize=(9, 3.2), dpi=100, layout="constrained")
+    ax = fig.add_subplot()
+    steps = [s for s in m.steps.get(class_name, []) if s.baseline is not None]
+    if steps:
+        ax.fill_between([s.t for s in steps], [s.low for s in steps], [s.high for s in steps],
+                        step="mid", color="#9ab", alpha=0.35, lw=0,
+                        label="usual range (baseline ± 2 spreads)")  # fmt: skip
+    for i, e in enumerate(m.episodes.get(class_name, [])):
+        end = e.end or (full[-1].acquired_at if full else e.start)
+        ax.axvspan(e.start, end, color="#e74", alpha=0.18, lw=0,
+                   label="alert episode" if i == 0 else None)  # fmt: skip
+    if full:
+        _points(ax, full, "o", "#124", "count (90 % interval)", filled=True)
+    if partial:
+        _points(ax, partial, "s", "#888", "partial coverage (not used for alerts)", filled=False)
+    illustrative = any(c.date_is_illustrative for c in counts)
+    ax.set_ylabel(f"{class_name} in site")
+    ax.set_ylim(bottom=0)
+    ax.set_title(
+        f"{m.site}: {class_name} over time" + (" (dates illustrative)" if illustrative else ""),
+        loc="left",
+        fontsize=10,
+    )
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    fig.autofmt_xdate()
+    return fig
+
+
+def _points(
+    ax: Axes, counts: list[Count], marker: str, colour: str, label: str, filled: bool
+) -> None:
+    t: list[datetime] = [c.acquired_at for c in counts]
+    est = [c.estimate for c in counts]
+    below = [c.estimate - c.low for c in counts]
+    above = [c.high - c.estimate for c in counts]
+    ax.errorbar(t, est, yerr=[below, above], fmt=marker, color=colour, ms=5, capsize=2,
+                mfc=colour if filled else "white", label=label)  # fmt: skip
+
+
+def to_svg(fig: Figure) -> str:
+    """The figure as standalone SVG text, reproducible (no date, fixed ids) for embedding."""
+    import matplotlib
+
+    buf = io.StringIO()
+    with matplotlib.rc_context({"svg.hashsalt": "sitewatch", "svg.fonttype": "path"}):
+        fig.savefig(buf, format="svg", metadata={"Date": None})
+    return buf.getvalue()
