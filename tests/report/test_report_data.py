@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sitewatch import add_frame_site, monitor_site
+from sitewatch import Catalog, add_frame_site, monitor_site
 from sitewatch.detect import run_detector, select_images
 from sitewatch.errors import BadInputError
 from sitewatch.ingest import IngestOptions, ingest
@@ -15,7 +15,10 @@ from tests.conftest import AIRPORT
 REF = AIRPORT / "ef92f434-c41b-4423-9218-4514c49f00c6.jpg"
 
 
-def test_demo_site_is_judged_from_what_monitoring_stored(catalog) -> None:
+@pytest.fixture(scope="module")
+def monitored(tmp_path_factory: pytest.TempPathFactory):
+    """The demo airport detected, registered and monitored once for this module."""
+    catalog = Catalog(tmp_path_factory.mktemp("report") / "workspace")
     add_frame_site(catalog, "apt", str(REF))
     ingest(catalog, [AIRPORT], IngestOptions(site="apt"))
     run_detector(catalog, select_images(catalog, [], "apt"))
@@ -23,7 +26,12 @@ def test_demo_site_is_judged_from_what_monitoring_stored(catalog) -> None:
     with pytest.raises(BadInputError, match="has not been monitored"):
         load_monitoring(catalog, "apt")
     result = monitor_site(catalog, "apt", write_chips=False)
+    yield catalog, result
+    catalog.close()
 
+
+def test_demo_site_is_judged_from_what_monitoring_stored(monitored) -> None:
+    catalog, result = monitored
     stored = load_monitoring(catalog, "apt")
     # the re-derived alert steps are exactly what monitoring saw
     assert [s.baseline for s in stored.steps["aircraft"]] == [
@@ -59,7 +67,7 @@ def test_series_plot_shows_counts_bands_episodes_and_partial_views(tmp_path) -> 
     day = counts[3].acquired_at + timedelta(days=2)
     counts.append(replace(counts_of([12])[0][0], partial=True, coverage=0.3, acquired_at=day))
     cfg = AlertConfig()
-    m = StoredMonitoring("Apron", 1, cfg, counts, {}, None)
+    m = StoredMonitoring("Apron", 1, cfg, counts, None)
     m.steps, m.episodes = alert_scan(counts, ["aircraft"], cfg)
     assert len(m.episodes["aircraft"]) == 1
     fig = series_figure(m, "aircraft")
@@ -74,3 +82,28 @@ def test_series_plot_shows_counts_bands_episodes_and_partial_views(tmp_path) -> 
     svg = to_svg(fig)
     root = ET.fromstring(svg)  # well-formed, standalone
     assert root.tag.endswith("svg") and svg == to_svg(series_figure(m, "aircraft"))
+
+
+def test_report_twin_holds_judgement_series_changes_and_provenance(monitored) -> None:
+    import json
+    from datetime import date
+
+    from sitewatch.report.build import report_dict
+
+    catalog, result = monitored
+    m = load_monitoring(catalog, "apt")
+    rep = json.loads(json.dumps(report_dict(m)))  # plain JSON all the way down
+    assert rep["judgements"]["aircraft"]["confidence"] == "low"
+    series = rep["series"]["aircraft"]
+    assert [r["count"] for r in series] == [c.count for c in result.counts if c.used]
+    assert [r["partial"] for r in series] == [False, True, False, False, False]
+    last_pair = rep["changes"][-1]
+    assert last_pair["stayed"] == result.pairs[-1].tally("stayed")
+    assert last_pair["appeared"] == result.pairs[-1].tally("appeared")
+    images = {r["name"][:8]: r for r in rep["images"]}
+    assert images["78400c58"]["registration"]["method"] == "chain"
+    assert all(r["used"] and r["licence"] == "CC BY-NC-SA 4.0" for r in rep["images"])
+    assert rep["alerts"]["far_per_year"] == 1.0 and rep["scale"][0]["phrase"] == "almost no chance"
+    # a period shows its own dates only
+    april = report_dict(m, date(2024, 4, 1), date(2024, 4, 30))
+    assert [r["date"] for r in april["series"]["aircraft"]] == ["2024-04-08", "2024-04-22"]

@@ -11,18 +11,36 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import pairwise
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from sitewatch.alerts import AlertConfig, Step
 from sitewatch.alerts.method import Episode
 from sitewatch.errors import BadInputError
 from sitewatch.monitor.counts import Z90, Accuracy, Count, run_accuracy
 from sitewatch.monitor.stage import alert_scan
+from sitewatch.register.site import registrations
 from sitewatch.report.judgement import KeyJudgement, key_judgement
 from sitewatch.report.language import Evidence, assess_confidence
 from sitewatch.store.catalog import Catalog, latest_detect_run
-from sitewatch.store.models import Image, Observation, Run
+from sitewatch.store.models import Image, ObjectChange, Observation, Registration, Run
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    """One image of the site: its provenance and how registration went."""
+
+    sha256: str
+    name: str
+    acquired_at: datetime | None
+    date_is_illustrative: bool
+    provider: str | None
+    credit: str | None
+    licence: str | None
+    source_url: str | None
+    gsd_m: float | None
+    registration: dict[str, Any] | None  # method, status, reason, inliers, rmse_px, overlap
 
 
 @dataclass
@@ -33,10 +51,12 @@ class StoredMonitoring:
     run_id: int
     alerts: AlertConfig
     counts: list[Count]  # time order; images left out carry their reason
-    providers: dict[str, str | None]  # sha256 → provider
     accuracy: Accuracy | None  # of the detector behind the counts
     steps: dict[str, list[Step]] = field(default_factory=dict)
     episodes: dict[str, list[Episode]] = field(default_factory=dict)
+    images: dict[str, ImageRecord] = field(default_factory=dict)  # by sha256
+    # object change per consecutive pair: (before sha256, after sha256) → kind → count
+    changes: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)
 
     @property
     def classes(self) -> list[str]:
@@ -58,13 +78,43 @@ def load_monitoring(catalog: Catalog, name: str) -> StoredMonitoring:
         alerts = AlertConfig(far_per_year=float(run.parameters.get("far_per_year", 1.0)))
         counts = [_count(o, im) for o, im in rows]
         counts.sort(key=lambda c: (c.acquired_at is None, c.acquired_at or datetime.min, c.name))
-        providers = {im.sha256: im.provider for _o, im in rows}
         used = next((im for o, im in rows if o.used), None)
         detect = latest_detect_run(s, used.id) if used is not None else None
         accuracy = run_accuracy(detect) if detect is not None else None
-    result = StoredMonitoring(name, run.id, alerts, counts, providers, accuracy)
+        regs = registrations(s, site)
+        sha = {im.id: im.sha256 for _o, im in rows}
+        changes: dict[tuple[str, str], dict[str, int]] = {}
+        tallies = s.execute(
+            select(ObjectChange.before_image_id, ObjectChange.after_image_id, ObjectChange.kind,
+                   func.count()).where(ObjectChange.site_id == site.id)
+            .group_by(ObjectChange.before_image_id, ObjectChange.after_image_id, ObjectChange.kind)
+        ).all()  # fmt: skip
+        for before, after, kind, n in tallies:
+            pair = changes.setdefault((sha[before], sha[after]), {})
+            pair[kind] = n
+        images = {im.sha256: _record(im, regs.get(im.id)) for _o, im in rows}
+    result = StoredMonitoring(
+        name, run.id, alerts, counts, accuracy, images=images, changes=changes
+    )
     result.steps, result.episodes = alert_scan(counts, result.classes, alerts)
     return result
+
+
+def _record(im: Image, reg: Registration | None) -> ImageRecord:
+    registration = None
+    if reg is not None:
+        registration = {
+            "method": reg.method,
+            "status": reg.status,
+            "reason": reg.reason,
+            "inliers": reg.inliers,
+            "rmse_px": reg.rmse_px,
+            "overlap": reg.overlap,
+        }
+    return ImageRecord(
+        im.sha256, im.original_name, im.acquired_at, im.date_is_illustrative, im.provider,
+        im.credit, im.licence, im.source_url, im.gsd_m, registration,
+    )  # fmt: skip
 
 
 def _count(o: Observation, image: Image) -> Count:
@@ -92,7 +142,7 @@ def evidence_of(m: StoredMonitoring, class_name: str) -> Evidence:
         precision=m.accuracy.precision if measured else None,
         recall=m.accuracy.recall if measured else None,
         dates_illustrative=any(c.date_is_illustrative for c in full),
-        providers=len({m.providers.get(c.sha256) for c in full} - {None}),
+        providers=len({m.images[c.sha256].provider for c in full} - {None}),
         min_baseline=m.alerts.min_baseline,
     )
 

@@ -1,0 +1,121 @@
+"""The report's content as plain data: the machine-readable twin (``report.json``) of the HTML.
+
+Every number the HTML shows comes from this dictionary, so the two cannot disagree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sitewatch import __version__
+from sitewatch.alerts.calibration import threshold_for
+from sitewatch.report.data import StoredMonitoring, evidence_of
+from sitewatch.report.judgement import key_judgement
+from sitewatch.report.language import SCALE, assess_confidence, term_for
+from sitewatch.store.catalog import iso
+
+
+def report_dict(
+    m: StoredMonitoring, start: date | None = None, end: date | None = None
+) -> dict[str, Any]:
+    """The report of a site's monitoring, limited to ``start``…``end`` (inclusive).
+
+    The baseline and alerts still use the whole history before ``end``: a period's first
+    weeks are judged against what came before them, not against nothing.
+    """
+
+    def within(t: datetime | None, lower: bool = True) -> bool:
+        if t is None:
+            return True  # undated images are listed (as excluded), never dropped silently
+        d = t.date()
+        return (start is None or not lower or d >= start) and (end is None or d <= end)
+
+    counts = [c for c in m.counts if within(c.acquired_at, lower=False)]
+    shown = [c for c in counts if within(c.acquired_at)]
+    out: dict[str, Any] = {
+        "sitewatch": __version__,
+        "generated_at": iso(datetime.now(UTC)),
+        "site": m.site,
+        "period": {
+            "from": start.isoformat() if start else None,
+            "to": end.isoformat() if end else None,
+        },
+        "classes": m.classes,
+        "judgements": {},
+        "series": {},
+        "episodes": {},
+    }
+    for cls in m.classes:
+        steps = [s for s in m.steps[cls] if within(s.t, lower=False)]
+        episodes = [e for e in m.episodes[cls] if within(e.start, lower=False)]
+        confidence = assess_confidence(evidence_of(m, cls))
+        kj = key_judgement(m.site, cls, counts, steps, episodes, confidence, m.alerts.min_baseline)
+        out["judgements"][cls] = {
+            "text": kj.text,
+            "likelihood": kj.likelihood,
+            "term": kj.term.phrase if kj.term else None,
+            "term_range": [kj.term.low, kj.term.high] if kj.term else None,
+            "confidence": kj.confidence.level,
+            "confidence_reasons": list(kj.confidence.reasons),
+        }
+        by_time = {s.t: s for s in steps}
+        rows = []
+        for c in shown:
+            if c.class_name != cls:
+                continue
+            step = by_time.get(c.acquired_at) if not c.partial else None
+            rows.append({
+                "date": c.date, "image": c.name, "sha256": c.sha256, "count": c.count,
+                "estimate": _r(c.estimate), "low": _r(c.low), "high": _r(c.high),
+                "coverage": _r(c.coverage, 3), "partial": c.partial,
+                "baseline": _r(step.baseline) if step else None,
+                "usual_low": _r(step.low) if step else None,
+                "usual_high": _r(step.high) if step else None,
+                "state": step.state if step else ("partial" if c.partial else None),
+            })  # fmt: skip
+        out["series"][cls] = rows
+        out["episodes"][cls] = [
+            {"start": e.start.date().isoformat(), "alarm": e.alarm.date().isoformat(),
+             "end": e.end.date().isoformat() if e.end else None, "ongoing": e.ongoing,
+             "baseline": _r(e.baseline), "peak": _r(e.peak), "magnitude": _r(e.magnitude, 3),
+             "likelihood": _r(e.confidence, 3), "term": term_for(e.confidence).phrase,
+             "observations": e.observations}
+            for e in episodes
+        ]  # fmt: skip
+    names = {sha: rec.name for sha, rec in m.images.items()}
+    out["changes"] = [
+        {"before": names[b], "after": names[a], "stayed": t.get("stayed", 0),
+         "appeared": t.get("appeared", 0), "departed": t.get("departed", 0)}
+        for (b, a), t in m.changes.items()
+        if within(m.images[a].acquired_at)
+    ]  # fmt: skip
+    used = {c.sha256 for c in counts if c.used}
+    reasons = {c.sha256: c.reason for c in counts if not c.used}
+    records = sorted(m.images.values(), key=lambda rec: (iso(rec.acquired_at), rec.name))
+    out["images"] = [
+        {**asdict(rec), "acquired_at": iso(rec.acquired_at), "used": rec.sha256 in used,
+         "reason": reasons.get(rec.sha256)}
+        for rec in records
+        if within(rec.acquired_at)
+    ]  # fmt: skip
+    acc = m.accuracy
+    out["detector"] = {
+        "accuracy_source": acc.source if acc else None,
+        "precision": acc.precision if acc else None,
+        "recall": acc.recall if acc else None,
+    }
+    out["alerts"] = {
+        "method": "median baseline of log counts + one-sided CUSUM (sitewatch.alerts.method)",
+        "far_per_year": m.alerts.far_per_year,
+        "threshold_h": threshold_for(m.alerts.far_per_year, m.alerts),
+        "min_baseline": m.alerts.min_baseline,
+    }
+    out["scale"] = [{"phrase": t.phrase, "low": t.low, "high": t.high} for t in SCALE]
+    return out
+
+
+def _r(value: float | None, digits: int = 1) -> float | None:
+    """Numbers as the report prints them, so HTML and JSON hold the same ones."""
+    return None if value is None else round(float(value), digits)
