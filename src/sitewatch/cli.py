@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
@@ -480,6 +481,38 @@ def monitor(
     print_monitor(result)
     paths = result.write(out_dir or cat.workspace / "monitor")
     out.print("written: " + ", ".join(str(p) for p in paths), highlight=False)
+
+
+@app.command()
+@fails_cleanly
+def report(
+    name: Annotated[str, typer.Argument(help="Site name (run `sitewatch monitor` first).")],
+    out_html: Annotated[Path, typer.Option("--out", help="HTML file to write.")] = Path(
+        "report.html"
+    ),
+    start: Annotated[
+        str | None, typer.Option("--from", help="First date shown (YYYY-MM-DD).")
+    ] = None,
+    end: Annotated[str | None, typer.Option("--to", help="Last date shown (YYYY-MM-DD).")] = None,
+) -> None:
+    """A self-contained HTML assessment of the site, and its JSON twin beside it."""
+    from sitewatch.report.render import write_report
+
+    first, last = _day(start, "--from"), _day(end, "--to")
+    if first and last and first > last:
+        raise BadInputError("--from", f"{first} is after --to {last}")
+    files = write_report(catalog(), name, out_html, first, last)
+    out.print(f"report: {files.html}", highlight=False)
+    out.print(f"data:   {files.json}", highlight=False)
+
+
+def _day(value: str | None, what: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise BadInputError(what, f"'{value}' is not a date (use YYYY-MM-DD)") from None
 
 
 def print_monitor(result: Any) -> None:

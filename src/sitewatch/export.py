@@ -96,10 +96,18 @@ def to_geojson(boxes: Iterable[ExportBox]) -> dict:
 
 def write_json_atomic(path: Path, data: dict) -> None:
     """Write JSON to a temporary file beside ``path`` and rename it into place."""
+    write_text_atomic(path, json.dumps(data, indent=1, ensure_ascii=False))
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write text to a temporary file beside ``path`` and rename it into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
-    tmp.replace(path)
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def write_boxes(path: Path, boxes: Iterable[ExportBox], fmt: str) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from html.parser import HTMLParser
+
 import pytest
 
 from sitewatch import Catalog, add_frame_site, monitor_site
@@ -107,3 +109,49 @@ def test_report_twin_holds_judgement_series_changes_and_provenance(monitored) ->
     # a period shows its own dates only
     april = report_dict(m, date(2024, 4, 1), date(2024, 4, 30))
     assert [r["date"] for r in april["series"]["aircraft"]] == ["2024-04-08", "2024-04-22"]
+
+
+class _Spans(HTMLParser):
+    """Collects the text of every ``<span data-key=…>`` (the report's numbers)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[tuple[str, str]] = []
+        self._key: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        key = dict(attrs).get("data-key")
+        if tag == "span" and key:
+            self._key = key
+
+    def handle_data(self, data: str) -> None:
+        if self._key is not None:
+            self.found.append((self._key, data))
+            self._key = None
+
+
+def _at(report: dict, key: str):
+    node = report
+    for part in key.split("."):
+        node = node[int(part)] if isinstance(node, list) else node[part]
+    return node
+
+
+def test_every_number_in_the_html_equals_the_json_twin(monitored, tmp_path) -> None:
+    import json
+
+    from sitewatch.report.render import write_report
+
+    catalog, _ = monitored
+    files = write_report(catalog, "apt", tmp_path / "out" / "report.html")
+    html = files.html.read_text()
+    twin = json.loads(files.json.read_text())
+    parser = _Spans()
+    parser.feed(html)
+    assert len(parser.found) > 60  # counts, intervals, changes, provenance, method, scale
+    for key, text in parser.found:
+        assert float(text) == pytest.approx(float(_at(twin, key)), abs=0), key
+    assert twin["judgements"]["aircraft"]["text"] in html
+    # self-contained: the plot is inline and nothing is loaded from elsewhere
+    assert html.count("<svg") == 1 and 'src="http' not in html and "<link" not in html
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["report.html", "report.json"]

@@ -1,0 +1,56 @@
+"""Write a site's report: self-contained HTML (plots inline) and its JSON twin."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from sitewatch.export import write_json_atomic, write_text_atomic
+from sitewatch.report.build import report_dict
+from sitewatch.report.data import StoredMonitoring, load_monitoring
+from sitewatch.report.plots import series_figure, to_svg
+from sitewatch.store.catalog import Catalog
+
+
+@dataclass(frozen=True)
+class ReportFiles:
+    html: Path
+    json: Path
+
+
+def render_html(report: dict[str, Any], svgs: dict[str, str]) -> str:
+    """The report as one HTML document (no external files, nothing fetched when opened)."""
+    from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+    env = Environment(
+        loader=PackageLoader("sitewatch.report", "templates"),
+        autoescape=select_autoescape(["html", "j2"]),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    return env.get_template("report.html.j2").render(r=report, svgs=svgs)
+
+
+def write_report(
+    catalog: Catalog,
+    name: str,
+    out: str | Path,
+    start: date | None = None,
+    end: date | None = None,
+) -> ReportFiles:
+    """Write ``out`` (HTML) and its twin (same name, ``.json``), each atomically.
+
+    Everything is computed before the first byte is written, so a failure leaves no file.
+    """
+    out = Path(out)
+    m: StoredMonitoring = load_monitoring(catalog, name)
+    report = report_dict(m, start, end)
+    svgs = {cls: to_svg(series_figure(m, cls)) for cls in m.classes}
+    html = render_html(report, svgs)
+    twin = out.with_suffix(".json")
+    write_json_atomic(twin, report)
+    write_text_atomic(out, html)
+    return ReportFiles(out, twin)
