@@ -6,10 +6,14 @@ STAMP  := $(VENV)/.installed
 TRAIN  := $(VENV)/.installed-train
 # torch is only for training (an extra); this release is the one the project is tested with
 TORCH  := torch==2.14.1 torchvision==0.29.1
+SYSTEM := $(VENV)/.installed-system
+# Debian packages for the browser tests of the report (real headless Chromium, pdftoppm)
+APT    := chromium poppler-utils
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO   := demo-workspace
 SW     := $(BIN)/sitewatch --workspace $(DEMO)
 
-.PHONY: setup setup-train demo test lint format bench clean
+.PHONY: setup setup-train setup-system demo test lint format bench clean
 
 setup: $(STAMP)
 
@@ -24,6 +28,15 @@ setup-train: $(TRAIN)
 $(TRAIN): $(STAMP)
 	$(BIN)/pip install --quiet $(TORCH)
 	$(BIN)/pip install --quiet -e '.[dev,train]'
+	touch $@
+
+setup-system: $(SYSTEM)
+
+$(SYSTEM): $(STAMP)
+	@command -v chromium >/dev/null && command -v pdftoppm >/dev/null || \
+	  $(SUDO) apt-get install -y -q $(APT) || \
+	  { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q $(APT); } || \
+	  echo "warning: could not install $(APT): the browser tests will skip and say so"
 	touch $@
 
 demo: setup
@@ -45,6 +58,8 @@ demo: setup
 	$(SW) site list
 	$(SW) site show demo-airport
 	$(SW) site show joplin-south
+	@echo "== analyst report =="
+	$(SW) report demo-airport --out $(DEMO)/demo-airport-report.html
 
 lint: setup
 	$(BIN)/ruff check src tests bench examples
@@ -54,7 +69,7 @@ format: setup
 	$(BIN)/ruff format src tests bench examples
 	$(BIN)/ruff check --fix src tests bench examples
 
-test: lint setup-train
+test: lint setup-train setup-system
 	$(BIN)/python -m pytest
 
 clean:
