@@ -73,3 +73,19 @@ def test_key_judgement_says_so_when_there_is_no_buildup_or_too_little_data() -> 
     assert calm.likelihood is None and "shows no buildup of aircraft" in calm.text
     few = judge([40, 42, 39])
     assert "too few to say whether it is busier than usual" in few.text
+
+
+def test_before_after_shows_episode_starts_and_large_changes_only() -> None:
+    from sitewatch.report.build import before_after
+
+    def pair(day: str, stayed: int, appeared: int, departed: int) -> dict:
+        return {"after_date": day, "stayed": stayed, "appeared": appeared, "departed": departed}
+
+    changes = [pair("2025-01-08", 20, 1, 1),  # small: not shown
+               pair("2025-01-15", 20, 6, 3),  # large
+               pair("2025-01-22", 29, 1, 0)]  # small, but an alert episode starts here  # fmt: skip
+    shown = before_after(changes, {"aircraft": [{"start": "2025-01-22"}]})
+    assert [(c["after_date"], c["why"]) for c in shown] == [
+        ("2025-01-15", "large change: 9 objects appeared or departed"),
+        ("2025-01-22", "an alert episode starts"),
+    ]

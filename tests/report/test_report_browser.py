@@ -37,6 +37,12 @@ def test_report_renders_judgement_plot_and_provenance_in_chromium(monitored, tmp
         plot = page.locator("figure.series svg").first
         box = plot.bounding_box()
         assert box is not None and box["width"] > 500 and box["height"] > 150  # drawn, sized
+        frames = page.locator("img.frame")  # before/after pairs, decoded and shown
+        assert frames.count() >= 2 and frames.count() % 2 == 0
+        for i in range(frames.count()):
+            img = frames.nth(i)
+            img.scroll_into_view_if_needed()
+            assert img.is_visible() and img.evaluate("e => e.complete && e.naturalWidth") == 560
         rows = page.locator("table.provenance tbody tr")
         assert rows.count() == 5 and all(rows.nth(i).is_visible() for i in range(5))
         assert "CC BY-NC-SA 4.0" in rows.first.inner_text()

@@ -79,6 +79,10 @@ def test_report_twin_holds_judgement_series_changes_and_provenance(monitored) ->
     last_pair = rep["changes"][-1]
     assert last_pair["stayed"] == result.pairs[-1].tally("stayed")
     assert last_pair["appeared"] == result.pairs[-1].tally("appeared")
+    # the largest change is shown side by side, and says why
+    shown = [(c["before_date"], c["after_date"]) for c in rep["before_after"]]
+    assert ("2024-04-22", "2024-05-13") in shown and len(shown) <= 3
+    assert all(c["why"].startswith(("large change", "an alert")) for c in rep["before_after"])
     images = {r["name"][:8]: r for r in rep["images"]}
     assert images["78400c58"]["registration"]["method"] == "chain"
     assert all(r["used"] and r["licence"] == "CC BY-NC-SA 4.0" for r in rep["images"])

@@ -86,11 +86,13 @@ def report_dict(
         ]  # fmt: skip
     names = {sha: rec.name for sha, rec in m.images.items()}
     out["changes"] = [
-        {"before": names[b], "after": names[a], "stayed": t.get("stayed", 0),
+        {"before": names[b], "after": names[a], "before_sha256": b, "after_sha256": a,
+         "before_date": _date(m, b), "after_date": _date(m, a), "stayed": t.get("stayed", 0),
          "appeared": t.get("appeared", 0), "departed": t.get("departed", 0)}
         for (b, a), t in m.changes.items()
         if within(m.images[a].acquired_at)
     ]  # fmt: skip
+    out["before_after"] = before_after(out["changes"], out["episodes"])
     used = {c.sha256 for c in counts if c.used}
     reasons = {c.sha256: c.reason for c in counts if not c.used}
     records = sorted(m.images.values(), key=lambda rec: (iso(rec.acquired_at), rec.name))
@@ -114,6 +116,36 @@ def report_dict(
     }
     out["scale"] = [{"phrase": t.phrase, "low": t.low, "high": t.high} for t in SCALE]
     return out
+
+
+LARGE_CHANGE = 0.2  # appeared + departed, as a share of the larger count of the pair
+MAX_FIGURES = 3
+
+
+def before_after(
+    changes: list[dict[str, Any]], episodes: dict[str, list[dict]]
+) -> list[dict[str, Any]]:
+    """The pairs a report shows side by side: where an alert episode starts, then the
+    largest changes (at least 3 objects and ``LARGE_CHANGE`` of the pair's larger count)."""
+    starts = {e["start"] for eps in episodes.values() for e in eps}
+    picked = []
+    for c in sorted(changes, key=lambda c: -(c["appeared"] + c["departed"])):
+        moved = c["appeared"] + c["departed"]
+        larger = max(c["stayed"] + c["departed"], c["stayed"] + c["appeared"], 1)
+        if c["after_date"] in starts:
+            why = "an alert episode starts"
+        elif moved >= 3 and moved >= LARGE_CHANGE * larger:
+            why = f"large change: {moved} objects appeared or departed"
+        else:
+            continue
+        picked.append({**c, "why": why})
+    picked.sort(key=lambda c: c["why"] != "an alert episode starts")
+    return sorted(picked[:MAX_FIGURES], key=lambda c: c["after_date"] or "")
+
+
+def _date(m: StoredMonitoring, sha: str) -> str | None:
+    t = m.images[sha].acquired_at
+    return t.date().isoformat() if t else None
 
 
 def _r(value: float | None, digits: int = 1) -> float | None:

@@ -10,6 +10,7 @@ from typing import Any
 from sitewatch.export import write_json_atomic, write_text_atomic
 from sitewatch.report.build import report_dict
 from sitewatch.report.data import StoredMonitoring, load_monitoring
+from sitewatch.report.figures import PairFigure, data_uri, pair_figure
 from sitewatch.report.plots import series_figure, to_svg
 from sitewatch.store.catalog import Catalog
 
@@ -20,7 +21,9 @@ class ReportFiles:
     json: Path
 
 
-def render_html(report: dict[str, Any], svgs: dict[str, str]) -> str:
+def render_html(
+    report: dict[str, Any], svgs: dict[str, str], figures: list[PairFigure] | None = None
+) -> str:
     """The report as one HTML document (no external files, nothing fetched when opened)."""
     from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
@@ -31,7 +34,8 @@ def render_html(report: dict[str, Any], svgs: dict[str, str]) -> str:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    return env.get_template("report.html.j2").render(r=report, svgs=svgs)
+    env.filters["data_uri"] = data_uri
+    return env.get_template("report.html.j2").render(r=report, svgs=svgs, figures=figures or [])
 
 
 def write_report(
@@ -49,7 +53,11 @@ def write_report(
     m: StoredMonitoring = load_monitoring(catalog, name)
     report = report_dict(m, start, end)
     svgs = {cls: to_svg(series_figure(m, cls)) for cls in m.classes}
-    html = render_html(report, svgs)
+    figures = [
+        pair_figure(catalog, name, c["before_sha256"], c["after_sha256"])
+        for c in report["before_after"]
+    ]
+    html = render_html(report, svgs, figures)
     twin = out.with_suffix(".json")
     write_json_atomic(twin, report)
     write_text_atomic(out, html)

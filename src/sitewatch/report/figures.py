@@ -1,0 +1,112 @@
+"""Before/after figures: two dates of the site side by side in the site frame, detections
+outlined (departed red on the earlier image, appeared green on the later one, stayed grey),
+and the zoomed chips monitoring wrote for each changed object."""
+
+from __future__ import annotations
+
+import base64
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image as PILImage
+from PIL import ImageDraw
+from sqlalchemy import select
+
+from sitewatch.detect.scene import open_scaled
+from sitewatch.register.features import project, warp
+from sitewatch.register.site import frame_matrix, registrations
+from sitewatch.store.catalog import Catalog
+from sitewatch.store.models import Detection, ObjectChange
+
+COLOURS = {"departed": (230, 60, 50), "appeared": (40, 200, 60), "stayed": (210, 210, 210)}
+
+
+@dataclass(frozen=True)
+class PairFigure:
+    before: str  # sha256
+    after: str
+    before_jpeg: bytes  # the site frame as seen on each date, outlines drawn
+    after_jpeg: bytes
+    chips: list[tuple[str, bytes]]  # (kind, PNG before|after) per changed object
+
+
+def pair_figure(
+    catalog: Catalog, site_name: str, before: str, after: str, width: int = 560, chips: int = 8
+) -> PairFigure:
+    """The two images of a consecutive pair in the site frame, at ``width`` pixels each."""
+    with catalog.session() as s:
+        site = catalog.get_site(s, site_name)
+        ref = site.reference_image
+        regs = registrations(s, site)
+        images = {sha: catalog.find_image(s, sha) for sha in (before, after)}
+        rows = s.scalars(
+            select(ObjectChange).where(
+                ObjectChange.site_id == site.id,
+                ObjectChange.before_image_id == images[before].id,
+                ObjectChange.after_image_id == images[after].id,
+            )
+        ).all()
+        ids = {r.before_detection_id for r in rows} | {r.after_detection_id for r in rows}
+        boxes = {
+            d.id: (d.x0, d.y0, d.x1, d.y1)
+            for d in s.scalars(select(Detection).where(Detection.id.in_(ids - {None})))
+        }
+        marks: dict[str, list[tuple[str, tuple[float, ...]]]] = {before: [], after: []}
+        for r in rows:
+            if r.before_detection_id in boxes:
+                marks[before].append((r.kind, boxes[r.before_detection_id]))
+            if r.after_detection_id in boxes:
+                marks[after].append((r.kind, boxes[r.after_detection_id]))
+        changed = [(r.kind, r.chip_path) for r in rows if r.kind != "stayed" and r.chip_path]
+        k = width / ref.width
+        size = (width, max(1, round(ref.height * k)))
+        views = {}
+        for sha, image in images.items():
+            matrix = np.diag([k, k, 1.0]) @ frame_matrix(regs[image.id])
+            views[sha] = _jpeg(_outlined(_view(catalog.image_path(image), matrix, size, k),
+                                         matrix, marks[sha]))  # fmt: skip
+        chip_files = [
+            (kind, (catalog.workspace / path).read_bytes())
+            for kind, path in changed[:chips]
+            if (catalog.workspace / path).is_file()
+        ]
+    return PairFigure(before, after, views[before], views[after], chip_files)
+
+
+def _view(path: Path, matrix: np.ndarray, size: tuple[int, int], k: float) -> np.ndarray:
+    """The image resampled into ``size`` through ``matrix`` (image px → view px)."""
+    scene = open_scaled(path, min(1.0, 2 * k))  # read at about twice the view's resolution
+    try:
+        pixels = scene.read(0, 0, scene.width, scene.height)
+        s = scene.scale
+    finally:
+        scene.close()
+    return warp(pixels, matrix @ np.diag([1 / s, 1 / s, 1.0]), size)
+
+
+def _outlined(
+    pixels: np.ndarray, matrix: np.ndarray, marks: list[tuple[str, tuple[float, ...]]]
+) -> PILImage.Image:
+    img = PILImage.fromarray(pixels)
+    draw = ImageDraw.Draw(img)
+    for kind in ("stayed", "departed", "appeared"):  # changes drawn on top
+        for mark_kind, (x0, y0, x1, y1) in marks:
+            if mark_kind != kind:
+                continue
+            corners = project(matrix, np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], float))
+            pts = [tuple(map(float, p)) for p in corners]
+            draw.polygon(pts, outline=COLOURS[kind], width=2 if kind != "stayed" else 1)
+    return img
+
+
+def _jpeg(img: PILImage.Image) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, format="JPEG", quality=82)
+    return buf.getvalue()
+
+
+def data_uri(data: bytes, mime: str) -> str:
+    """Bytes as a data: URI, so the HTML needs no other file."""
+    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
