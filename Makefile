@@ -6,10 +6,14 @@ STAMP  := $(VENV)/.installed
 TRAIN  := $(VENV)/.installed-train
 # torch is only for training (an extra); this release is the one the project is tested with
 TORCH  := torch==2.14.1 torchvision==0.29.1
-SYSTEM := $(VENV)/.installed-system
-# Debian packages for the browser tests of the report (real headless Chromium, pdftoppm)
-APT    := chromium poppler-utils
+# Debian packages: Pango for the PDF report (WeasyPrint); Chromium and pdftoppm for its tests
+PANGO  := $(VENV)/.installed-pango
+BROWSER:= $(VENV)/.installed-browser
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# apt-get install $(1) unless $(2) succeeds; a failure is reported, and what needs it says so
+APT_GET = $(2) || $(SUDO) apt-get install -y -q $(1) || \
+	{ $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q $(1); } || \
+	echo "warning: could not apt-get install $(1)"
 DEMO   := demo-workspace
 SW     := $(BIN)/sitewatch --workspace $(DEMO)
 
@@ -20,26 +24,27 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,pdf]'
 	touch $@
 
 setup-train: $(TRAIN)
 
 $(TRAIN): $(STAMP)
 	$(BIN)/pip install --quiet $(TORCH)
-	$(BIN)/pip install --quiet -e '.[dev,train]'
+	$(BIN)/pip install --quiet -e '.[dev,pdf,train]'
 	touch $@
 
-setup-system: $(SYSTEM)
+setup-system: $(PANGO) $(BROWSER)
 
-$(SYSTEM): $(STAMP)
-	@command -v chromium >/dev/null && command -v pdftoppm >/dev/null || \
-	  $(SUDO) apt-get install -y -q $(APT) || \
-	  { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q $(APT); } || \
-	  echo "warning: could not install $(APT): the browser tests will skip and say so"
+$(PANGO): $(STAMP)
+	@$(call APT_GET,libpango-1.0-0 libpangoft2-1.0-0,$(BIN)/python -c "import weasyprint" 2>/dev/null)
 	touch $@
 
-demo: setup
+$(BROWSER): $(STAMP)
+	@$(call APT_GET,chromium poppler-utils,command -v chromium >/dev/null && command -v pdftoppm >/dev/null)
+	touch $@
+
+demo: setup $(PANGO)
 	rm -rf $(DEMO)
 	@echo "== airport (ungeoreferenced Pléiades scenes, illustrative dates) =="
 	$(SW) site add demo-airport --reference examples/airport/ef92f434-c41b-4423-9218-4514c49f00c6.jpg
@@ -59,7 +64,7 @@ demo: setup
 	$(SW) site show demo-airport
 	$(SW) site show joplin-south
 	@echo "== analyst report =="
-	$(SW) report demo-airport --out $(DEMO)/demo-airport-report.html
+	$(SW) report demo-airport --out $(DEMO)/demo-airport-report.html --pdf $(DEMO)/demo-airport-report.pdf
 
 lint: setup
 	$(BIN)/ruff check src tests bench examples

@@ -494,16 +494,19 @@ def report(
         str | None, typer.Option("--from", help="First date shown (YYYY-MM-DD).")
     ] = None,
     end: Annotated[str | None, typer.Option("--to", help="Last date shown (YYYY-MM-DD).")] = None,
+    pdf: Annotated[Path | None, typer.Option(help="Also write this PDF (WeasyPrint).")] = None,
 ) -> None:
-    """A self-contained HTML assessment of the site, and its JSON twin beside it."""
+    """A self-contained HTML assessment of the site, its JSON twin beside it, and a PDF."""
     from sitewatch.report.render import write_report
 
     first, last = _day(start, "--from"), _day(end, "--to")
     if first and last and first > last:
         raise BadInputError("--from", f"{first} is after --to {last}")
-    files = write_report(catalog(), name, out_html, first, last)
+    files = write_report(catalog(), name, out_html, first, last, pdf)
     out.print(f"report: {files.html}", highlight=False)
     out.print(f"data:   {files.json}", highlight=False)
+    if files.pdf is not None:
+        out.print(f"pdf:    {files.pdf}", highlight=False)
 
 
 def _day(value: str | None, what: str) -> date | None:

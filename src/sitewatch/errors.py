@@ -51,6 +51,13 @@ class StoreError(SitewatchError, RuntimeError):
     """The catalog database cannot be opened, migrated or written."""
 
 
+class MissingDependencyError(SitewatchError, ImportError):
+    """An optional extra or system library a feature needs is not installed."""
+
+    def __init__(self, feature: str, cause: str, fix: str) -> None:
+        super().__init__(f"{feature}: {cause} ({fix})")
+
+
 class SitewatchWarning(UserWarning):
     """Base of sitewatch's named warnings."""
 

@@ -50,3 +50,24 @@ def test_report_renders_judgement_plot_and_provenance_in_chromium(monitored, tmp
         page.screenshot(path=str(shot), full_page=True)
         browser.close()
     assert shot.stat().st_size > 20_000
+
+
+def test_pdf_has_pages_that_are_not_blank(monitored, tmp_path) -> None:
+    import subprocess
+
+    import numpy as np
+    from PIL import Image
+
+    pytest.importorskip("weasyprint", reason="the pdf extra (WeasyPrint) is not installed")
+    if shutil.which("pdftoppm") is None:
+        pytest.skip("pdftoppm (poppler-utils) is not installed (`make test` installs it)")
+    catalog, _ = monitored
+    files = write_report(catalog, "apt", tmp_path / "r.html", pdf=tmp_path / "r.pdf")
+    assert files.pdf is not None and files.pdf.read_bytes().startswith(b"%PDF")
+    subprocess.run(["pdftoppm", "-r", "40", "-png", str(files.pdf), str(tmp_path / "page")],
+                   check=True)  # fmt: skip
+    pages = sorted(tmp_path.glob("page-*.png"))
+    assert len(pages) >= 2
+    for page in pages:
+        grey = np.asarray(Image.open(page).convert("L"), float)
+        assert grey.std() > 10, f"{page.name} is blank"

@@ -136,3 +136,17 @@ def test_every_number_in_the_html_equals_the_json_twin(monitored, tmp_path) -> N
     # self-contained: the plot is inline and nothing is loaded from elsewhere
     assert html.count("<svg") == 1 and 'src="http' not in html and "<link" not in html
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["report.html", "report.json"]
+
+
+def test_a_failed_pdf_leaves_no_file_behind(monitored, tmp_path, monkeypatch) -> None:
+    from sitewatch.errors import MissingDependencyError
+    from sitewatch.report import render
+
+    def no_weasyprint(html: str) -> bytes:
+        raise MissingDependencyError("PDF output", "WeasyPrint is not usable", "pip install")
+
+    monkeypatch.setattr(render, "to_pdf", no_weasyprint)
+    catalog, _ = monitored
+    with pytest.raises(MissingDependencyError, match="PDF output"):
+        render.write_report(catalog, "apt", tmp_path / "r.html", pdf=tmp_path / "r.pdf")
+    assert list(tmp_path.iterdir()) == []

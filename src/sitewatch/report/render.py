@@ -7,6 +7,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from sitewatch.errors import MissingDependencyError
 from sitewatch.export import write_json_atomic, write_text_atomic
 from sitewatch.report.build import report_dict
 from sitewatch.report.data import StoredMonitoring, load_monitoring
@@ -19,6 +20,7 @@ from sitewatch.store.catalog import Catalog
 class ReportFiles:
     html: Path
     json: Path
+    pdf: Path | None = None
 
 
 def render_html(
@@ -44,8 +46,9 @@ def write_report(
     out: str | Path,
     start: date | None = None,
     end: date | None = None,
+    pdf: str | Path | None = None,
 ) -> ReportFiles:
-    """Write ``out`` (HTML) and its twin (same name, ``.json``), each atomically.
+    """Write ``out`` (HTML), its twin (same name, ``.json``) and optionally ``pdf``.
 
     Everything is computed before the first byte is written, so a failure leaves no file.
     """
@@ -58,7 +61,26 @@ def write_report(
         for c in report["before_after"]
     ]
     html = render_html(report, svgs, figures)
+    document = to_pdf(html) if pdf is not None else None
     twin = out.with_suffix(".json")
     write_json_atomic(twin, report)
     write_text_atomic(out, html)
-    return ReportFiles(out, twin)
+    if document is not None:
+        pdf = Path(pdf)
+        tmp = pdf.with_name(f".{pdf.name}.tmp")
+        tmp.write_bytes(document)
+        tmp.replace(pdf)
+    return ReportFiles(out, twin, Path(pdf) if pdf is not None else None)
+
+
+def to_pdf(html: str) -> bytes:
+    """The HTML laid out as an A4 PDF by WeasyPrint (the ``pdf`` extra, Pango from Debian)."""
+    try:
+        import weasyprint
+    except (ImportError, OSError) as exc:  # OSError: the Pango libraries are missing
+        raise MissingDependencyError(
+            "PDF output",
+            f"WeasyPrint is not usable ({exc})",
+            "pip install 'sitewatch[pdf]' and apt install libpango-1.0-0 libpangoft2-1.0-0",
+        ) from None
+    return weasyprint.HTML(string=html).write_pdf()
