@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from html.parser import HTMLParser
 
 import pytest
@@ -150,3 +151,41 @@ def test_a_failed_pdf_leaves_no_file_behind(monitored, tmp_path, monkeypatch) ->
     with pytest.raises(MissingDependencyError, match="PDF output"):
         render.write_report(catalog, "apt", tmp_path / "r.html", pdf=tmp_path / "r.pdf")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_site_with_one_image_gets_an_honest_report(catalog, tmp_path) -> None:
+    from sitewatch import add_frame_site
+    from sitewatch.report.render import write_report
+    from tests.report.conftest import REF
+
+    add_frame_site(catalog, "lone", str(REF))
+    files = write_report(catalog, "lone", tmp_path / "lone.html")
+    html = files.html.read_text()
+    assert "lone has one image (ef92f434" in html and "a single view cannot" in html
+    assert "No judgement" in html and "No pair of dates" in html
+    twin = json.loads(files.json.read_text())
+    assert twin["classes"] == [] and len(twin["images"]) == 1
+    assert twin["images"][0]["reason"] == "the only image of the site: nothing to compare it with"
+
+
+def test_only_partial_coverage_is_said_plainly(tmp_path) -> None:
+    from dataclasses import replace
+
+    from sitewatch.alerts import AlertConfig
+    from sitewatch.monitor.stage import alert_scan
+    from sitewatch.report.build import report_dict
+    from sitewatch.report.data import ImageRecord, StoredMonitoring
+    from sitewatch.report.render import render_html
+    from tests.report.test_language import counts_of
+
+    counts = [replace(c, partial=True, coverage=0.4) for c in counts_of([12, 14, 13])[0]]
+    images = {c.sha256: ImageRecord(c.sha256, c.name, c.acquired_at, False, "Vendor", None,
+                                    None, None, 0.5, None) for c in counts}  # fmt: skip
+    m = StoredMonitoring("Pier", 1, AlertConfig(), counts, None, images=images)
+    m.steps, m.episodes = alert_scan(counts, m.classes, m.alerts)
+    rep = report_dict(m)
+    text = rep["judgements"]["aircraft"]["text"]
+    assert text.startswith("No image covers the whole of Pier")
+    assert rep["judgements"]["aircraft"]["confidence"] == "low"
+    assert all(p["partial"] and p["state"] == "partial" for p in rep["series"]["aircraft"])
+    assert text in render_html(rep, {"aircraft": "<svg></svg>"})

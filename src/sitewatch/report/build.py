@@ -42,6 +42,7 @@ def report_dict(
             "from": start.isoformat() if start else None,
             "to": end.isoformat() if end else None,
         },
+        "note": m.note,
         "classes": m.classes,
         "judgements": {},
         "series": {},

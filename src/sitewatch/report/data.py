@@ -17,14 +17,13 @@ from sqlalchemy import func, select
 
 from sitewatch.alerts import AlertConfig, Step
 from sitewatch.alerts.method import Episode
-from sitewatch.errors import BadInputError
 from sitewatch.monitor.counts import Z90, Accuracy, Count, run_accuracy
 from sitewatch.monitor.stage import alert_scan
 from sitewatch.register.site import registrations
 from sitewatch.report.judgement import KeyJudgement, key_judgement
 from sitewatch.report.language import Evidence, assess_confidence
 from sitewatch.store.catalog import Catalog, latest_detect_run
-from sitewatch.store.models import Image, ObjectChange, Observation, Registration, Run
+from sitewatch.store.models import Image, ObjectChange, Observation, Registration, Run, Site
 
 
 @dataclass(frozen=True)
@@ -48,7 +47,7 @@ class StoredMonitoring:
     """A site's last monitoring, as stored."""
 
     site: str
-    run_id: int
+    run_id: int | None  # None: never monitored (``note`` says why)
     alerts: AlertConfig
     counts: list[Count]  # time order; images left out carry their reason
     accuracy: Accuracy | None  # of the detector behind the counts
@@ -57,6 +56,7 @@ class StoredMonitoring:
     images: dict[str, ImageRecord] = field(default_factory=dict)  # by sha256
     # object change per consecutive pair: (before sha256, after sha256) → kind → count
     changes: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)
+    note: str | None = None  # what the report must say up front when nothing was counted
 
     @property
     def classes(self) -> list[str]:
@@ -71,9 +71,7 @@ def load_monitoring(catalog: Catalog, name: str) -> StoredMonitoring:
             select(Observation, Image).join(Image).where(Observation.site_id == site.id)
         ).all()
         if not rows:
-            raise BadInputError(
-                name, "the site has not been monitored", f"run `sitewatch monitor {name}` first"
-            )
+            return _unmonitored(site)
         run = s.get(Run, rows[0][0].run_id)
         alerts = AlertConfig(far_per_year=float(run.parameters.get("far_per_year", 1.0)))
         counts = [_count(o, im) for o, im in rows]
@@ -98,6 +96,34 @@ def load_monitoring(catalog: Catalog, name: str) -> StoredMonitoring:
     )
     result.steps, result.episodes = alert_scan(counts, result.classes, alerts)
     return result
+
+
+def _unmonitored(site: Site) -> StoredMonitoring:
+    """A site with nothing counted yet still gets an honest report: what there is, and why."""
+    images = sorted((ln.image for ln in site.image_links), key=lambda im: im.ingested_at)
+    if len(images) == 1:
+        only = images[0]
+        when = only.acquired_at.date().isoformat() if only.acquired_at else "undated"
+        note = (
+            f"{site.name} has one image ({only.original_name}, {when}): a single view cannot "
+            "show whether anything changed or is unusual. Add images of other dates, then "
+            f"run `sitewatch register {site.name}` and `sitewatch monitor {site.name}`."
+        )
+        reason = "the only image of the site: nothing to compare it with"
+    else:
+        note = (
+            f"{site.name} has {len(images)} images but has not been monitored yet: run "
+            f"`sitewatch register {site.name}` and `sitewatch monitor {site.name}`."
+        )
+        reason = "the site has not been monitored"
+    counts = [
+        Count(im.sha256, im.original_name, im.acquired_at, im.date_is_illustrative,
+              None, None, None, None, None, None, None, False, False, reason)
+        for im in images
+    ]  # fmt: skip
+    records = {im.sha256: _record(im, None) for im in images}
+    return StoredMonitoring(site.name, None, AlertConfig(), counts, None, images=records,
+                            note=note)  # fmt: skip
 
 
 def _record(im: Image, reg: Registration | None) -> ImageRecord:
