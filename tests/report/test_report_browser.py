@@ -37,6 +37,8 @@ def test_report_renders_judgement_plot_and_provenance_in_chromium(monitored, tmp
         plot = page.locator("figure.series svg").first
         box = plot.bounding_box()
         assert box is not None and box["width"] > 500 and box["height"] > 150  # drawn, sized
+        site = page.locator("img.site")  # the site view: reference, area, footprints
+        assert site.is_visible() and site.evaluate("e => e.complete && e.naturalWidth") == 760
         frames = page.locator("img.frame")  # before/after pairs, decoded and shown
         assert frames.count() >= 2 and frames.count() % 2 == 0
         for i in range(frames.count()):

@@ -113,7 +113,8 @@ def _unmonitored(site: Site) -> StoredMonitoring:
     else:
         note = (
             f"{site.name} has {len(images)} images but has not been monitored yet: run "
-            f"`sitewatch register {site.name}` and `sitewatch monitor {site.name}`."
+            f"`sitewatch detect --site {site.name}`, `sitewatch register {site.name}` and "
+            f"`sitewatch monitor {site.name}`."
         )
         reason = "the site has not been monitored"
     counts = [

@@ -16,7 +16,8 @@ from sqlalchemy import select
 
 from sitewatch.detect.scene import open_scaled
 from sitewatch.register.features import project, warp
-from sitewatch.register.site import frame_matrix, registrations
+from sitewatch.register.georef import footprint_in
+from sitewatch.register.site import frame_matrix, registrations, site_polygon
 from sitewatch.store.catalog import Catalog
 from sitewatch.store.models import Detection, ObjectChange
 
@@ -73,6 +74,41 @@ def pair_figure(
             if (catalog.workspace / path).is_file()
         ]
     return PairFigure(before, after, views[before], views[after], chip_files)
+
+
+def site_view(catalog: Catalog, site_name: str, width: int = 760) -> bytes | None:
+    """The reference image with the site's area (yellow) and where every registered image
+    lies (cyan, numbered in date order): what each date could and could not see.
+    None until the site has a reference frame."""
+    with catalog.session() as s:
+        site = catalog.get_site(s, site_name)
+        ref = site.reference_image
+        if ref is None:
+            return None
+        regs = registrations(s, site)
+        k = width / ref.width
+        scale = np.diag([k, k, 1.0])
+        size = (width, max(1, round(ref.height * k)))
+        img = PILImage.fromarray(_view(catalog.image_path(ref), scale, size, k))
+        draw = ImageDraw.Draw(img)
+        dated = sorted(
+            (ln.image for ln in site.image_links if ln.image.id in regs),
+            key=lambda im: (im.acquired_at is None, im.acquired_at or im.ingested_at),
+        )
+        for i, image in enumerate(dated, start=1):
+            reg = regs[image.id]
+            if reg.status != "ok":
+                continue
+            outline = footprint_in((image.width, image.height), scale @ frame_matrix(reg))
+            pts = [tuple(map(float, p)) for p in outline.exterior.coords]
+            draw.line(pts, fill=(60, 220, 255), width=2)
+            x, y = outline.representative_point().coords[0]
+            draw.text((x, y), str(i), fill=(60, 220, 255))
+        area = site_polygon(site, ref)
+        for poly in getattr(area, "geoms", [area]):
+            pts = [tuple(map(float, p)) for p in project(scale, np.array(poly.exterior.coords))]
+            draw.line(pts, fill=(255, 215, 0), width=3)
+    return _jpeg(img)
 
 
 def _view(path: Path, matrix: np.ndarray, size: tuple[int, int], k: float) -> np.ndarray:

@@ -11,7 +11,7 @@ from sitewatch.errors import MissingDependencyError
 from sitewatch.export import write_json_atomic, write_text_atomic
 from sitewatch.report.build import report_dict
 from sitewatch.report.data import StoredMonitoring, load_monitoring
-from sitewatch.report.figures import PairFigure, data_uri, pair_figure
+from sitewatch.report.figures import PairFigure, data_uri, pair_figure, site_view
 from sitewatch.report.plots import series_figure, to_svg
 from sitewatch.store.catalog import Catalog
 
@@ -24,7 +24,10 @@ class ReportFiles:
 
 
 def render_html(
-    report: dict[str, Any], svgs: dict[str, str], figures: list[PairFigure] | None = None
+    report: dict[str, Any],
+    svgs: dict[str, str],
+    figures: list[PairFigure] | None = None,
+    site_jpeg: bytes | None = None,
 ) -> str:
     """The report as one HTML document (no external files, nothing fetched when opened)."""
     from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
@@ -37,7 +40,9 @@ def render_html(
         lstrip_blocks=True,
     )
     env.filters["data_uri"] = data_uri
-    return env.get_template("report.html.j2").render(r=report, svgs=svgs, figures=figures or [])
+    return env.get_template("report.html.j2").render(
+        r=report, svgs=svgs, figures=figures or [], site_jpeg=site_jpeg
+    )
 
 
 def write_report(
@@ -60,7 +65,7 @@ def write_report(
         pair_figure(catalog, name, c["before_sha256"], c["after_sha256"])
         for c in report["before_after"]
     ]
-    html = render_html(report, svgs, figures)
+    html = render_html(report, svgs, figures, site_view(catalog, name))
     document = to_pdf(html) if pdf is not None else None
     twin = out.with_suffix(".json")
     write_json_atomic(twin, report)
