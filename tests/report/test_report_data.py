@@ -88,6 +88,8 @@ def test_report_twin_holds_judgement_series_changes_and_provenance(monitored) ->
     assert images["78400c58"]["registration"]["method"] == "chain"
     assert all(r["used"] and r["licence"] == "CC BY-NC-SA 4.0" for r in rep["images"])
     assert rep["alerts"]["far_per_year"] == 1.0 and rep["scale"][0]["phrase"] == "almost no chance"
+    det = rep["detector"]  # the shipped model's card: held-out AP and count error
+    assert det["name"] == "sitewatch-aircraft" and det["ap50"] > 0.9 and det["count_error"] < 0.1
     # a period shows its own dates only
     april = report_dict(m, date(2024, 4, 1), date(2024, 4, 30))
     assert [r["date"] for r in april["series"]["aircraft"]] == ["2024-04-08", "2024-04-22"]

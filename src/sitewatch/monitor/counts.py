@@ -96,13 +96,20 @@ def run_accuracy(run: Run) -> Accuracy:
     p, r = run.parameters.get("precision"), run.parameters.get("recall")
     if p and r:
         return Accuracy(float(p), float(r), f"{run.method} v{run.version[:8]} (held-out)")
+    metrics = model_metrics(run)
+    if metrics.get("precision"):
+        return Accuracy(metrics["precision"], metrics["recall"], f"{run.method} model card")
+    return Accuracy(1.0, 1.0, "unknown: detector error not measured, intervals too narrow")
+
+
+def model_metrics(run: Run) -> dict:
+    """The held-out metrics on the shipped model's card, when ``run`` used that model."""
     card = DEFAULT_MODEL.with_suffix(".json")
     if card.is_file():
         info = json.loads(card.read_text())
-        metrics = info.get("metrics", {})
-        if info.get("name") == run.method and metrics.get("precision"):
-            return Accuracy(metrics["precision"], metrics["recall"], f"{run.method} model card")
-    return Accuracy(1.0, 1.0, "unknown: detector error not measured, intervals too narrow")
+        if info.get("name") == run.method:
+            return dict(info.get("metrics", {}))
+    return {}
 
 
 def view_of(

@@ -104,10 +104,17 @@ def report_dict(
         if within(rec.acquired_at)
     ]  # fmt: skip
     acc = m.accuracy
+    card = m.detector
     out["detector"] = {
+        "name": card.get("name"),
+        "version": card.get("version"),
         "accuracy_source": acc.source if acc else None,
-        "precision": acc.precision if acc else None,
-        "recall": acc.recall if acc else None,
+        "precision": _r(acc.precision, 3) if acc else None,
+        "recall": _r(acc.recall, 3) if acc else None,
+        "ap50": _r(card.get("ap50"), 3),
+        "ap50_95": _r(card.get("ap50_95"), 3),
+        "count_error": _r(card.get("count_mare"), 3),
+        "held_out": card.get("held_out"),
     }
     out["alerts"] = {
         "method": "median baseline of log counts + one-sided CUSUM (sitewatch.alerts.method)",

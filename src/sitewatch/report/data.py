@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from sitewatch.alerts import AlertConfig, Step
 from sitewatch.alerts.method import Episode
-from sitewatch.monitor.counts import Z90, Accuracy, Count, run_accuracy
+from sitewatch.monitor.counts import Z90, Accuracy, Count, model_metrics, run_accuracy
 from sitewatch.monitor.stage import alert_scan
 from sitewatch.register.site import registrations
 from sitewatch.report.judgement import KeyJudgement, key_judgement
@@ -51,6 +51,7 @@ class StoredMonitoring:
     alerts: AlertConfig
     counts: list[Count]  # time order; images left out carry their reason
     accuracy: Accuracy | None  # of the detector behind the counts
+    detector: dict[str, Any] = field(default_factory=dict)  # name, version, held-out metrics
     steps: dict[str, list[Step]] = field(default_factory=dict)
     episodes: dict[str, list[Episode]] = field(default_factory=dict)
     images: dict[str, ImageRecord] = field(default_factory=dict)  # by sha256
@@ -79,6 +80,11 @@ def load_monitoring(catalog: Catalog, name: str) -> StoredMonitoring:
         used = next((im for o, im in rows if o.used), None)
         detect = latest_detect_run(s, used.id) if used is not None else None
         accuracy = run_accuracy(detect) if detect is not None else None
+        detector = (
+            {"name": detect.method, "version": detect.version, **model_metrics(detect)}
+            if detect is not None
+            else {}
+        )
         regs = registrations(s, site)
         sha = {im.id: im.sha256 for _o, im in rows}
         changes: dict[tuple[str, str], dict[str, int]] = {}
@@ -92,7 +98,7 @@ def load_monitoring(catalog: Catalog, name: str) -> StoredMonitoring:
             pair[kind] = n
         images = {im.sha256: _record(im, regs.get(im.id)) for _o, im in rows}
     result = StoredMonitoring(
-        name, run.id, alerts, counts, accuracy, images=images, changes=changes
+        name, run.id, alerts, counts, accuracy, detector, images=images, changes=changes
     )
     result.steps, result.episodes = alert_scan(counts, result.classes, alerts)
     return result
