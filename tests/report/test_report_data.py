@@ -176,13 +176,15 @@ def test_only_partial_coverage_is_said_plainly(tmp_path) -> None:
     from sitewatch.alerts import AlertConfig
     from sitewatch.monitor.stage import alert_scan
     from sitewatch.report.build import report_dict
-    from sitewatch.report.data import ImageRecord, StoredMonitoring
+    from sitewatch.report.data import StoredMonitoring
     from sitewatch.report.render import render_html
+    from sitewatch.sites.registry import SiteImage
     from tests.report.test_language import counts_of
 
     counts = [replace(c, partial=True, coverage=0.4) for c in counts_of([12, 14, 13])[0]]
-    images = {c.sha256: ImageRecord(c.sha256, c.name, c.acquired_at, False, "Vendor", None,
-                                    None, None, 0.5, None) for c in counts}  # fmt: skip
+    images = {c.sha256: SiteImage(c.sha256, c.name, c.acquired_at, False, "Vendor", None, None,
+                                  None, 0.5, 2560, 2560, False, "explicit", 0.4, 0, 12)
+              for c in counts}  # fmt: skip
     m = StoredMonitoring("Pier", 1, AlertConfig(), counts, None, images=images)
     m.steps, m.episodes = alert_scan(counts, m.classes, m.alerts)
     rep = report_dict(m)

@@ -99,7 +99,7 @@ def report_dict(
     records = sorted(m.images.values(), key=lambda rec: (iso(rec.acquired_at), rec.name))
     out["images"] = [
         {**asdict(rec), "acquired_at": iso(rec.acquired_at), "used": rec.sha256 in used,
-         "reason": reasons.get(rec.sha256)}
+         "registration": m.registration.get(rec.sha256), "reason": reasons.get(rec.sha256)}
         for rec in records
         if within(rec.acquired_at)
     ]  # fmt: skip

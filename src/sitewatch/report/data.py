@@ -22,24 +22,9 @@ from sitewatch.monitor.stage import alert_scan
 from sitewatch.register.site import registrations
 from sitewatch.report.judgement import KeyJudgement, key_judgement
 from sitewatch.report.language import Evidence, assess_confidence
+from sitewatch.sites.registry import SiteImage, site_summary
 from sitewatch.store.catalog import Catalog, latest_detect_run
 from sitewatch.store.models import Image, ObjectChange, Observation, Registration, Run, Site
-
-
-@dataclass(frozen=True)
-class ImageRecord:
-    """One image of the site: its provenance and how registration went."""
-
-    sha256: str
-    name: str
-    acquired_at: datetime | None
-    date_is_illustrative: bool
-    provider: str | None
-    credit: str | None
-    licence: str | None
-    source_url: str | None
-    gsd_m: float | None
-    registration: dict[str, Any] | None  # method, status, reason, inliers, rmse_px, overlap
 
 
 @dataclass
@@ -54,7 +39,9 @@ class StoredMonitoring:
     detector: dict[str, Any] = field(default_factory=dict)  # name, version, held-out metrics
     steps: dict[str, list[Step]] = field(default_factory=dict)
     episodes: dict[str, list[Episode]] = field(default_factory=dict)
-    images: dict[str, ImageRecord] = field(default_factory=dict)  # by sha256
+    images: dict[str, SiteImage] = field(default_factory=dict)  # provenance, by sha256
+    # how each image registered: method, status, reason, inliers, rmse_px, overlap
+    registration: dict[str, dict[str, Any]] = field(default_factory=dict)
     # object change per consecutive pair: (before sha256, after sha256) → kind → count
     changes: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)
     note: str | None = None  # what the report must say up front when nothing was counted
@@ -66,13 +53,14 @@ class StoredMonitoring:
 
 def load_monitoring(catalog: Catalog, name: str) -> StoredMonitoring:
     """Read a site's stored monitoring and re-derive its alert steps and episodes."""
+    images = {im.sha256: im for im in site_summary(catalog, name).images}
     with catalog.session() as s:
         site = catalog.get_site(s, name)
         rows = s.execute(
             select(Observation, Image).join(Image).where(Observation.site_id == site.id)
         ).all()
         if not rows:
-            return _unmonitored(site)
+            return _unmonitored(site, images)
         run = s.get(Run, rows[0][0].run_id)
         alerts = AlertConfig(far_per_year=float(run.parameters.get("far_per_year", 1.0)))
         counts = [_count(o, im) for o, im in rows]
@@ -96,15 +84,16 @@ def load_monitoring(catalog: Catalog, name: str) -> StoredMonitoring:
         for before, after, kind, n in tallies:
             pair = changes.setdefault((sha[before], sha[after]), {})
             pair[kind] = n
-        images = {im.sha256: _record(im, regs.get(im.id)) for _o, im in rows}
+        registration = {im.sha256: _registration(regs[im.id]) for _o, im in rows if im.id in regs}
     result = StoredMonitoring(
-        name, run.id, alerts, counts, accuracy, detector, images=images, changes=changes
-    )
+        name, run.id, alerts, counts, accuracy, detector,
+        images=images, registration=registration, changes=changes,
+    )  # fmt: skip
     result.steps, result.episodes = alert_scan(counts, result.classes, alerts)
     return result
 
 
-def _unmonitored(site: Site) -> StoredMonitoring:
+def _unmonitored(site: Site, records: dict[str, SiteImage]) -> StoredMonitoring:
     """A site with nothing counted yet still gets an honest report: what there is, and why."""
     images = sorted((ln.image for ln in site.image_links), key=lambda im: im.ingested_at)
     if len(images) == 1:
@@ -128,26 +117,19 @@ def _unmonitored(site: Site) -> StoredMonitoring:
               None, None, None, None, None, None, None, False, False, reason)
         for im in images
     ]  # fmt: skip
-    records = {im.sha256: _record(im, None) for im in images}
     return StoredMonitoring(site.name, None, AlertConfig(), counts, None, images=records,
                             note=note)  # fmt: skip
 
 
-def _record(im: Image, reg: Registration | None) -> ImageRecord:
-    registration = None
-    if reg is not None:
-        registration = {
-            "method": reg.method,
-            "status": reg.status,
-            "reason": reg.reason,
-            "inliers": reg.inliers,
-            "rmse_px": reg.rmse_px,
-            "overlap": reg.overlap,
-        }
-    return ImageRecord(
-        im.sha256, im.original_name, im.acquired_at, im.date_is_illustrative, im.provider,
-        im.credit, im.licence, im.source_url, im.gsd_m, registration,
-    )  # fmt: skip
+def _registration(reg: Registration) -> dict[str, Any]:
+    return {
+        "method": reg.method,
+        "status": reg.status,
+        "reason": reg.reason,
+        "inliers": reg.inliers,
+        "rmse_px": reg.rmse_px,
+        "overlap": reg.overlap,
+    }
 
 
 def _count(o: Observation, image: Image) -> Count:

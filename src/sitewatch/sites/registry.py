@@ -30,6 +30,7 @@ class SiteImage:
     provider: str | None
     credit: str | None
     licence: str | None
+    source_url: str | None
     gsd_m: float | None
     width: int
     height: int
@@ -172,6 +173,7 @@ def site_summary(catalog: Catalog, name: str) -> SiteSummary:
                 provider=img.provider,
                 credit=img.credit,
                 licence=img.licence,
+                source_url=img.source_url,
                 gsd_m=img.gsd_m,
                 width=img.width,
                 height=img.height,
