@@ -100,11 +100,16 @@ def write_json_atomic(path: Path, data: dict) -> None:
 
 
 def write_text_atomic(path: Path, text: str) -> None:
-    """Write text to a temporary file beside ``path`` and rename it into place."""
+    """Write UTF-8 text to a temporary file beside ``path`` and rename it into place."""
+    write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write bytes to a temporary file beside ``path`` and rename it into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     try:
-        tmp.write_text(text, encoding="utf-8")
+        tmp.write_bytes(data)
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)

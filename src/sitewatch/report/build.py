@@ -11,9 +11,8 @@ from typing import Any
 
 from sitewatch import __version__
 from sitewatch.alerts.calibration import threshold_for
-from sitewatch.report.data import StoredMonitoring, evidence_of
-from sitewatch.report.judgement import key_judgement
-from sitewatch.report.language import SCALE, assess_confidence, term_for
+from sitewatch.report.data import StoredMonitoring, judge
+from sitewatch.report.language import SCALE, term_for
 from sitewatch.store.catalog import iso
 
 
@@ -51,8 +50,7 @@ def report_dict(
     for cls in m.classes:
         steps = [s for s in m.steps[cls] if within(s.t, lower=False)]
         episodes = [e for e in m.episodes[cls] if within(e.start, lower=False)]
-        confidence = assess_confidence(evidence_of(m, cls))
-        kj = key_judgement(m.site, cls, counts, steps, episodes, confidence, m.alerts.min_baseline)
+        kj = judge(m, cls, counts, steps, episodes)
         out["judgements"][cls] = {
             "text": kj.text,
             "likelihood": kj.likelihood,

@@ -24,7 +24,7 @@ from sitewatch.report.judgement import KeyJudgement, key_judgement
 from sitewatch.report.language import Evidence, assess_confidence
 from sitewatch.sites.registry import SiteImage, site_summary
 from sitewatch.store.catalog import Catalog, latest_detect_run
-from sitewatch.store.models import Image, ObjectChange, Observation, Registration, Run, Site
+from sitewatch.store.models import Image, ObjectChange, Observation, Registration, Run
 
 
 @dataclass
@@ -60,7 +60,7 @@ def load_monitoring(catalog: Catalog, name: str) -> StoredMonitoring:
             select(Observation, Image).join(Image).where(Observation.site_id == site.id)
         ).all()
         if not rows:
-            return _unmonitored(site, images)
+            return _unmonitored(name, images)
         run = s.get(Run, rows[0][0].run_id)
         alerts = AlertConfig(far_per_year=float(run.parameters.get("far_per_year", 1.0)))
         counts = [_count(o, im) for o, im in rows]
@@ -93,31 +93,31 @@ def load_monitoring(catalog: Catalog, name: str) -> StoredMonitoring:
     return result
 
 
-def _unmonitored(site: Site, records: dict[str, SiteImage]) -> StoredMonitoring:
+def _unmonitored(name: str, records: dict[str, SiteImage]) -> StoredMonitoring:
     """A site with nothing counted yet still gets an honest report: what there is, and why."""
-    images = sorted((ln.image for ln in site.image_links), key=lambda im: im.ingested_at)
+    images = list(records.values())
     if len(images) == 1:
         only = images[0]
         when = only.acquired_at.date().isoformat() if only.acquired_at else "undated"
         note = (
-            f"{site.name} has one image ({only.original_name}, {when}): a single view cannot "
+            f"{name} has one image ({only.name}, {when}): a single view cannot "
             "show whether anything changed or is unusual. Add images of other dates, then "
-            f"run `sitewatch register {site.name}` and `sitewatch monitor {site.name}`."
+            f"run `sitewatch register {name}` and `sitewatch monitor {name}`."
         )
         reason = "the only image of the site: nothing to compare it with"
     else:
         note = (
-            f"{site.name} has {len(images)} images but has not been monitored yet: run "
-            f"`sitewatch detect --site {site.name}`, `sitewatch register {site.name}` and "
-            f"`sitewatch monitor {site.name}`."
+            f"{name} has {len(images)} images but has not been monitored yet: run "
+            f"`sitewatch detect --site {name}`, `sitewatch register {name}` and "
+            f"`sitewatch monitor {name}`."
         )
         reason = "the site has not been monitored"
     counts = [
-        Count(im.sha256, im.original_name, im.acquired_at, im.date_is_illustrative,
+        Count(im.sha256, im.name, im.acquired_at, im.date_is_illustrative,
               None, None, None, None, None, None, None, False, False, reason)
         for im in images
     ]  # fmt: skip
-    return StoredMonitoring(site.name, None, AlertConfig(), counts, None, images=records,
+    return StoredMonitoring(name, None, AlertConfig(), counts, None, images=records,
                             note=note)  # fmt: skip
 
 
@@ -162,18 +162,26 @@ def evidence_of(m: StoredMonitoring, class_name: str) -> Evidence:
     )
 
 
+def judge(
+    m: StoredMonitoring,
+    class_name: str,
+    counts: list[Count] | None = None,
+    steps: list[Step] | None = None,
+    episodes: list[Episode] | None = None,
+) -> KeyJudgement:
+    """One class's key judgement over ``counts``/``steps``/``episodes`` (default: all)."""
+    return key_judgement(
+        m.site,
+        class_name,
+        m.counts if counts is None else counts,
+        m.steps[class_name] if steps is None else steps,
+        m.episodes[class_name] if episodes is None else episodes,
+        assess_confidence(evidence_of(m, class_name)),
+        m.alerts.min_baseline,
+    )
+
+
 def judgements(catalog: Catalog, name: str) -> dict[str, KeyJudgement]:
     """The key judgement for each class monitored at site ``name``."""
     m = load_monitoring(catalog, name)
-    return {
-        cls: key_judgement(
-            name,
-            cls,
-            m.counts,
-            m.steps[cls],
-            m.episodes[cls],
-            assess_confidence(evidence_of(m, cls)),
-            m.alerts.min_baseline,
-        )
-        for cls in m.classes
-    }
+    return {cls: judge(m, cls) for cls in m.classes}

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from sitewatch.errors import MissingDependencyError
-from sitewatch.export import write_json_atomic, write_text_atomic
+from sitewatch.export import write_bytes_atomic, write_json_atomic, write_text_atomic
 from sitewatch.report.build import report_dict
 from sitewatch.report.data import StoredMonitoring, load_monitoring
 from sitewatch.report.figures import PairFigure, data_uri, pair_figure, site_view
@@ -71,10 +71,7 @@ def write_report(
     write_json_atomic(twin, report)
     write_text_atomic(out, html)
     if document is not None:
-        pdf = Path(pdf)
-        tmp = pdf.with_name(f".{pdf.name}.tmp")
-        tmp.write_bytes(document)
-        tmp.replace(pdf)
+        write_bytes_atomic(Path(pdf), document)
     return ReportFiles(out, twin, Path(pdf) if pdf is not None else None)
 
 
