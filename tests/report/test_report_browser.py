@@ -55,16 +55,23 @@ def test_report_renders_judgement_plot_and_provenance_in_chromium(monitored, tmp
 
 
 def test_pdf_has_pages_that_are_not_blank(monitored, tmp_path) -> None:
+    import importlib.util
     import subprocess
 
     import numpy as np
     from PIL import Image
 
-    pytest.importorskip("weasyprint", reason="the pdf extra (WeasyPrint) is not installed")
+    # found, not imported: importing it here would flip the Pillow flag checked below
+    if importlib.util.find_spec("weasyprint") is None:
+        pytest.skip("the pdf extra (WeasyPrint) is not installed")
     if shutil.which("pdftoppm") is None:
         pytest.skip("pdftoppm (poppler-utils) is not installed (`make test` installs it)")
+    from PIL import ImageFile
+
     catalog, _ = monitored
     files = write_report(catalog, "apt", tmp_path / "r.html", pdf=tmp_path / "r.pdf")
+    # WeasyPrint's import flips a Pillow global; truncated images must still fail afterwards
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is False
     assert files.pdf is not None and files.pdf.read_bytes().startswith(b"%PDF")
     subprocess.run(["pdftoppm", "-r", "40", "-png", str(files.pdf), str(tmp_path / "page")],
                    check=True)  # fmt: skip

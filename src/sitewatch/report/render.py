@@ -76,13 +76,24 @@ def write_report(
 
 
 def to_pdf(html: str) -> bytes:
-    """The HTML laid out as an A4 PDF by WeasyPrint (the ``pdf`` extra, Pango from Debian)."""
+    """The HTML laid out as an A4 PDF by WeasyPrint (the ``pdf`` extra, Pango from Debian).
+
+    Importing WeasyPrint sets Pillow's process-wide ``LOAD_TRUNCATED_IMAGES``, which would
+    let every later decode in this process accept truncated JPEGs (ingest validation and
+    detection rely on them failing); the flag is put back as it was.
+    """
+    from PIL import ImageFile
+
+    truncated = ImageFile.LOAD_TRUNCATED_IMAGES
     try:
-        import weasyprint
-    except (ImportError, OSError) as exc:  # OSError: the Pango libraries are missing
-        raise MissingDependencyError(
-            "PDF output",
-            f"WeasyPrint is not usable ({exc})",
-            "pip install 'sitewatch[pdf]' and apt install libpango-1.0-0 libpangoft2-1.0-0",
-        ) from None
-    return weasyprint.HTML(string=html).write_pdf()
+        try:
+            import weasyprint
+        except (ImportError, OSError) as exc:  # OSError: the Pango libraries are missing
+            raise MissingDependencyError(
+                "PDF output",
+                f"WeasyPrint is not usable ({exc})",
+                "pip install 'sitewatch[pdf]' and apt install libpango-1.0-0 libpangoft2-1.0-0",
+            ) from None
+        return weasyprint.HTML(string=html).write_pdf()
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = truncated
