@@ -17,21 +17,21 @@ APT_GET = $(2) || $(SUDO) apt-get install -y -q $(1) || \
 DEMO   := demo-workspace
 SW     := $(BIN)/sitewatch --workspace $(DEMO)
 
-.PHONY: setup setup-train setup-system demo test lint format bench clean
+.PHONY: setup setup-train setup-system demo serve web-assets test lint format bench clean
 
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev,pdf]'
+	$(BIN)/pip install --quiet -e '.[dev,pdf,web]'
 	touch $@
 
 setup-train: $(TRAIN)
 
 $(TRAIN): $(STAMP)
 	$(BIN)/pip install --quiet $(TORCH)
-	$(BIN)/pip install --quiet -e '.[dev,pdf,train]'
+	$(BIN)/pip install --quiet -e '.[dev,pdf,web,train]'
 	touch $@
 
 setup-system: $(PANGO) $(BROWSER)
@@ -65,6 +65,22 @@ demo: setup $(PANGO)
 	$(SW) site show joplin-south
 	@echo "== analyst report =="
 	$(SW) report demo-airport --out $(DEMO)/demo-airport-report.html --pdf $(DEMO)/demo-airport-report.pdf
+
+# the dashboard on the demo workspace (run `make demo` first); Ctrl-C stops it
+serve: setup
+	@test -f $(DEMO)/catalog.sqlite || $(MAKE) demo
+	$(SW) serve --port $${PORT:-8000}
+
+# Leaflet comes from npm (pinned in package-lock.json) and is committed under static/vendor,
+# so installs and the running dashboard never need the network
+FRONTEND := src/sitewatch/web/frontend
+VENDOR   := src/sitewatch/web/static/vendor
+web-assets:
+	cd $(FRONTEND) && npm ci --no-audit --no-fund
+	rm -rf $(VENDOR)/leaflet && mkdir -p $(VENDOR)/leaflet
+	cp -r $(FRONTEND)/node_modules/leaflet/dist/leaflet.js $(FRONTEND)/node_modules/leaflet/dist/leaflet.css \
+		$(FRONTEND)/node_modules/leaflet/dist/images $(FRONTEND)/node_modules/leaflet/LICENSE \
+		$(VENDOR)/leaflet/
 
 lint: setup
 	$(BIN)/ruff check src tests bench examples

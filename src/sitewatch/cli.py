@@ -140,23 +140,11 @@ def ingest(
     ] = False,
 ) -> None:
     """Ingest imagery with provenance (GeoTIFF/COG, JPEG 2000, JPEG, PNG, STAC Items)."""
-    from sitewatch.ingest import Dated, IngestOptions, Provenance, discover
+    from sitewatch.ingest import IngestOptions, discover
     from sitewatch.ingest import ingest as run_ingest
-    from sitewatch.ingest.provenance import parse_datetime, parse_gsd
+    from sitewatch.ingest.provenance import given
 
-    try:
-        when = Dated(parse_datetime(acquired, what="--acquired"), "flag") if acquired else None
-    except ValueError as exc:
-        raise BadInputError("--acquired", str(exc)) from None
-    prov = Provenance(
-        acquired=when,
-        provider=provider,
-        credit=credit,
-        licence=licence,
-        source_url=source_url,
-        gsd_m=parse_gsd(gsd, "--gsd") if gsd is not None else None,
-        date_is_illustrative=True if illustrative else None,
-    )
+    prov = given(acquired, illustrative, provider, credit, licence, source_url, gsd, prefix="--")
     options = IngestOptions(
         site=site,
         provenance=prov,
@@ -507,6 +495,41 @@ def report(
     out.print(f"data:   {files.json}", highlight=False)
     if files.pdf is not None:
         out.print(f"pdf:    {files.pdf}", highlight=False)
+
+
+@app.command()
+@fails_cleanly
+def serve(
+    host: Annotated[
+        str, typer.Option(help="Address to listen on; anything but loopback needs the token.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    token: Annotated[
+        str | None,
+        typer.Option(envvar="SITEWATCH_TOKEN", help="Access token (default: a random one)."),
+    ] = None,
+    max_upload_mb: Annotated[int, typer.Option(help="Largest upload accepted, in MB.")] = 2048,
+) -> None:
+    """The web dashboard: sites on a map, timelines, imagery with detections, uploads, jobs."""
+    from sitewatch.web import create_app
+    from sitewatch.web.security import Access
+
+    try:
+        import uvicorn
+    except ImportError:
+        from sitewatch.errors import MissingDependencyError
+
+        raise MissingDependencyError(
+            "sitewatch serve", "uvicorn is not installed", "pip install 'sitewatch[web]'"
+        ) from None
+    access = Access.for_host(host, token, max_upload_mb)
+    hosts = ["127.0.0.1", "localhost", "[::1]", "::1"] if access.open_reads else None
+    app_ = create_app(catalog(), access, allowed_hosts=hosts)
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    out.print(f"sitewatch dashboard: http://{shown}:{port}/?token={access.token}", highlight=False)
+    if access.open_reads:
+        out.print("reads are open on this machine; uploads and jobs need the token", style="dim")
+    uvicorn.run(app_, host=host, port=port, log_level="warning")
 
 
 def _day(value: str | None, what: str) -> date | None:

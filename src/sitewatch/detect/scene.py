@@ -84,18 +84,27 @@ class RasterScene:
             dtype=np.float64,
         )
 
-    def read(self, x0: int, y0: int, w: int, h: int) -> np.ndarray:
+    def read(
+        self, x0: int, y0: int, w: int, h: int, out: tuple[int, int] | None = None
+    ) -> np.ndarray:
+        """Pixels [x0, x0+w) × [y0, y0+h) of the scaled scene, resampled to ``out`` (w, h)
+        when given (overviews serve the shrinking)."""
         from rasterio.enums import Resampling
         from rasterio.windows import Window
 
         s = self.scale
+        ow, oh = out or (w, h)
         # tiles lie inside the scene; rounding may overhang it by under a source pixel
         window = Window(x0 / s, y0 / s, w / s, h / s).intersection(
             Window(0, 0, self.ds.width, self.ds.height)
         )
         data = self.ds.read(
-            self.bands, window=window, out_shape=(3, h, w), resampling=Resampling.average
+            self.bands, window=window, out_shape=(3, oh, ow), resampling=Resampling.average
         )
+        return self.to_rgb(data)
+
+    def to_rgb(self, data: np.ndarray) -> np.ndarray:
+        """(3, h, w) band values → (h, w, 3) uint8 through the scene's stretch."""
         if self.stretch is not None:
             lo, hi = self.stretch[:, :1, None], self.stretch[:, 1:, None]
             data = (data.astype(np.float32) - lo) / np.maximum(hi - lo, 1e-6) * 255

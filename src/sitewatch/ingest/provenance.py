@@ -97,6 +97,36 @@ def parse_gsd(value: Any, where: str) -> float:
     return gsd
 
 
+def given(
+    acquired: str | None = None,
+    illustrative: bool = False,
+    provider: str | None = None,
+    credit: str | None = None,
+    licence: str | None = None,
+    source_url: str | None = None,
+    gsd: float | str | None = None,
+    notes: str | None = None,
+    prefix: str = "",
+) -> Provenance:
+    """Provenance typed in by the user (CLI flags, upload form): it wins over every source.
+    Errors name the field as ``prefix`` + its name (``--acquired`` on the command line)."""
+    field_ = f"{prefix}acquired"
+    try:
+        when = Dated(parse_datetime(acquired, what=field_), "flag") if acquired else None
+    except ValueError as exc:
+        raise BadInputError(field_, str(exc)) from None
+    return Provenance(
+        acquired=when,
+        provider=provider or None,
+        credit=credit or None,
+        licence=licence or None,
+        source_url=source_url or None,
+        gsd_m=parse_gsd(gsd, f"{prefix}gsd") if gsd not in (None, "") else None,
+        date_is_illustrative=True if illustrative else None,
+        notes=notes or None,
+    )
+
+
 def load_sidecar(path: Path) -> Provenance:
     """Read a provenance sidecar JSON (keys: acquired, provider, credit, licence, …)."""
     try:

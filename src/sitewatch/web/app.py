@@ -1,0 +1,344 @@
+"""The dashboard: a FastAPI app over one catalog (pages, JSON API, tiles, uploads, jobs)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+import uuid
+from contextlib import asynccontextmanager
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import FastAPI, File, Form, Query, Request, UploadFile
+from fastapi import Path as PathParam
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel, Field
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+from sitewatch import __version__
+from sitewatch.errors import (
+    BadInputError,
+    ConflictError,
+    MissingDependencyError,
+    NotFoundError,
+    SitewatchError,
+    StoreError,
+)
+from sitewatch.ingest.sniff import RASTER_SUFFIXES
+from sitewatch.store.catalog import Catalog
+from sitewatch.web import data
+from sitewatch.web.jobs import STAGES, JobRunner
+from sitewatch.web.security import COOKIE, Access, presented_token
+from sitewatch.web.tiles import SourceCache, frame_tile, max_zoom, mercator_tile, png
+
+HERE = Path(__file__).parent
+SHA = Annotated[str, PathParam(pattern=r"^[0-9a-f]{64}$", description="full SHA-256")]
+ZOOM = Annotated[int, PathParam(ge=0, le=24)]
+TILE_XY = Annotated[int, PathParam(ge=0, le=2**24)]
+PNG = {"content": {"image/png": {}}, "description": "a 256×256 PNG tile"}
+TILE_CACHE = "private, max-age=300"
+
+
+class JobRequest(BaseModel):
+    stages: list[str] = Field(default_factory=lambda: list(STAGES), examples=[list(STAGES)])
+
+
+def create_app(
+    catalog: Catalog,
+    access: Access,
+    allowed_hosts: list[str] | None = None,
+) -> FastAPI:
+    """The app for ``catalog``. ``allowed_hosts`` guards against DNS rebinding on loopback."""
+    jobs = JobRunner(catalog)
+    sources = SourceCache()
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):  # type: ignore[no-untyped-def]
+        yield
+        jobs.shutdown()
+        sources.clear()
+
+    app = FastAPI(
+        title="sitewatch",
+        version=__version__,
+        description="Sites, counts, alerts and imagery of a sitewatch catalog. Reads are open "
+        "on a loopback address; writes (uploads, jobs) need the token as "
+        "`Authorization: Bearer …`.",
+        lifespan=lifespan,
+    )
+    app.state.catalog, app.state.access, app.state.jobs = catalog, access, jobs
+    if allowed_hosts:
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)
+    templates = Jinja2Templates(directory=HERE / "templates")
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+
+    @app.middleware("http")
+    async def guard(request: Request, call_next):  # type: ignore[no-untyped-def]
+        token = request.query_params.get("token")
+        if token is not None and request.method == "GET" and access.check(token):
+            # log in once: keep the token in a cookie, drop it from the address bar
+            query = "&".join(
+                f"{k}={v}" for k, v in request.query_params.multi_items() if k != "token"
+            )
+            target = request.url.path + (f"?{query}" if query else "")
+            response = RedirectResponse(target, status_code=303)
+            response.set_cookie(COOKIE, token, httponly=True, samesite="strict")
+            return response
+        if not access.allows(request.method) and not access.check(
+            presented_token(request.headers, request.cookies)
+        ):
+            what = "this server needs" if not access.open_reads else "writes need"
+            return JSONResponse(
+                {"detail": f"{what} the sitewatch token: open the address `sitewatch serve` "
+                 "printed (it ends in ?token=…) or send `Authorization: Bearer TOKEN`"},
+                status_code=401, headers={"WWW-Authenticate": "Bearer"},
+            )  # fmt: skip
+        if request.method == "POST" and request.url.path == "/api/images":
+            length = request.headers.get("content-length")
+            if length is None or not length.isdigit():
+                return JSONResponse({"detail": "uploads need a Content-Length"}, status_code=411)
+            if int(length) > access.max_upload_bytes + 1024**2:  # + room for the form fields
+                limit = access.max_upload_bytes // 1024**2
+                return JSONResponse(
+                    {"detail": f"upload over the {limit} MB limit (sitewatch serve "
+                     "--max-upload-mb raises it; or ingest from the CLI)"}, status_code=413,
+                )  # fmt: skip
+        return await call_next(request)
+
+    _errors(app)
+
+    # -- pages -----------------------------------------------------------------------------
+    def page(request: Request, name: str, **context: Any) -> HTMLResponse:
+        return templates.TemplateResponse(
+            request, name, {"version": __version__, "writable": True, **context}
+        )
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def overview_page(request: Request) -> HTMLResponse:
+        return page(request, "overview.html.j2")
+
+    @app.get("/sites/{name}", response_class=HTMLResponse, include_in_schema=False)
+    def site_page(request: Request, name: str) -> HTMLResponse:
+        with catalog.session() as s:
+            catalog.get_site(s, name)
+        return page(request, "site.html.j2", site=name)
+
+    @app.get("/sites/{name}/view", response_class=HTMLResponse, include_in_schema=False)
+    def viewer_page(request: Request, name: str) -> HTMLResponse:
+        with catalog.session() as s:
+            catalog.get_site(s, name)
+        return page(request, "viewer.html.j2", site=name)
+
+    # -- reading -----------------------------------------------------------------------------
+    @app.get("/api/health", tags=["meta"])
+    def health() -> dict[str, Any]:
+        return {"sitewatch": __version__, "images": catalog.count_images()}
+
+    @app.get("/api/sites", tags=["sites"])
+    def sites() -> list[dict[str, Any]]:
+        """Every site with its latest count, a sparkline of estimates and its alert state."""
+        return data.overview(catalog)
+
+    @app.get("/api/sites/{name}", tags=["sites"])
+    def site(name: str) -> dict[str, Any]:
+        """A site's report data (series, episodes, changes, images with provenance) plus its
+        frame and map geometry."""
+        return data.site_detail(catalog, name)
+
+    @app.get("/api/sites/{name}/images/{sha256}/detections", tags=["imagery"])
+    def detections(name: str, sha256: SHA) -> dict[str, Any]:
+        """The latest detections on one image of the site, in site-frame pixels."""
+        return data.frame_detections(catalog, name, sha256)
+
+    @app.get(
+        "/api/sites/{name}/frame/{sha256}/{z}/{x}/{y}.png",
+        tags=["imagery"], response_class=Response, responses={200: PNG},
+    )  # fmt: skip
+    def frame_tile_png(name: str, sha256: SHA, z: ZOOM, x: TILE_XY, y: TILE_XY) -> Response:
+        """Tile (z, x, y) of one image resampled into the site frame (Leaflet CRS.Simple; at
+        the site's ``zmax`` a tile pixel is a frame pixel). Transparent where it has no data."""
+        with catalog.session() as s:
+            site_row = catalog.get_site(s, name)
+            image = data.image_of_site(catalog, s, site_row, sha256)
+            matrix = data.image_to_frame(s, site_row, image)
+            ref = site_row.reference_image
+            if matrix is None or ref is None:
+                raise ConflictError(
+                    f"{image.original_name} is not registered to site {name!r}; run "
+                    f"`sitewatch register {name}`"
+                )
+            path = catalog.image_path(image)
+            zmax = max_zoom(ref.width, ref.height)
+        if z > zmax + 3:
+            raise BadInputError(f"zoom {z}", f"the site frame goes to zoom {zmax + 3} at most")
+        rgba = frame_tile(sources.get(path), matrix, zmax, z, x, y)
+        return Response(png(rgba), media_type="image/png", headers={"Cache-Control": TILE_CACHE})
+
+    @app.get(
+        "/api/images/{sha256}/map/{z}/{x}/{y}.png",
+        tags=["imagery"], response_class=Response, responses={200: PNG},
+    )  # fmt: skip
+    def map_tile_png(sha256: SHA, z: ZOOM, x: TILE_XY, y: TILE_XY) -> Response:
+        """Web-Mercator tile (z, x, y) of a georeferenced image (rio-tiler)."""
+        with catalog.session() as s:
+            image = catalog.find_image(s, sha256)
+            if not image.georeferenced:
+                raise ConflictError(f"{image.original_name} is not georeferenced: no map tiles")
+            path = catalog.image_path(image)
+        if x >= 2**z or y >= 2**z:
+            raise BadInputError(f"tile {z}/{x}/{y}", "x and y must be below 2**z")
+        rgba = mercator_tile(sources.get(path), z, x, y)
+        return Response(png(rgba), media_type="image/png", headers={"Cache-Control": TILE_CACHE})
+
+    @app.get("/api/sites/{name}/detections.geojson", tags=["exports"])
+    def detections_geojson(name: str) -> Response:
+        """Every image's detections at the model's threshold (lon/lat where georeferenced)."""
+        body = data.site_detections_geojson(catalog, name)
+        return _download(JSONResponse(body), f"{name}-detections.geojson")
+
+    @app.get("/api/sites/{name}/counts.csv", tags=["exports"], response_class=Response)
+    def counts(name: str) -> Response:
+        """The count series with intervals, baselines and alert states, as CSV."""
+        text = data.counts_csv(data.site_detail(catalog, name))
+        return _download(Response(text, media_type="text/csv"), f"{name}-counts.csv")
+
+    @app.get("/api/sites/{name}/report.{fmt}", tags=["exports"], response_class=Response)
+    def report(
+        name: str,
+        fmt: Annotated[str, PathParam(pattern="^(html|pdf|json)$")],
+        start: Annotated[date | None, Query(alias="from")] = None,
+        end: Annotated[date | None, Query(alias="to")] = None,
+    ) -> Response:
+        """The analyst report (``sitewatch report``) as HTML, PDF or its JSON twin."""
+        from sitewatch.report.render import write_report
+
+        with tempfile.TemporaryDirectory(prefix="sitewatch-report-") as tmp:
+            out = Path(tmp) / f"{name}-report.html"
+            pdf = out.with_suffix(".pdf") if fmt == "pdf" else None
+            files = write_report(catalog, name, out, start, end, pdf=pdf)
+            path = {"html": files.html, "json": files.json, "pdf": files.pdf}[fmt]
+            body = path.read_bytes() if path else b""
+        media = {"html": "text/html", "json": "application/json", "pdf": "application/pdf"}[fmt]
+        return _download(Response(body, media_type=media), f"{name}-report.{fmt}")
+
+    @app.get("/api/jobs", tags=["jobs"])
+    def list_jobs() -> list[dict[str, Any]]:
+        return [j.to_dict() for j in jobs.list()]
+
+    @app.get("/api/jobs/{job_id}", tags=["jobs"])
+    def job(job_id: Annotated[str, PathParam(pattern="^[0-9a-f]{12}$")]) -> dict[str, Any]:
+        found = jobs.get(job_id)
+        if found is None:
+            raise NotFoundError(f"no job {job_id}: jobs are kept until the server stops")
+        return found.to_dict()
+
+    # -- writing (token) ---------------------------------------------------------------------
+    @app.post("/api/sites/{name}/jobs", tags=["jobs"], status_code=202)
+    def start_job(name: str, request: JobRequest) -> dict[str, Any]:
+        """Run detect, register and/or monitor on the site in the background (token needed)."""
+        return jobs.submit(name, request.stages).to_dict()
+
+    @app.post("/api/images", tags=["imagery"], status_code=201)
+    def upload(
+        file: Annotated[UploadFile, File(description="GeoTIFF/COG, JPEG 2000, JPEG or PNG")],
+        site: Annotated[str | None, Form()] = None,
+        acquired: Annotated[str | None, Form(description="ISO-8601 date or time")] = None,
+        illustrative: Annotated[bool, Form()] = False,
+        provider: Annotated[str | None, Form()] = None,
+        credit: Annotated[str | None, Form()] = None,
+        licence: Annotated[str | None, Form()] = None,
+        source_url: Annotated[str | None, Form()] = None,
+        gsd: Annotated[float | None, Form(description="metres")] = None,
+        notes: Annotated[str | None, Form()] = None,
+    ) -> dict[str, Any]:
+        """Ingest one image with its provenance, exactly as `sitewatch ingest` would (token
+        needed). 201 when stored, 200 when it was already in the catalog."""
+        from sitewatch.ingest import IngestOptions, ingest
+        from sitewatch.ingest.provenance import given
+
+        prov = given(acquired, illustrative, provider, credit, licence, source_url, gsd, notes)
+        name = safe_name(file.filename or "")
+        staging = catalog.workspace / "uploads" / uuid.uuid4().hex
+        try:
+            staging.mkdir(parents=True)
+            dest = staging / name
+            _save(file, dest, access.max_upload_bytes)
+            report = ingest(catalog, [dest], IngestOptions(site=site or None, provenance=prov))
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        outcome = report.outcomes[0]
+        if outcome.error is not None:
+            raise outcome.error
+        body = {"status": outcome.status, "sha256": outcome.sha256, "name": name,
+                "sites": list(outcome.sites), "message": outcome.message}  # fmt: skip
+        return JSONResponse(body, status_code=201 if outcome.status == "ingested" else 200)
+
+    return app
+
+
+def safe_name(filename: str) -> str:
+    """An upload's file name without any directory part, in a safe alphabet, with a raster
+    suffix (else 415: the same types `sitewatch ingest` takes)."""
+    base = re.split(r"[\\/]", filename)[-1]
+    clean = re.sub(r"[^A-Za-z0-9._-]", "_", base).lstrip(".")[-120:] or "upload"
+    if Path(clean).suffix.lower() not in RASTER_SUFFIXES:
+        raise UnsupportedUpload(
+            filename or "upload",
+            "not an image type sitewatch ingests",
+            f"upload one of {', '.join(sorted(RASTER_SUFFIXES))}",
+        )
+    return clean
+
+
+class UnsupportedUpload(BadInputError):
+    """An upload whose name says it is not imagery."""
+
+
+class TooLarge(BadInputError):
+    """An upload over the size limit."""
+
+
+def _save(file: UploadFile, dest: Path, limit: int) -> None:
+    size = 0
+    with open(dest, "wb") as fh:
+        while chunk := file.file.read(1 << 20):
+            size += len(chunk)
+            if size > limit:
+                raise TooLarge(
+                    dest.name, f"upload over the {limit // 1024**2} MB limit",
+                    "raise it with `sitewatch serve --max-upload-mb` or ingest from the CLI",
+                )  # fmt: skip
+            fh.write(chunk)
+
+
+def _download(response: Response, filename: str) -> Response:
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", filename)
+    response.headers["Content-Disposition"] = f'attachment; filename="{safe}"'
+    return response
+
+
+def _errors(app: FastAPI) -> None:
+    """Map sitewatch's errors to HTTP statuses with the error's own message."""
+    statuses: list[tuple[type[Exception], int]] = [
+        (NotFoundError, 404),
+        (UnsupportedUpload, 415),
+        (TooLarge, 413),
+        (ConflictError, 409),
+        (BadInputError, 400),
+        (MissingDependencyError, 501),
+        (StoreError, 503),
+        (SitewatchError, 400),
+    ]
+    for cls, status in statuses:
+
+        def handler(_request: Request, exc: Exception, status: int = status) -> JSONResponse:
+            return JSONResponse({"detail": str(exc)}, status_code=status)
+
+        app.add_exception_handler(cls, handler)
+
+
+__all__ = ["create_app"]

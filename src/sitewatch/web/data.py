@@ -1,0 +1,232 @@
+"""What the dashboard's JSON API serves, read from the catalog.
+
+A site's page is its report's data (``report.build.report_dict``) plus what a map needs: the
+site frame, the area, footprints. The overview is one line of that per site.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+import numpy as np
+from shapely.geometry import mapping
+from sqlalchemy import select
+
+from sitewatch import geo
+from sitewatch.export import ExportBox, to_geojson
+from sitewatch.register.features import project
+from sitewatch.register.site import frame_matrix, registrations, site_polygon
+from sitewatch.report.build import report_dict
+from sitewatch.report.data import load_monitoring
+from sitewatch.store.catalog import Catalog, latest_detect_run
+from sitewatch.store.models import Detection, Image, ImageSite, Site
+from sitewatch.web.tiles import max_zoom
+
+
+def site_detail(catalog: Catalog, name: str) -> dict[str, Any]:
+    """Everything the site page shows: the report's data, the frame and the map geometry."""
+    report = report_dict(load_monitoring(catalog, name))
+    report["site_info"] = _site_info(catalog, name)
+    report["state"] = site_state(report)
+    return report
+
+
+def site_state(report: dict[str, Any]) -> str:
+    """``alert`` while an episode is open; ``warm-up`` while the newest full view has too
+    little history for a baseline; ``unmonitored``; else ``normal``."""
+    if report["note"]:
+        return "unmonitored"
+    if any(e["ongoing"] for eps in report["episodes"].values() for e in eps):
+        return "alert"
+    latest = [
+        r["state"] for rows in report["series"].values() for r in rows if r["state"] != "partial"
+    ]
+    return "warm-up" if latest and latest[-1] == "warm-up" else "normal"
+
+
+def overview(catalog: Catalog) -> list[dict[str, Any]]:
+    """One entry per site: where it is, its latest count, a sparkline and its alert state."""
+    with catalog.session() as s:
+        names = s.scalars(select(Site.name).order_by(Site.name)).all()
+    return [_overview_entry(site_detail(catalog, n)) for n in names]
+
+
+def _overview_entry(report: dict[str, Any]) -> dict[str, Any]:
+    info = report["site_info"]
+    classes = report["classes"]
+    # the class with the most counted views leads the line
+    main = max(classes, key=lambda c: len(report["series"][c]), default=None)
+    rows = [r for r in report["series"].get(main, []) if r["count"] is not None]
+    full = [r for r in rows if not r["partial"]]
+    latest = full[-1] if full else None
+    return {
+        "name": report["site"],
+        "kind": info["kind"],
+        "images": len(report["images"]),
+        "first": info["first"],
+        "last": info["last"],
+        "class": main,
+        "latest": None
+        if latest is None
+        else {k: latest[k] for k in ("date", "count", "estimate", "low", "high", "sha256")},
+        "sparkline": [{"date": r["date"], "estimate": r["estimate"]} for r in full],
+        "state": report["state"],
+        "episodes": sum(len(e) for e in report["episodes"].values()),
+        "aoi": info["aoi"],
+        "map_image": info["map_image"],
+        "note": report["note"],
+    }
+
+
+def _site_info(catalog: Catalog, name: str) -> dict[str, Any]:
+    with catalog.session() as s:
+        site = catalog.get_site(s, name)
+        ref = site.reference_image
+        regs = registrations(s, site)
+        images = s.scalars(select(Image).join(ImageSite).where(ImageSite.site_id == site.id)).all()
+        dates = sorted(im.acquired_at for im in images if im.acquired_at)
+        frame = None
+        if ref is not None:
+            area = site_polygon(site, ref)
+            frame = {
+                "reference": ref.sha256,
+                "width": ref.width,
+                "height": ref.height,
+                "zmax": max_zoom(ref.width, ref.height),
+                "area": mapping(area),
+                "registered": {
+                    im.sha256: {
+                        "status": regs[im.id].status,
+                        "reason": regs[im.id].reason,
+                        "footprint": _footprint(im, frame_matrix(regs[im.id]))
+                        if regs[im.id].status == "ok"
+                        else None,
+                    }
+                    for im in images
+                    if im.id in regs
+                },
+            }
+            if ref.id not in regs:  # a frame site's reference is its own frame
+                frame["registered"][ref.sha256] = {
+                    "status": "ok",
+                    "reason": None,
+                    "footprint": _footprint(ref, np.eye(3)),
+                }
+        geo_images = [im for im in images if im.footprint_wgs84_wkt]
+        aoi = site.aoi_wgs84_wkt
+        if aoi is None and geo_images:
+            aoi = geo_images[0].footprint_wgs84_wkt
+        latest_geo = max(geo_images, key=lambda im: im.acquired_at or im.ingested_at, default=None)
+        return {
+            "name": site.name,
+            "kind": site.kind,
+            "notes": site.notes,
+            "first": dates[0].date().isoformat() if dates else None,
+            "last": dates[-1].date().isoformat() if dates else None,
+            "aoi": mapping(geo.load_wkt(aoi)) if aoi else None,
+            "footprints": {
+                im.sha256: mapping(geo.load_wkt(im.footprint_wgs84_wkt)) for im in geo_images
+            },
+            "map_image": latest_geo.sha256 if latest_geo else None,
+            "frame": frame,
+        }
+
+
+def _footprint(image: Image, matrix: np.ndarray) -> list[list[float]]:
+    corners = np.array([[0, 0], [image.width, 0], [image.width, image.height], [0, image.height]])
+    return [[round(float(x), 1), round(float(y), 1)] for x, y in project(matrix, corners)]
+
+
+def frame_detections(catalog: Catalog, name: str, sha256: str) -> dict[str, Any]:
+    """The latest detector run's boxes on one image, as quadrilaterals in the site frame
+    (every stored score, so the page can move the threshold; ``threshold`` is the model's)."""
+    with catalog.session() as s:
+        site = catalog.get_site(s, name)
+        image = image_of_site(catalog, s, site, sha256)
+        matrix = image_to_frame(s, site, image)
+        run = latest_detect_run(s, image.id)
+        rows = (
+            s.scalars(
+                select(Detection).where(Detection.run_id == run.id).order_by(Detection.score.desc())
+            ).all()
+            if run is not None
+            else []
+        )
+        boxes = []
+        for d in rows:
+            quad = np.array([[d.x0, d.y0], [d.x1, d.y0], [d.x1, d.y1], [d.x0, d.y1]], float)
+            pts = project(matrix, quad) if matrix is not None else quad
+            boxes.append({
+                "class": d.class_name,
+                "score": round(d.score, 4),
+                "frame": [[round(float(x), 1), round(float(y), 1)] for x, y in pts],
+            })  # fmt: skip
+        return {
+            "image": sha256,
+            "registered": matrix is not None,
+            "model": f"{run.method} {run.version}" if run else None,
+            "threshold": float(run.parameters.get("threshold", 0.5)) if run else None,
+            "classes": sorted({b["class"] for b in boxes}),
+            "detections": boxes,
+        }
+
+
+def image_of_site(catalog: Catalog, session: Any, site: Site, sha256: str) -> Image:
+    """An image linked to ``site`` by its full SHA-256 (no prefixes, no paths)."""
+    from sitewatch.errors import NotFoundError
+
+    image = session.scalar(
+        select(Image)
+        .join(ImageSite)
+        .where(ImageSite.site_id == site.id, Image.sha256 == sha256.lower())
+    )
+    if image is None:
+        raise NotFoundError(f"site {site.name!r} has no image with SHA-256 {sha256[:64]!r}")
+    return image
+
+
+def image_to_frame(session: Any, site: Site, image: Image) -> np.ndarray | None:
+    """How ``image`` maps into the site frame; None until it registered successfully."""
+    if site.reference_image_id == image.id:
+        return np.eye(3)
+    reg = registrations(session, site).get(image.id)
+    if reg is None or reg.status != "ok":
+        return None
+    return frame_matrix(reg)
+
+
+def site_detections_geojson(catalog: Catalog, name: str) -> dict[str, Any]:
+    """Each image's latest detections at the model's operating threshold, as GeoJSON."""
+    with catalog.session() as s:
+        site = catalog.get_site(s, name)
+        images = s.scalars(select(Image).join(ImageSite).where(ImageSite.site_id == site.id)).all()
+        boxes = []
+        for im in sorted(images, key=lambda im: (im.acquired_at is None, im.acquired_at, im.id)):
+            run = latest_detect_run(s, im.id)
+            if run is None:
+                continue
+            threshold = float(run.parameters.get("threshold", 0.5))
+            for d in s.scalars(
+                select(Detection).where(Detection.run_id == run.id, Detection.score >= threshold)
+            ):
+                boxes.append(ExportBox(im, d.class_name, d.x0, d.y0, d.x1, d.y1, round(d.score, 4)))
+        return to_geojson(boxes)
+
+
+COUNT_COLUMNS = (
+    "class", "date", "image", "sha256", "count", "estimate", "low", "high", "coverage",
+    "partial", "baseline", "usual_low", "usual_high", "state",
+)  # fmt: skip
+
+
+def counts_csv(report: dict[str, Any]) -> str:
+    """The report's count series, one row per image and class."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=COUNT_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for cls, rows in report["series"].items():
+        for row in rows:
+            writer.writerow({"class": cls, **row})
+    return buf.getvalue()

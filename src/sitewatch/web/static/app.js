@@ -1,0 +1,388 @@
+/* sitewatch dashboard: plain JavaScript over the JSON API (/docs lists it) and Leaflet. */
+"use strict";
+
+const SW = (() => {
+  const SVG = "http://www.w3.org/2000/svg";
+
+  async function api(path, options) {
+    const res = await fetch(path, Object.assign({ credentials: "same-origin" }, options || {}));
+    const type = res.headers.get("content-type") || "";
+    const body = type.includes("json") ? await res.json() : await res.text();
+    if (!res.ok) {
+      const detail = body && body.detail ? body.detail : res.statusText;
+      throw new Error(typeof detail === "string" ? detail : JSON.stringify(detail));
+    }
+    return body;
+  }
+
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v === null || v === undefined || v === false) continue;
+      if (k === "class") node.className = v;
+      else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+      else node.setAttribute(k, v === true ? "" : v);
+    }
+    for (const c of children.flat()) {
+      if (c === null || c === undefined) continue;
+      node.append(c instanceof Node ? c : document.createTextNode(String(c)));
+    }
+    return node;
+  }
+
+  function svg(tag, attrs) {
+    const node = document.createElementNS(SVG, tag);
+    for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, v);
+    return node;
+  }
+
+  const fmt = (v, digits = 1) => (v === null || v === undefined ? "–" : Number(v).toFixed(digits));
+  const siteUrl = (name) => "/sites/" + encodeURIComponent(name);
+  const apiSite = (name) => "/api/sites/" + encodeURIComponent(name);
+
+  function badge(state) {
+    const text = { alert: "alert", normal: "normal", "warm-up": "warm-up", unmonitored: "not monitored" };
+    return el("span", { class: "badge " + state, "data-state": state }, text[state] || state);
+  }
+
+  function sparkline(points) {
+    const w = 120, h = 28, s = svg("svg", { width: w, height: h, class: "sparkline", viewBox: `0 0 ${w} ${h}` });
+    const values = points.map((p) => p.estimate).filter((v) => v !== null);
+    if (values.length < 2) return s;
+    const max = Math.max(...values, 1), n = values.length;
+    const xy = values.map((v, i) => `${(i / (n - 1)) * (w - 4) + 2},${h - 2 - (v / max) * (h - 4)}`);
+    s.append(svg("polyline", { points: xy.join(" "), fill: "none", stroke: "#2b6cb0", "stroke-width": 1.5 }));
+    return s;
+  }
+
+  // -- overview ---------------------------------------------------------------------------
+  async function overview() {
+    const sites = await api("/api/sites");
+    const body = document.querySelector("#sites tbody");
+    const select = document.querySelector("#upload select[name=site]");
+    const map = L.map("map");
+    const bounds = [];
+    for (const site of sites) {
+      const latest = site.latest
+        ? el("span", {}, `${fmt(site.latest.estimate)} ${site.class || ""}`, el("br"),
+            el("small", {}, site.latest.date || "undated"))
+        : el("span", { class: "muted" }, "–");
+      body.append(el("tr", { "data-site": site.name },
+        el("td", {}, el("a", { href: siteUrl(site.name) }, site.name), el("br"),
+          el("small", { class: "muted" }, `${site.kind === "geo" ? "map area" : "image frame"} · ${site.images} images`)),
+        el("td", {}, latest),
+        el("td", {}, sparkline(site.sparkline)),
+        el("td", {}, badge(site.state))));
+      select.append(el("option", { value: site.name }, site.name));
+      if (site.aoi) {
+        if (site.map_image) {
+          L.tileLayer(`/api/images/${site.map_image}/map/{z}/{x}/{y}.png`, { maxZoom: 22, maxNativeZoom: 20 }).addTo(map);
+        }
+        const layer = L.geoJSON(site.aoi, { style: { color: site.state === "alert" ? "#c53030" : "#d69e2e", weight: 2, fillOpacity: 0.05 } })
+          .bindTooltip(site.name).on("click", () => (location.href = siteUrl(site.name))).addTo(map);
+        bounds.push(layer.getBounds());
+      }
+    }
+    if (bounds.length) map.fitBounds(bounds.reduce((a, b) => a.extend(b), L.latLngBounds(bounds[0].getSouthWest(), bounds[0].getNorthEast())), { padding: [20, 20] });
+    else map.setView([20, 0], 1);
+    document.body.dataset.ready = "overview";
+    upload();
+  }
+
+  function upload() {
+    const form = document.getElementById("upload");
+    const out = document.getElementById("upload-result");
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const data = new FormData(form);
+      for (const [k, v] of [...data.entries()]) if (v === "" ) data.delete(k);
+      out.textContent = "uploading…";
+      out.className = "";
+      try {
+        const r = await api("/api/images", { method: "POST", body: data });
+        out.textContent = `${r.status}: ${r.name} (${r.sha256.slice(0, 12)})` + (r.sites.length ? ` → ${r.sites.join(", ")}` : "");
+        out.className = "ok";
+      } catch (err) {
+        out.textContent = "refused: " + err.message;
+        out.className = "error";
+      }
+    });
+  }
+
+  // -- site page --------------------------------------------------------------------------
+  async function site(name) {
+    const r = await api(apiSite(name));
+    const info = r.site_info;
+    document.getElementById("state").replaceWith(badge(r.state));
+    if (r.note) Object.assign(document.getElementById("note"), { hidden: false, textContent: r.note });
+    const judg = document.getElementById("judgements");
+    for (const [cls, j] of Object.entries(r.judgements)) {
+      judg.append(el("p", { class: "judgement" }, el("strong", {}, cls + ": "), j.text,
+        el("span", { class: "muted" }, ` (${j.confidence} confidence)`)));
+    }
+    chart(document.getElementById("chart"), r, name);
+    episodes(r);
+    changes(r, name);
+    images(r, name);
+    siteMap(document.getElementById("sitemap"), info, name);
+    jobButton(name);
+    document.body.dataset.ready = "site";
+  }
+
+  function chart(box, r, name) {
+    const cls = r.classes[0];
+    if (!cls) {
+      box.append(el("p", { class: "muted" }, "Nothing counted yet."));
+      return;
+    }
+    const rows = r.series[cls].filter((x) => x.date && x.estimate !== null);
+    const W = 720, H = 280, m = { l: 44, r: 12, t: 12, b: 28 };
+    const s = svg("svg", { viewBox: `0 0 ${W} ${H}`, class: "chart-svg", role: "img", "aria-label": `${cls} counts` });
+    box.append(s);
+    if (!rows.length) return;
+    const t = rows.map((x) => Date.parse(x.date));
+    const t0 = Math.min(...t), t1 = Math.max(...t), span = Math.max(t1 - t0, 864e5);
+    const top = Math.max(...rows.map((x) => Math.max(x.high ?? 0, x.usual_high ?? 0, x.estimate)), 1) * 1.08;
+    const X = (d) => m.l + ((Date.parse(d) - t0) / span) * (W - m.l - m.r);
+    const Y = (v) => H - m.b - (v / top) * (H - m.t - m.b);
+    for (let i = 0; i <= 4; i++) {
+      const v = (top / 4) * i;
+      s.append(svg("line", { x1: m.l, x2: W - m.r, y1: Y(v), y2: Y(v), class: "grid" }));
+      const label = svg("text", { x: m.l - 6, y: Y(v) + 4, "text-anchor": "end", class: "axis" });
+      label.textContent = Math.round(v);
+      s.append(label);
+    }
+    for (const e of r.episodes[cls] || []) {
+      const x0 = X(e.start), x1 = X(e.end || rows[rows.length - 1].date);
+      s.append(svg("rect", { x: x0 - 3, y: m.t, width: Math.max(x1 - x0, 0) + 6, height: H - m.t - m.b, class: "episode" }));
+    }
+    const band = rows.filter((x) => x.usual_low !== null && x.usual_high !== null);
+    if (band.length > 1) {
+      const pts = band.map((x) => `${X(x.date)},${Y(x.usual_high)}`).concat(band.slice().reverse().map((x) => `${X(x.date)},${Y(x.usual_low)}`));
+      s.append(svg("polygon", { points: pts.join(" "), class: "usual" }));
+      s.append(svg("polyline", { points: band.map((x) => `${X(x.date)},${Y(x.baseline)}`).join(" "), class: "baseline" }));
+    }
+    for (const x of rows) {
+      if (x.low !== null && x.high !== null) s.append(svg("line", { x1: X(x.date), x2: X(x.date), y1: Y(x.low), y2: Y(x.high), class: "interval" }));
+      const dot = svg("circle", {
+        cx: X(x.date), cy: Y(x.estimate), r: 5, tabindex: 0,
+        class: "point " + (x.state || "") + (x.partial ? " partial" : ""), "data-sha": x.sha256, "data-date": x.date,
+      });
+      const tip = svg("title", {});
+      tip.textContent = `${x.date}: ${fmt(x.estimate)} (${fmt(x.low)}–${fmt(x.high)}), counted ${x.count}${x.partial ? ", partial view" : ""}`;
+      dot.append(tip);
+      const open = () => (location.href = `${siteUrl(name)}/view?image=${x.sha256}`);
+      dot.addEventListener("click", open);
+      dot.addEventListener("keydown", (ev) => ev.key === "Enter" && open());
+      s.append(dot);
+    }
+    const first = svg("text", { x: m.l, y: H - 8, class: "axis" });
+    first.textContent = rows[0].date;
+    const last = svg("text", { x: W - m.r, y: H - 8, "text-anchor": "end", class: "axis" });
+    last.textContent = rows[rows.length - 1].date;
+    s.append(first, last);
+  }
+
+  function episodes(r) {
+    const body = document.querySelector("#episodes tbody");
+    for (const [cls, eps] of Object.entries(r.episodes)) {
+      for (const e of eps) {
+        body.append(el("tr", {}, el("td", {}, cls), el("td", {}, e.start), el("td", {}, e.alarm),
+          el("td", {}, e.ongoing ? "ongoing" : e.end), el("td", {}, fmt(e.baseline)), el("td", {}, fmt(e.peak)),
+          el("td", {}, `${e.term} (${Math.round(e.likelihood * 100)} %)`), el("td", {}, e.observations)));
+      }
+    }
+    if (!body.children.length) body.append(el("tr", {}, el("td", { colspan: 8, class: "muted" }, "No alert episodes.")));
+  }
+
+  function changes(r, name) {
+    const body = document.querySelector("#changes tbody");
+    for (const c of r.changes) {
+      const href = `${siteUrl(name)}/view?image=${c.after_sha256}&compare=${c.before_sha256}`;
+      body.append(el("tr", {}, el("td", {}, c.before_date || c.before), el("td", {}, c.after_date || c.after),
+        el("td", {}, c.stayed), el("td", { class: "appeared" }, c.appeared), el("td", { class: "departed" }, c.departed),
+        el("td", {}, el("a", { href }, "swipe"))));
+    }
+    if (!body.children.length) body.append(el("tr", {}, el("td", { colspan: 6, class: "muted" }, "No compared pairs yet.")));
+  }
+
+  function images(r, name) {
+    const body = document.querySelector("#images tbody");
+    for (const im of r.images) {
+      const reg = im.registration || (r.site_info.frame || { registered: {} }).registered[im.sha256];
+      const regText = reg ? (reg.status === "ok" ? `${reg.method}, ${fmt(reg.rmse_px, 2)} px` : `failed: ${reg.reason}`) : "–";
+      const source = im.source_url ? el("a", { href: im.source_url, rel: "noopener noreferrer" }, "source") : null;
+      body.append(el("tr", { "data-sha": im.sha256 },
+        el("td", {}, (im.acquired_at || "undated").slice(0, 10), im.date_is_illustrative ? el("small", { class: "muted" }, " (illustrative)") : null),
+        el("td", {}, el("a", { href: `${siteUrl(name)}/view?image=${im.sha256}` }, im.name)),
+        el("td", {}, [im.provider, im.credit, im.licence].filter(Boolean).join(" · ") || "–", source ? " · " : "", source),
+        el("td", {}, im.gsd_m ? `${fmt(im.gsd_m, 2)} m` : "–"),
+        el("td", {}, regText),
+        el("td", {}, im.used ? "yes" : el("span", { class: "muted" }, im.reason || "no"))));
+    }
+  }
+
+  function frameMap(node, frame, options) {
+    const map = L.map(node, Object.assign({ crs: L.CRS.Simple, minZoom: 0, maxZoom: frame.zmax + 3, attributionControl: false }, options || {}));
+    const at = (p) => map.unproject(L.point(p[0], p[1]), frame.zmax);
+    const bounds = L.latLngBounds(at([0, frame.height]), at([frame.width, 0]));
+    map.fitBounds(bounds);
+    return { map, at, bounds };
+  }
+
+  function frameTiles(name, sha, frame, options) {
+    // tiles only where the frame is: none are asked for left of or above its origin
+    const k = 2 ** frame.zmax;
+    const bounds = L.latLngBounds([-frame.height / k, 0], [0, frame.width / k]);
+    return L.tileLayer(`${apiSite(name)}/frame/${sha}/{z}/{x}/{y}.png`,
+      Object.assign({ maxNativeZoom: frame.zmax, maxZoom: frame.zmax + 3, minZoom: 0, noWrap: true, bounds, className: "frame-tiles" }, options || {}));
+  }
+
+  function area(geom, at) {
+    const polys = geom.type === "MultiPolygon" ? geom.coordinates : [geom.coordinates];
+    return L.featureGroup(polys.map((rings) => L.polygon(rings.map((ring) => ring.map(at)), { color: "#ecc94b", weight: 2, fill: false, interactive: false })));
+  }
+
+  function siteMap(node, info, name) {
+    if (info.frame) {
+      const { map, at } = frameMap(node, info.frame);
+      frameTiles(name, info.frame.reference, info.frame).addTo(map);
+      area(info.frame.area, at).addTo(map);
+      for (const [sha, reg] of Object.entries(info.frame.registered)) {
+        if (reg.footprint) L.polygon(reg.footprint.map(at), { color: "#63b3ed", weight: 1, fill: false }).bindTooltip(sha.slice(0, 12)).addTo(map);
+      }
+    } else if (info.aoi) {
+      const map = L.map(node);
+      if (info.map_image) L.tileLayer(`/api/images/${info.map_image}/map/{z}/{x}/{y}.png`, { maxZoom: 22, maxNativeZoom: 20 }).addTo(map);
+      map.fitBounds(L.geoJSON(info.aoi, { style: { color: "#ecc94b", fill: false } }).addTo(map).getBounds());
+    } else {
+      node.append(el("p", { class: "muted" }, "No frame yet: register the site."));
+    }
+  }
+
+  function jobButton(name) {
+    const button = document.getElementById("run-job");
+    const bar = document.getElementById("job-progress");
+    const out = document.getElementById("job-status");
+    button.addEventListener("click", async () => {
+      button.disabled = true;
+      try {
+        let job = await api(`${apiSite(name)}/jobs`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ stages: ["detect", "register", "monitor"] }) });
+        bar.hidden = false;
+        while (job.status === "queued" || job.status === "running") {
+          out.textContent = `${job.status}${job.stage ? ": " + job.stage : ""} ${job.total ? job.done + "/" + job.total : ""}`;
+          const stageIndex = Math.max(job.stages.indexOf(job.stage), 0);
+          bar.value = (stageIndex + (job.total ? job.done / job.total : 0)) / job.stages.length;
+          await new Promise((ok) => setTimeout(ok, 700));
+          job = await api(`/api/jobs/${job.id}`);
+        }
+        bar.value = 1;
+        out.textContent = `${job.status}: ${job.message}`;
+        out.className = job.status === "done" ? "ok" : "error";
+        if (job.status === "done") setTimeout(() => location.reload(), 800);
+      } catch (err) {
+        out.textContent = "refused: " + err.message;
+        out.className = "error";
+      } finally {
+        button.disabled = false;
+      }
+    });
+  }
+
+  // -- image viewer -----------------------------------------------------------------------
+  async function viewer(name) {
+    const r = await api(apiSite(name));
+    const frame = r.site_info.frame;
+    const note = document.getElementById("viewer-note");
+    if (!frame) {
+      note.textContent = `No site frame yet: run \`sitewatch register ${name}\`.`;
+      return;
+    }
+    const params = new URLSearchParams(location.search);
+    const usable = r.images.filter((im) => (frame.registered[im.sha256] || {}).status === "ok");
+    const pick = document.getElementById("image"), other = document.getElementById("compare");
+    for (const im of r.images) {
+      const ok = usable.includes(im);
+      const label = `${(im.acquired_at || "undated").slice(0, 10)} · ${im.name}` + (ok ? "" : " (not registered)");
+      pick.append(el("option", { value: im.sha256, disabled: !ok }, label));
+      other.append(el("option", { value: im.sha256, disabled: !ok }, label));
+    }
+    const first = params.get("image") || (usable[usable.length - 1] || {}).sha256 || frame.reference;
+    pick.value = first;
+    other.value = params.get("compare") || "";
+    const { map, at } = frameMap("viewer", frame);
+    map.createPane("before").style.zIndex = 250;
+    const siteArea = area(frame.area, at).addTo(map);
+    const boxes = L.layerGroup().addTo(map);
+    let base = null, top = null, dets = null;
+    const threshold = document.getElementById("threshold"), thresholdOut = document.getElementById("threshold-value");
+    const classBox = document.getElementById("classes"), count = document.getElementById("detection-count");
+    const swipe = document.getElementById("swipe"), swipeBox = document.getElementById("swipe-box");
+
+    function drawBoxes() {
+      boxes.clearLayers();
+      if (!dets) return;
+      const t = Number(threshold.value);
+      thresholdOut.value = t.toFixed(2);
+      const on = new Set([...classBox.querySelectorAll("input:checked")].map((i) => i.value));
+      let n = 0;
+      for (const d of dets.detections) {
+        if (d.score < t || !on.has(d.class)) continue;
+        n++;
+        L.polygon(d.frame.map(at), { color: "#f56565", weight: 1.5, fill: false, className: "detection" })
+          .bindTooltip(`${d.class} ${d.score.toFixed(2)}`).addTo(boxes);
+      }
+      count.value = `${n} shown` + (dets.model ? ` · ${dets.model}` : " · not detected yet");
+      document.getElementById("viewer").dataset.detections = n;
+    }
+
+    function clip() {
+      if (!top) return;
+      const pane = map.getPane("before");
+      if (!other.value) {
+        pane.style.clip = "";
+        return;
+      }
+      const nw = map.containerPointToLayerPoint([0, 0]), se = map.containerPointToLayerPoint(map.getSize());
+      const x = nw.x + map.getSize().x * Number(swipe.value);
+      pane.style.clip = `rect(${nw.y}px, ${x}px, ${se.y}px, ${nw.x}px)`;
+    }
+
+    async function show() {
+      if (base) map.removeLayer(base);
+      base = frameTiles(name, pick.value, frame).addTo(map);
+      if (top) map.removeLayer(top);
+      top = null;
+      swipeBox.hidden = !other.value;
+      if (other.value) {
+        top = frameTiles(name, other.value, frame, { pane: "before" }).addTo(map);
+        clip();
+      }
+      dets = await api(`${apiSite(name)}/images/${pick.value}/detections`);
+      if (!threshold.dataset.set) {
+        threshold.value = dets.threshold ?? 0.5;
+        threshold.dataset.set = "1";
+      }
+      classBox.replaceChildren(...dets.classes.map((c) => el("label", {}, el("input", { type: "checkbox", value: c, checked: true, onchange: drawBoxes }), " " + c)));
+      drawBoxes();
+      const q = new URLSearchParams({ image: pick.value });
+      if (other.value) q.set("compare", other.value);
+      history.replaceState(null, "", `?${q}`);
+      note.textContent = other.value
+        ? "Left of the handle: the compared date; right: the selected date, with its detections. Both are resampled into the site frame."
+        : "The selected date resampled into the site frame (the reference image's pixels); transparent where it saw nothing.";
+      document.getElementById("viewer").dataset.image = pick.value;
+    }
+
+    pick.addEventListener("change", show);
+    other.addEventListener("change", show);
+    threshold.addEventListener("input", drawBoxes);
+    swipe.addEventListener("input", clip);
+    map.on("move zoom resize", clip);
+    document.getElementById("show-area").addEventListener("change", (e) => (e.target.checked ? siteArea.addTo(map) : map.removeLayer(siteArea)));
+    await show();
+    document.body.dataset.ready = "viewer";
+  }
+
+  return { api, overview, site, viewer };
+})();
