@@ -12,13 +12,20 @@ import rasterio
 from PIL import Image as PILImage
 from rasterio.transform import Affine
 
-from sitewatch import Catalog
+from sitewatch import Catalog, add_frame_site, monitor_site
+from sitewatch.detect import run_detector, select_images
+from sitewatch.ingest import IngestOptions, ingest
+from sitewatch.register import register_site
+from sitewatch.report.data import load_monitoring
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 AIRPORT = EXAMPLES / "airport"
 JOPLIN = EXAMPLES / "joplin"
 SHARED = Path(os.environ.get("SITEWATCH_SHARED", ROOT.parent / "shared")) / "datasets"
+DEMO_REF = AIRPORT / "ef92f434-c41b-4423-9218-4514c49f00c6.jpg"
+# screenshots and other files a reviewer may want to look at after a run
+ARTIFACTS = Path(os.environ.get("SITEWATCH_TEST_ARTIFACTS", ROOT / "test-artifacts"))
 
 
 @pytest.fixture
@@ -95,3 +102,25 @@ def geotiff_factory(tmp_path: Path) -> Callable[..., Path]:
         return write_geotiff(tmp_path / (name or f"scene{n}.tif"), seed=n, **kwargs)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    """Where tests save screenshots (``SITEWATCH_TEST_ARTIFACTS``, default ./test-artifacts)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS
+
+
+@pytest.fixture(scope="session")
+def monitored(tmp_path_factory: pytest.TempPathFactory):
+    """The demo airport detected, registered and monitored once per session (≈ 10 s); tests
+    that write must work on a copy."""
+    catalog = Catalog(tmp_path_factory.mktemp("report") / "workspace")
+    add_frame_site(catalog, "apt", str(DEMO_REF))
+    ingest(catalog, [AIRPORT], IngestOptions(site="apt"))
+    run_detector(catalog, select_images(catalog, [], "apt"))
+    register_site(catalog, "apt")
+    assert "has not been monitored yet" in load_monitoring(catalog, "apt").note
+    result = monitor_site(catalog, "apt", write_chips=False)
+    yield catalog, result
+    catalog.close()

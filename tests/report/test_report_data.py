@@ -158,7 +158,7 @@ def test_a_failed_pdf_leaves_no_file_behind(monitored, tmp_path, monkeypatch) ->
 def test_a_site_with_one_image_gets_an_honest_report(catalog, tmp_path) -> None:
     from sitewatch import add_frame_site
     from sitewatch.report.render import write_report
-    from tests.report.conftest import REF
+    from tests.conftest import DEMO_REF as REF
 
     add_frame_site(catalog, "lone", str(REF))
     files = write_report(catalog, "lone", tmp_path / "lone.html")

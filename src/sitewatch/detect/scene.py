@@ -85,7 +85,7 @@ class RasterScene:
         )
 
     def read(
-        self, x0: int, y0: int, w: int, h: int, out: tuple[int, int] | None = None
+        self, x0: float, y0: float, w: float, h: float, out: tuple[int, int] | None = None
     ) -> np.ndarray:
         """Pixels [x0, x0+w) × [y0, y0+h) of the scaled scene, resampled to ``out`` (w, h)
         when given (overviews serve the shrinking)."""

@@ -56,6 +56,7 @@ class IngestOptions:
     allow_undated: bool = False
     date_regex: str | None = None
     asset: str | None = None
+    origin: str | None = None  # recorded as the original path when files are staged copies
 
 
 @dataclass(frozen=True)
@@ -191,6 +192,8 @@ def _ingest_one(catalog: Catalog, path: Path, options: IngestOptions, run_id: in
     try:
         with catalog.session() as s:
             image = _image_row(catalog, source, sha, stored, facts, prov, run_id)
+            if options.origin:
+                image.original_path = options.origin
             image.acquired_at = acquired.value if acquired else None
             image.acquired_source = acquired.source if acquired else None
             s.add(image)

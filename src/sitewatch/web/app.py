@@ -267,14 +267,19 @@ def create_app(
             staging.mkdir(parents=True)
             dest = staging / name
             _save(file, dest, access.max_upload_bytes)
-            report = ingest(catalog, [dest], IngestOptions(site=site or None, provenance=prov))
+            options = IngestOptions(site=site or None, provenance=prov, origin=f"upload:{name}")
+            report = ingest(catalog, [dest], options)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         outcome = report.outcomes[0]
-        if outcome.error is not None:
-            raise outcome.error
+        error = outcome.error
+        if isinstance(error, BadInputError) and error.path == str(dest):
+            raise type(error)(f"upload {name}", error.cause, error.fix)  # not the staging path
+        if error is not None:
+            raise error
+        message = outcome.message.replace(str(dest), f"upload {name}")
         body = {"status": outcome.status, "sha256": outcome.sha256, "name": name,
-                "sites": list(outcome.sites), "message": outcome.message}  # fmt: skip
+                "sites": list(outcome.sites), "message": message}  # fmt: skip
         return JSONResponse(body, status_code=201 if outcome.status == "ingested" else 200)
 
     return app

@@ -14,18 +14,21 @@ from __future__ import annotations
 
 import math
 import threading
+import warnings
 from collections import OrderedDict
 from pathlib import Path
 
 import cv2
 import numpy as np
-from rio_tiler.errors import TileOutsideBounds
+from rio_tiler.errors import NoOverviewWarning, TileOutsideBounds
 from rio_tiler.io import Reader
 
 from sitewatch.detect.scene import RasterScene, SceneReader, open_scaled
 from sitewatch.register.features import project, warp
 
 TILE = 256
+# small scenes have no overviews and need none; rio-tiler would say so on every tile
+warnings.filterwarnings("ignore", category=NoOverviewWarning)
 
 
 def max_zoom(width: int, height: int) -> int:
@@ -52,18 +55,25 @@ class TileSource:
             self._levels[n] = open_scaled(self.path, 4.0**-n)
         return self._levels[n]
 
-    def region(self, x0: int, y0: int, x1: int, y1: int, s: float) -> np.ndarray:
-        """Source pixels [x0, x1) × [y0, y1) (inside the image) shrunk by ``s`` ≤ 1."""
-        ow, oh = max(1, math.ceil((x1 - x0) * s)), max(1, math.ceil((y1 - y0) * s))
+    def region(self, x0: int, y0: int, x1: int, y1: int, s: float) -> tuple[np.ndarray, np.ndarray]:
+        """Source pixels [x0, x1) × [y0, y1) (inside the image) shrunk by about ``s`` ≤ 1,
+        and the 3×3 matrix taking the returned pixels' coordinates to source pixels."""
+        ow, oh = max(1, math.floor((x1 - x0) * s)), max(1, math.floor((y1 - y0) * s))
         if isinstance(self.full, RasterScene):
-            return self.full.read(x0, y0, x1 - x0, y1 - y0, out=(ow, oh))
+            # a window of exactly ow/s source pixels keeps the scale exact (no drift)
+            pixels = self.full.read(x0, y0, ow / s, oh / s, out=(ow, oh))
+            return pixels, np.array([[1 / s, 0, x0], [0, 1 / s, y0], [0, 0, 1.0]])
         level = self._level(s)
         k = level.scale
         lx0, ly0 = math.floor(x0 * k), math.floor(y0 * k)
         lx1 = min(level.width, max(lx0 + 1, math.ceil(x1 * k)))
         ly1 = min(level.height, max(ly0 + 1, math.ceil(y1 * k)))
         crop = np.ascontiguousarray(level.read(lx0, ly0, lx1 - lx0, ly1 - ly0))
-        return cv2.resize(crop, (ow, oh), interpolation=cv2.INTER_AREA)
+        ow = max(1, min(ow, crop.shape[1]))
+        oh = max(1, min(oh, crop.shape[0]))
+        pixels = cv2.resize(crop, (ow, oh), interpolation=cv2.INTER_AREA)
+        fx, fy = (lx1 - lx0) / ow / k, (ly1 - ly0) / oh / k
+        return pixels, np.array([[fx, 0, lx0 / k], [0, fy, ly0 / k], [0, 0, 1.0]])
 
     def close(self) -> None:
         for level in self._levels.values():
@@ -120,9 +130,7 @@ def frame_tile(
     if x1 <= x0 or y1 <= y0:
         return None
     with source.lock:
-        region = source.region(x0, y0, x1, y1, s)
-    sx, sy = region.shape[1] / (x1 - x0), region.shape[0] / (y1 - y0)
-    region_to_image = np.array([[1 / sx, 0, x0], [0, 1 / sy, y0], [0, 0, 1.0]])
+        region, region_to_image = source.region(x0, y0, x1, y1, s)
     region_to_tile = np.linalg.inv(tile_to_image) @ region_to_image
     rgb = warp(region, region_to_tile, (TILE, TILE))
     mask = np.full(region.shape[:2], 255, np.uint8)

@@ -336,16 +336,20 @@ const SW = (() => {
       document.getElementById("viewer").dataset.detections = n;
     }
 
+    const divider = el("div", { class: "swipe-line", hidden: true });
+    map.getContainer().append(divider);
+
     function clip() {
-      if (!top) return;
       const pane = map.getPane("before");
-      if (!other.value) {
+      divider.hidden = !top;
+      if (!top) {
         pane.style.clip = "";
         return;
       }
       const nw = map.containerPointToLayerPoint([0, 0]), se = map.containerPointToLayerPoint(map.getSize());
-      const x = nw.x + map.getSize().x * Number(swipe.value);
-      pane.style.clip = `rect(${nw.y}px, ${x}px, ${se.y}px, ${nw.x}px)`;
+      const split = map.getSize().x * Number(swipe.value);
+      pane.style.clip = `rect(${nw.y}px, ${nw.x + split}px, ${se.y}px, ${nw.x}px)`;
+      divider.style.left = `${split}px`;
     }
 
     async function show() {
@@ -354,10 +358,8 @@ const SW = (() => {
       if (top) map.removeLayer(top);
       top = null;
       swipeBox.hidden = !other.value;
-      if (other.value) {
-        top = frameTiles(name, other.value, frame, { pane: "before" }).addTo(map);
-        clip();
-      }
+      if (other.value) top = frameTiles(name, other.value, frame, { pane: "before" }).addTo(map);
+      clip();
       dets = await api(`${apiSite(name)}/images/${pick.value}/detections`);
       if (!threshold.dataset.set) {
         threshold.value = dets.threshold ?? 0.5;

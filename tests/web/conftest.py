@@ -1,0 +1,93 @@
+"""A dashboard over a copy of the monitored demo catalog plus the Joplin map site."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from sitewatch import Catalog, add_geo_site
+from sitewatch.ingest import IngestOptions, ingest
+from sitewatch.ingest.provenance import given
+from tests.conftest import JOPLIN
+
+pytest.importorskip("fastapi", reason="the dashboard needs the web extra")
+
+TOKEN = "test-token-0123456789"
+
+
+def copy_catalog(catalog: Catalog, dest: Path) -> Catalog:
+    """A writable copy of a catalog's workspace (SQLite file, WAL and image store)."""
+    with catalog.engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(FULL)")
+    shutil.copytree(catalog.workspace, dest)
+    return Catalog(dest)
+
+
+def with_joplin(catalog: Catalog) -> Catalog:
+    """Add the Joplin map site (two GeoTIFFs in two CRSs) to ``catalog``."""
+    add_geo_site(catalog, "joplin", JOPLIN / "aoi.geojson")
+    for name, day in (("joplin-pre.tif", "2011-05-01"), ("joplin-post.tif", "2011-05-23")):
+        prov = given(day, True, "Maxar Open Data", "Maxar Open Data (via xView2)", "CC BY-NC 4.0")
+        report = ingest(catalog, [JOPLIN / name], IngestOptions(provenance=prov))
+        assert report.ok, report.outcomes
+    return catalog
+
+
+@pytest.fixture
+def workspace(monitored, tmp_path: Path) -> Iterator[Catalog]:
+    """A fresh writable copy of the monitored demo catalog, with the Joplin site."""
+    catalog = with_joplin(copy_catalog(monitored[0], tmp_path / "ws"))
+    yield catalog
+    catalog.close()
+
+
+def make_client(catalog: Catalog, open_reads: bool = True, **access):  # type: ignore[no-untyped-def]
+    from fastapi.testclient import TestClient
+
+    from sitewatch.web import create_app
+    from sitewatch.web.security import Access
+
+    app = create_app(catalog, Access(TOKEN, open_reads, **access))
+    return TestClient(app, base_url="http://127.0.0.1:8000")
+
+
+@dataclass
+class Server:
+    url: str
+    catalog: Catalog
+    token: str = TOKEN
+
+
+@pytest.fixture(scope="module")
+def server(monitored, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """uvicorn serving the dashboard on a free loopback port, in a thread."""
+    import uvicorn
+
+    from sitewatch.web import create_app
+    from sitewatch.web.security import Access
+
+    catalog = with_joplin(copy_catalog(monitored[0], tmp_path_factory.mktemp("web") / "ws"))
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    app = create_app(catalog, Access(TOKEN, True), allowed_hosts=["127.0.0.1", "localhost"])
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+    uv = uvicorn.Server(config)
+    thread = threading.Thread(target=uv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not uv.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the dashboard did not start")
+        time.sleep(0.05)
+    yield Server(f"http://127.0.0.1:{port}", catalog)
+    uv.should_exit = True
+    thread.join(timeout=20)
+    catalog.close()

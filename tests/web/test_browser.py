@@ -1,0 +1,154 @@
+"""The dashboard in Debian's headless Chromium against a live server: what an analyst sees."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import write_jpeg
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+FLAGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is a dev extra")
+    if not Path(CHROMIUM).is_file():
+        pytest.skip("Debian's chromium is not installed (`make test` installs it)")
+    with sync_api.sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield chromium
+        chromium.close()
+
+
+def _page(browser, errors: list[str]):  # type: ignore[no-untyped-def]
+    context = browser.new_context(viewport={"width": 1300, "height": 900})
+    page = context.new_page()
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.set_default_timeout(20_000)
+    return page
+
+
+def _tiles_loaded(page, box: str, at_least: int = 1) -> None:  # type: ignore[no-untyped-def]
+    page.wait_for_function(
+        f"document.querySelectorAll('{box} img.leaflet-tile-loaded').length >= {at_least}"
+    )
+    # decoded images with pixels, not broken-image placeholders
+    sizes = page.eval_on_selector_all(
+        f"{box} img.leaflet-tile-loaded", "t => t.map(i => i.naturalWidth)"
+    )
+    assert sizes and all(w == 256 for w in sizes)
+
+
+def test_overview_site_page_and_viewer(server, browser, artifacts) -> None:
+    errors: list[str] = []
+    page = _page(browser, errors)
+    page.goto(server.url + "/")
+    page.wait_for_selector("body[data-ready=overview]")
+    rows = page.locator("#sites tbody tr")
+    assert rows.count() == 2
+    assert "warm-up" in rows.filter(has_text="apt").inner_text()
+    assert "not monitored" in rows.filter(has_text="joplin").inner_text()
+    assert page.locator("#sites svg.sparkline polyline").count() == 1
+    assert page.locator("#map path.leaflet-interactive").count() == 1  # the Joplin AOI
+    _tiles_loaded(page, "#map")  # the latest Joplin GeoTIFF, through rio-tiler
+    page.screenshot(path=str(artifacts / "dashboard-overview.png"), full_page=True)
+
+    page.get_by_role("link", name="apt", exact=True).click()
+    page.wait_for_url("**/sites/apt")
+    page.wait_for_selector("body[data-ready=site]")
+    points = page.locator("#chart circle.point")
+    assert points.count() == 5  # one per dated view, the partial one included
+    assert page.locator("#chart circle.point.partial").count() == 1
+    box = page.locator("#chart svg").bounding_box()
+    assert box is not None and box["width"] > 500 and box["height"] > 150
+    _tiles_loaded(page, "#sitemap")
+    assert page.locator("#sitemap path").count() >= 5  # area + footprints
+    assert page.locator("#changes tbody tr").count() == 4
+    provenance = page.locator("#images tbody tr")
+    assert provenance.count() == 5 and "CC BY-NC-SA 4.0" in provenance.first.inner_text()
+    assert "low confidence" in page.locator("#judgements").inner_text()
+    page.screenshot(path=str(artifacts / "dashboard-site.png"), full_page=True)
+
+    last = points.last
+    sha = last.get_attribute("data-sha")
+    last.click()  # a date in the chart opens that date in the viewer
+    page.wait_for_url(f"**/sites/apt/view?image={sha}")
+    page.wait_for_selector("body[data-ready=viewer]")
+    _tiles_loaded(page, "#viewer", 4)
+    dets = page.evaluate(f"SW.api('/api/sites/apt/images/{sha}/detections')")
+    at_threshold = sum(d["score"] >= dets["threshold"] for d in dets["detections"])
+    drawn = page.locator("#viewer path.detection")
+    assert at_threshold > 10 and drawn.count() == at_threshold
+    page.eval_on_selector(
+        "#threshold", "e => { e.value = 0.05; e.dispatchEvent(new Event('input')); }"
+    )
+    expected = sum(d["score"] >= 0.05 for d in dets["detections"])
+    assert expected > at_threshold and drawn.count() == expected  # the slider shows the doubtful
+    page.locator("#classes input").uncheck()
+    assert drawn.count() == 0  # and the class toggle hides them
+    page.locator("#classes input").check()
+    assert page.locator("#viewer path").count() > drawn.count()  # site area outline is there
+
+    compare = page.locator("#compare option:not([disabled])").nth(1).get_attribute("value")
+    page.select_option("#compare", compare)
+    page.wait_for_selector("#swipe-box:not([hidden])")
+    _tiles_loaded(page, "#viewer .leaflet-before-pane", 1)
+    clip = page.eval_on_selector(".leaflet-before-pane", "p => p.style.clip")
+    assert clip.startswith("rect(")
+    page.eval_on_selector("#swipe", "e => { e.value = 0.2; e.dispatchEvent(new Event('input')); }")
+    assert page.eval_on_selector(".leaflet-before-pane", "p => p.style.clip") != clip
+    assert f"compare={compare}" in page.url
+    page.eval_on_selector("#swipe", "e => { e.value = 0.5; e.dispatchEvent(new Event('input')); }")
+    assert page.locator(".swipe-line").is_visible()
+    page.screenshot(path=str(artifacts / "dashboard-viewer-swipe.png"))
+    assert not errors, errors
+
+
+def test_upload_in_the_page_lands_in_the_timeline(server, browser, artifacts, tmp_path) -> None:
+    errors: list[str] = []
+    page = _page(browser, errors)
+    page.goto(f"{server.url}/?token={server.token}")  # the address `sitewatch serve` prints
+    page.wait_for_selector("body[data-ready=overview]")
+    assert "token" not in page.url  # kept in a cookie, not in the address bar
+    image = write_jpeg(tmp_path / "apt-2024-08-01.jpg", size=(320, 240), seed=5)
+    page.set_input_files("#upload input[type=file]", str(image))
+    page.select_option("#upload select[name=site]", "apt")
+    page.fill("#upload input[name=acquired]", "2024-08-01")
+    page.fill("#upload input[name=provider]", "Browser Test Sat")
+    page.fill("#upload input[name=licence]", "CC0")
+    page.click("#upload button[type=submit]")
+    result = page.locator("#upload-result.ok")
+    result.wait_for()
+    assert "ingested" in result.inner_text() and "apt" in result.inner_text()
+    page.screenshot(path=str(artifacts / "dashboard-upload.png"), full_page=True)
+    page.goto(server.url + "/sites/apt")
+    page.wait_for_selector("body[data-ready=site]")
+    row = page.locator("#images tbody tr", has_text="apt-2024-08-01.jpg")
+    assert row.count() == 1
+    assert "2024-08-01" in row.inner_text() and "Browser Test Sat" in row.inner_text()
+    assert not errors, errors
+
+
+def test_without_the_token_the_page_cannot_write(server, browser) -> None:
+    errors: list[str] = []
+    page = _page(browser, errors)
+    before = server.catalog.count_images()
+    page.goto(server.url + "/sites/apt")
+    page.wait_for_selector("body[data-ready=site]")
+    page.click("#run-job")
+    refused = page.locator("#job-status.error")
+    refused.wait_for()
+    assert "token" in refused.inner_text()
+    page.goto(server.url + "/")
+    page.wait_for_selector("body[data-ready=overview]")
+    page.set_input_files("#upload input[type=file]", str(Path(__file__)))
+    page.click("#upload button[type=submit]")
+    page.locator("#upload-result.error").wait_for()
+    assert "token" in page.locator("#upload-result").inner_text()
+    assert server.catalog.count_images() == before
+    assert all("401" in e for e in errors), errors  # only the refusals themselves

@@ -1,0 +1,43 @@
+"""Schema-driven fuzzing (schemathesis) of every operation in the dashboard's OpenAPI spec:
+whatever a client sends, the server answers with a 2xx/4xx, never a 5xx."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.web.conftest import TOKEN, copy_catalog, make_client, with_joplin
+
+schemathesis = pytest.importorskip("schemathesis", reason="schemathesis is a dev extra")
+from hypothesis import HealthCheck, given, settings  # noqa: E402  (comes with schemathesis)
+from hypothesis.errors import Unsatisfiable  # noqa: E402
+from schemathesis import GenerationMode  # noqa: E402
+from schemathesis.checks import not_a_server_error  # noqa: E402
+
+EXAMPLES = 25  # per operation, and per generation mode (valid and invalid data)
+
+
+def test_no_operation_answers_with_a_server_error(monitored, tmp_path) -> None:
+    # schemathesis' pytest plugin does not load under this pytest, so each operation's
+    # strategy is driven by hypothesis directly: the same cases, the same check
+    catalog = with_joplin(copy_catalog(monitored[0], tmp_path / "ws"))
+    auth = {"Authorization": f"Bearer {TOKEN}"}  # so writes reach their validation
+    tried = []
+    with make_client(catalog) as client:
+        schema = schemathesis.openapi.from_asgi("/openapi.json", client.app)
+        for result in schema.get_all_operations():
+            operation = result.ok()
+            for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+
+                @given(case=operation.as_strategy(generation_mode=mode))
+                @settings(max_examples=EXAMPLES, deadline=None, database=None,
+                          suppress_health_check=list(HealthCheck))  # fmt: skip
+                def fuzz(case) -> None:  # type: ignore[no-untyped-def]
+                    case.call_and_validate(headers=auth, checks=[not_a_server_error])
+
+                try:
+                    fuzz()
+                except Unsatisfiable:
+                    assert mode == GenerationMode.NEGATIVE  # nothing in it to make invalid
+            tried.append(operation.label)
+    catalog.close()
+    assert len(tried) >= 12 and "POST /api/images" in tried, tried
