@@ -65,6 +65,8 @@ demo: setup $(PANGO)
 	$(SW) site show joplin-south
 	@echo "== analyst report =="
 	$(SW) report demo-airport --out $(DEMO)/demo-airport-report.html --pdf $(DEMO)/demo-airport-report.pdf
+	@echo "== dashboard =="
+	@echo "run 'make serve' and open the address it prints (http://127.0.0.1:8000/?token=...)"
 
 # the dashboard on the demo workspace (run `make demo` first); Ctrl-C stops it
 serve: setup
