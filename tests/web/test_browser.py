@@ -131,6 +131,11 @@ def test_upload_in_the_page_lands_in_the_timeline(server, browser, artifacts, tm
     row = page.locator("#images tbody tr", has_text="apt-2024-08-01.jpg")
     assert row.count() == 1
     assert "2024-08-01" in row.inner_text() and "Browser Test Sat" in row.inner_text()
+    sha = row.get_attribute("data-sha")
+    tick = page.locator(f"#chart polygon.uncounted[data-sha='{sha}']")  # on the timeline,
+    assert tick.count() == 1 and tick.get_attribute("data-date") == "2024-08-01"  # not counted
+    last = page.locator("#chart circle.point").last
+    assert float(tick.get_attribute("points").split(",")[0]) > float(last.get_attribute("cx"))
     assert not errors, errors
 
 

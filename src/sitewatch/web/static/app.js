@@ -130,20 +130,22 @@ const SW = (() => {
   }
 
   function chart(box, r, name) {
+    // every dated image is on the time axis; counted ones as dots, the rest as grey ticks
     const cls = r.classes[0];
-    if (!cls) {
-      box.append(el("p", { class: "muted" }, "Nothing counted yet."));
+    const rows = cls ? r.series[cls].filter((x) => x.date && x.estimate !== null) : [];
+    const counted = new Set(rows.map((x) => x.sha256));
+    const marks = r.images.filter((im) => im.acquired_at && !counted.has(im.sha256));
+    const W = 720, H = 280, m = { l: 44, r: 12, t: 12, b: 28 };
+    const s = svg("svg", { viewBox: `0 0 ${W} ${H}`, class: "chart-svg", role: "img", "aria-label": `${cls || "image"} timeline` });
+    box.append(s);
+    if (!rows.length && !marks.length) {
+      box.append(el("p", { class: "muted" }, "No dated images yet."));
       return;
     }
-    const rows = r.series[cls].filter((x) => x.date && x.estimate !== null);
-    const W = 720, H = 280, m = { l: 44, r: 12, t: 12, b: 28 };
-    const s = svg("svg", { viewBox: `0 0 ${W} ${H}`, class: "chart-svg", role: "img", "aria-label": `${cls} counts` });
-    box.append(s);
-    if (!rows.length) return;
-    const t = rows.map((x) => Date.parse(x.date));
+    const t = rows.map((x) => Date.parse(x.date)).concat(marks.map((im) => Date.parse(im.acquired_at.slice(0, 10))));
     const t0 = Math.min(...t), t1 = Math.max(...t), span = Math.max(t1 - t0, 864e5);
     const top = Math.max(...rows.map((x) => Math.max(x.high ?? 0, x.usual_high ?? 0, x.estimate)), 1) * 1.08;
-    const X = (d) => m.l + ((Date.parse(d) - t0) / span) * (W - m.l - m.r);
+    const X = (d) => m.l + 12 + ((Date.parse(d) - t0) / span) * (W - m.l - m.r - 24);
     const Y = (v) => H - m.b - (v / top) * (H - m.t - m.b);
     for (let i = 0; i <= 4; i++) {
       const v = (top / 4) * i;
@@ -152,6 +154,16 @@ const SW = (() => {
       label.textContent = Math.round(v);
       s.append(label);
     }
+    for (const im of marks) {
+      const day = im.acquired_at.slice(0, 10), x = X(day), y = H - m.b;
+      const tick = svg("polygon", { points: `${x},${y - 9} ${x - 5},${y} ${x + 5},${y}`, class: "uncounted", "data-sha": im.sha256, "data-date": day, tabindex: 0 });
+      const tip = svg("title", {});
+      tip.textContent = `${day}: ${im.name}, not counted (${im.reason || "not monitored yet"})`;
+      tick.append(tip);
+      tick.addEventListener("click", () => (location.href = `${siteUrl(name)}/view?image=${im.sha256}`));
+      s.append(tick);
+    }
+    if (!cls) return;
     for (const e of r.episodes[cls] || []) {
       const x0 = X(e.start), x1 = X(e.end || rows[rows.length - 1].date);
       s.append(svg("rect", { x: x0 - 3, y: m.t, width: Math.max(x1 - x0, 0) + 6, height: H - m.t - m.b, class: "episode" }));
@@ -177,9 +189,9 @@ const SW = (() => {
       s.append(dot);
     }
     const first = svg("text", { x: m.l, y: H - 8, class: "axis" });
-    first.textContent = rows[0].date;
+    first.textContent = new Date(t0).toISOString().slice(0, 10);
     const last = svg("text", { x: W - m.r, y: H - 8, "text-anchor": "end", class: "axis" });
-    last.textContent = rows[rows.length - 1].date;
+    last.textContent = new Date(t1).toISOString().slice(0, 10);
     s.append(first, last);
   }
 
@@ -223,7 +235,7 @@ const SW = (() => {
   }
 
   function frameMap(node, frame, options) {
-    const map = L.map(node, Object.assign({ crs: L.CRS.Simple, minZoom: 0, maxZoom: frame.zmax + 3, attributionControl: false }, options || {}));
+    const map = L.map(node, Object.assign({ crs: L.CRS.Simple, fadeAnimation: false, minZoom: 0, maxZoom: frame.zmax + 3, attributionControl: false }, options || {}));
     const at = (p) => map.unproject(L.point(p[0], p[1]), frame.zmax);
     const bounds = L.latLngBounds(at([0, frame.height]), at([frame.width, 0]));
     map.fitBounds(bounds);
