@@ -268,3 +268,26 @@ def test_exports_match_the_catalog(workspace) -> None:
         data = client.get("/api/sites/apt/report.json").json()
         assert data["series"] == report["series"]
         assert client.get("/api/sites/apt/report.exe").status_code == 422
+
+
+def test_changes_between_compared_dates_and_their_chips(workspace) -> None:
+    from sitewatch import monitor_site
+
+    monitor_site(workspace, "apt", write_chips=True)
+    with make_client(workspace) as client:
+        pair = client.get("/api/sites/apt").json()["changes"][-1]
+        before, after = pair["before_sha256"], pair["after_sha256"]
+        body = client.get(f"/api/sites/apt/changes?before={before}&after={after}").json()
+        flipped = client.get(f"/api/sites/apt/changes?before={after}&after={before}").json()
+        assert body == flipped and body["compared"] and body["before"] == before
+        kinds = [o["kind"] for o in body["objects"]]
+        assert kinds.count("appeared") == pair["appeared"]
+        assert kinds.count("departed") == pair["departed"]
+        assert kinds.count("stayed") == pair["stayed"]
+        changed = next(o for o in body["objects"] if o["kind"] != "stayed" and o["chip"])
+        chip = client.get(f"/api/sites/apt/changes/{changed['id']}/chip.png")
+        assert chip.status_code == 200 and chip.content[:4] == b"\x89PNG"
+        assert client.get(f"/api/sites/joplin/changes/{changed['id']}/chip.png").status_code == 404
+        first = client.get("/api/sites/apt").json()["changes"][0]["before_sha256"]
+        apart = client.get(f"/api/sites/apt/changes?before={first}&after={after}").json()
+        assert not apart["compared"] and apart["objects"] == []  # never compared directly

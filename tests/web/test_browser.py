@@ -94,7 +94,10 @@ def test_overview_site_page_and_viewer(server, browser, artifacts) -> None:
     page.locator("#classes input").check()
     assert page.locator("#viewer path").count() > drawn.count()  # site area outline is there
 
-    compare = page.locator("#compare option:not([disabled])").nth(1).get_attribute("value")
+    site = page.evaluate("SW.api('/api/sites/apt')")
+    pair = site["changes"][-1]  # the last compared pair ends on the date shown
+    assert pair["after_sha256"] == sha
+    compare = pair["before_sha256"]
     page.select_option("#compare", compare)
     page.wait_for_selector("#swipe-box:not([hidden])")
     _tiles_loaded(page, "#viewer .leaflet-before-pane", 1)
@@ -103,6 +106,9 @@ def test_overview_site_page_and_viewer(server, browser, artifacts) -> None:
     page.eval_on_selector("#swipe", "e => { e.value = 0.2; e.dispatchEvent(new Event('input')); }")
     assert page.eval_on_selector(".leaflet-before-pane", "p => p.style.clip") != clip
     assert f"compare={compare}" in page.url
+    page.wait_for_selector("#changes-box:not([hidden])")
+    assert page.locator("#viewer path.change.appeared").count() == pair["appeared"]
+    assert page.locator("#viewer path.change.departed").count() == pair["departed"]
     page.eval_on_selector("#swipe", "e => { e.value = 0.5; e.dispatchEvent(new Event('input')); }")
     assert page.locator(".swipe-line").is_visible()
     page.screenshot(path=str(artifacts / "dashboard-viewer-swipe.png"))

@@ -39,7 +39,7 @@ HERE = Path(__file__).parent
 SHA = Annotated[str, PathParam(pattern=r"^[0-9a-f]{64}$", description="full SHA-256")]
 ZOOM = Annotated[int, PathParam(ge=0, le=24)]
 TILE_XY = Annotated[int, PathParam(ge=0, le=2**24)]
-PNG = {"content": {"image/png": {}}, "description": "a 256×256 PNG tile"}
+PNG = {"content": {"image/png": {}}, "description": "a PNG image"}
 TILE_CACHE = "private, max-age=300"
 
 
@@ -153,6 +153,25 @@ def create_app(
     def detections(name: str, sha256: SHA) -> dict[str, Any]:
         """The latest detections on one image of the site, in site-frame pixels."""
         return data.frame_detections(catalog, name, sha256)
+
+    @app.get("/api/sites/{name}/changes", tags=["imagery"])
+    def changes(
+        name: str,
+        before: Annotated[str, Query(pattern=r"^[0-9a-f]{64}$")],
+        after: Annotated[str, Query(pattern=r"^[0-9a-f]{64}$")],
+    ) -> dict[str, Any]:
+        """Objects that stayed, appeared or departed between two compared dates (in the
+        site frame); ``compared`` is false when monitoring did not compare that pair."""
+        return data.frame_changes(catalog, name, before, after)
+
+    @app.get(
+        "/api/sites/{name}/changes/{change_id}/chip.png",
+        tags=["imagery"], response_class=Response, responses={200: PNG},
+    )  # fmt: skip
+    def chip(name: str, change_id: Annotated[int, PathParam(ge=1, le=2**62)]) -> Response:
+        """The before|after chip of one changed object."""
+        body = data.change_chip(catalog, name, change_id)
+        return Response(body, media_type="image/png", headers={"Cache-Control": TILE_CACHE})
 
     @app.get(
         "/api/sites/{name}/frame/{sha256}/{z}/{x}/{y}.png",

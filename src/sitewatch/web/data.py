@@ -173,6 +173,63 @@ def frame_detections(catalog: Catalog, name: str, sha256: str) -> dict[str, Any]
         }
 
 
+def frame_changes(catalog: Catalog, name: str, before: str, after: str) -> dict[str, Any]:
+    """What monitoring matched between two dates of the site (a compared pair, in either
+    order): each object's centre in frame pixels, its kind and whether a chip exists."""
+    from sitewatch.store.models import ObjectChange
+
+    with catalog.session() as s:
+        site = catalog.get_site(s, name)
+        ids = {sha: image_of_site(catalog, s, site, sha).id for sha in (before, after)}
+        rows = []
+        for b, a in ((before, after), (after, before)):
+            rows = s.scalars(
+                select(ObjectChange)
+                .where(
+                    ObjectChange.site_id == site.id,
+                    ObjectChange.before_image_id == ids[b],
+                    ObjectChange.after_image_id == ids[a],
+                )
+                .order_by(ObjectChange.id)
+            ).all()
+            if rows:
+                before, after = b, a
+                break
+        return {
+            "before": before,
+            "after": after,
+            "compared": bool(rows),
+            "objects": [
+                {
+                    "id": r.id,
+                    "kind": r.kind,
+                    "class": r.class_name,
+                    "x": round(r.x, 1),
+                    "y": round(r.y, 1),
+                    "distance_m": None if r.distance_m is None else round(r.distance_m, 2),
+                    "chip": bool(r.chip_path),
+                }
+                for r in rows
+            ],
+        }
+
+
+def change_chip(catalog: Catalog, name: str, change_id: int) -> bytes:
+    """The before|after PNG monitoring wrote for one changed object of the site."""
+    from sitewatch.errors import NotFoundError
+    from sitewatch.store.models import ObjectChange
+
+    with catalog.session() as s:
+        site = catalog.get_site(s, name)
+        row = s.get(ObjectChange, change_id)
+        if row is None or row.site_id != site.id or not row.chip_path:
+            raise NotFoundError(f"site {name!r} has no chip for change {change_id}")
+        path = (catalog.workspace / row.chip_path).resolve()
+    if not path.is_relative_to(catalog.workspace.resolve()) or not path.is_file():
+        raise NotFoundError(f"the chip of change {change_id} is missing; re-run monitor")
+    return path.read_bytes()
+
+
 def image_of_site(catalog: Catalog, session: Any, site: Site, sha256: str) -> Image:
     """An image linked to ``site`` by its full SHA-256 (no prefixes, no paths)."""
     from sitewatch.errors import NotFoundError

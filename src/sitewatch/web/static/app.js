@@ -326,6 +326,8 @@ const SW = (() => {
     map.createPane("before").style.zIndex = 250;
     const siteArea = area(frame.area, at).addTo(map);
     const boxes = L.layerGroup().addTo(map);
+    const moved = L.layerGroup().addTo(map);
+    const changesBox = document.getElementById("changes-box"), showChanges = document.getElementById("show-changes");
     let base = null, top = null, dets = null;
     const threshold = document.getElementById("threshold"), thresholdOut = document.getElementById("threshold-value");
     const classBox = document.getElementById("classes"), count = document.getElementById("detection-count");
@@ -364,6 +366,24 @@ const SW = (() => {
       divider.style.left = `${split}px`;
     }
 
+    async function drawChanges() {
+      // what monitoring matched between the two dates: appeared green, departed red
+      moved.clearLayers();
+      changesBox.hidden = true;
+      if (!other.value || other.value === pick.value) return;
+      const c = await api(`${apiSite(name)}/changes?before=${other.value}&after=${pick.value}`);
+      changesBox.hidden = !c.compared;
+      const colour = { appeared: "#48bb78", departed: "#f56565" };
+      for (const o of c.objects) {
+        if (!colour[o.kind]) continue;
+        const marker = L.circleMarker(at([o.x, o.y]), { radius: 14, color: colour[o.kind], weight: 3, fill: false, className: "change " + o.kind })
+          .bindTooltip(`${o.class} ${o.kind} (between ${c.before.slice(0, 8)} and ${c.after.slice(0, 8)})`);
+        if (o.chip) marker.bindPopup(`<img class="chip" alt="before | after" src="${apiSite(name)}/changes/${o.id}/chip.png">`);
+        marker.addTo(moved);
+      }
+      document.getElementById("viewer").dataset.changes = moved.getLayers().length;
+    }
+
     async function show() {
       if (base) map.removeLayer(base);
       base = frameTiles(name, pick.value, frame).addTo(map);
@@ -372,6 +392,7 @@ const SW = (() => {
       swipeBox.hidden = !other.value;
       if (other.value) top = frameTiles(name, other.value, frame, { pane: "before" }).addTo(map);
       clip();
+      await drawChanges();
       dets = await api(`${apiSite(name)}/images/${pick.value}/detections`);
       if (!threshold.dataset.set) {
         threshold.value = dets.threshold ?? 0.5;
@@ -393,6 +414,7 @@ const SW = (() => {
     threshold.addEventListener("input", drawBoxes);
     swipe.addEventListener("input", clip);
     map.on("move zoom resize", clip);
+    showChanges.addEventListener("change", () => (showChanges.checked ? moved.addTo(map) : map.removeLayer(moved)));
     document.getElementById("show-area").addEventListener("change", (e) => (e.target.checked ? siteArea.addTo(map) : map.removeLayer(siteArea)));
     await show();
     document.body.dataset.ready = "viewer";
