@@ -1,15 +1,15 @@
 """Dashboard tile latency on a large COG; prints JSON.
 
-    python bench/tiles.py [--size 16384] [--tiles 300] [--workdir DIR]
+    python bench/tiles.py [--size 16384] [--tiles 300] [--format webp|png] [--workdir DIR]
 
 Builds a ``size``² 3-band COG (JPEG-compressed, internal overviews, 0.5 m UTM) by tiling the
 Joplin demo scene with per-block brightness changes, ingests it as the reference of a site,
 then requests ``--tiles`` distinct 256 px tiles through the app (FastAPI's in-process client:
-routing, catalog lookups, reading, resampling and PNG encoding; no network) from both tile
+routing, catalog lookups, reading, resampling and encoding; no network) from both tile
 routes, at zooms from full resolution down to six levels of overview:
 
-* ``frame``: ``/api/sites/{name}/frame/{sha}/{z}/{x}/{y}.png`` (Leaflet CRS.Simple);
-* ``map``: ``/api/images/{sha}/map/{z}/{x}/{y}.png`` (Web Mercator, rio-tiler).
+* ``frame``: ``/api/sites/{name}/frame/{sha}/{z}/{x}/{y}.webp`` (Leaflet CRS.Simple);
+* ``map``: ``/api/images/{sha}/map/{z}/{x}/{y}.webp`` (Web Mercator, rio-tiler).
 
 Each tile is requested once (no server-side tile cache exists; an open dataset is reused).
 """
@@ -93,6 +93,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=16384)
     parser.add_argument("--tiles", type=int, default=300)
     parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--format", choices=("webp", "png"), default="webp")
     args = parser.parse_args()
 
     from fastapi.testclient import TestClient
@@ -140,11 +141,11 @@ def main() -> None:
             "map": (f"/api/images/{sha}/map", z_map),
         }
         for route, (prefix, z_full) in routes.items():
-            client.get(f"{prefix}/{z_full}/0/0.png")  # open the dataset once
+            client.get(f"{prefix}/{z_full}/0/0.webp")  # open the dataset once
             times, sizes = [], []
             for z, x, y in tiles_for(route, z_full, args.size, bounds, rng, args.tiles):
                 start = time.perf_counter()
-                res = client.get(f"{prefix}/{z}/{x}/{y}.png")
+                res = client.get(f"{prefix}/{z}/{x}/{y}.{args.format}")
                 times.append(time.perf_counter() - start)
                 assert res.status_code == 200, res.text
                 sizes.append(len(res.content))
@@ -156,7 +157,8 @@ def main() -> None:
                 "p95_ms": round(float(np.percentile(ms, 95)), 1),
                 "max_ms": round(float(ms.max()), 1),
                 "tiles_per_s": round(len(ms) / (sum(times)), 1),
-                "mean_png_kb": round(float(np.mean(sizes)) / 1024, 1),
+                "format": args.format,
+                "mean_kb": round(float(np.mean(sizes)) / 1024, 1),
             }
     catalog.close()
     print(json.dumps({

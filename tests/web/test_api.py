@@ -268,6 +268,18 @@ def test_exports_match_the_catalog(workspace) -> None:
         data = client.get("/api/sites/apt/report.json").json()
         assert data["series"] == report["series"]
         assert client.get("/api/sites/apt/report.exe").status_code == 422
+        sha = _sha(workspace, DEMO_REF.name)
+        original = client.get(f"/api/images/{sha}/file")
+        assert original.content == DEMO_REF.read_bytes()
+        assert DEMO_REF.name in original.headers["content-disposition"]
+
+
+def test_pdf_report_download(workspace) -> None:
+    pytest.importorskip("weasyprint", reason="the PDF report needs the pdf extra")
+    with make_client(workspace) as client:
+        pdf = client.get("/api/sites/apt/report.pdf")
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    assert pdf.content.startswith(b"%PDF") and len(pdf.content) > 50_000
 
 
 def test_changes_between_compared_dates_and_their_chips(workspace) -> None:

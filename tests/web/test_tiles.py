@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
 from PIL import Image as PILImage
@@ -11,7 +13,7 @@ from tests.conftest import write_geotiff
 pytest.importorskip("rio_tiler", reason="tiles need the web extra")
 
 from sitewatch.web.app import UnsupportedUpload, safe_name
-from sitewatch.web.tiles import TileSource, frame_tile, max_zoom, mercator_tile, png
+from sitewatch.web.tiles import TileSource, encode, frame_tile, max_zoom, mercator_tile
 
 
 def _pattern(h: int = 600, w: int = 700) -> np.ndarray:
@@ -45,6 +47,8 @@ def test_identity_tile_at_full_zoom_is_the_source_pixels(source) -> None:
     assert (edge[: 600 - 512, : 700 - 512, 3] == 255).all()
     assert (edge[600 - 512 + 1 :, :, 3] == 0).all() and (edge[:, 700 - 512 + 1 :, 3] == 0).all()
     assert frame_tile(src, np.eye(3), zmax, zmax, 5, 5) is None
+    webp = PILImage.open(io.BytesIO(encode(edge)))  # the page's format keeps the no-data edge
+    assert np.array_equal(np.asarray(webp)[..., 3], edge[..., 3])
 
 
 def test_registration_moves_the_image_in_the_frame(source) -> None:
@@ -104,8 +108,12 @@ def test_map_tiles_come_from_the_georeferenced_raster(tmp_path) -> None:
     assert set(np.unique(tile[..., :3][tile[..., 3] == 255])) <= set(np.unique(pixels))
     assert mercator_tile(src, 19, 0, 0) is None
     src.close()
-    decoded = np.asarray(PILImage.open(__import__("io").BytesIO(png(tile))))
-    assert np.array_equal(decoded, tile) and png(None)[:4] == b"\x89PNG"
+    decoded = np.asarray(PILImage.open(io.BytesIO(encode(tile, "png"))))
+    assert np.array_equal(decoded, tile) and encode(None, "png")[:4] == b"\x89PNG"
+    small = PILImage.open(io.BytesIO(encode(tile)))  # WebP: lossy colour, exact alpha
+    assert small.format == "WEBP"
+    assert np.array_equal(np.asarray(small.convert("RGBA"))[..., 3], tile[..., 3])
+    assert np.abs(np.asarray(small)[..., :3].astype(int) - tile[..., :3]).mean() < 6
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,13 @@ from typing import Annotated, Any
 
 from fastapi import FastAPI, File, Form, Query, Request, UploadFile
 from fastapi import Path as PathParam
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+)
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
@@ -33,13 +39,16 @@ from sitewatch.store.catalog import Catalog
 from sitewatch.web import data
 from sitewatch.web.jobs import STAGES, JobRunner
 from sitewatch.web.security import COOKIE, Access, presented_token
-from sitewatch.web.tiles import SourceCache, frame_tile, max_zoom, mercator_tile, png
+from sitewatch.web.tiles import FORMATS, SourceCache, encode, frame_tile, max_zoom, mercator_tile
 
 HERE = Path(__file__).parent
 SHA = Annotated[str, PathParam(pattern=r"^[0-9a-f]{64}$", description="full SHA-256")]
 ZOOM = Annotated[int, PathParam(ge=0, le=24)]
 TILE_XY = Annotated[int, PathParam(ge=0, le=2**24)]
 PNG = {"content": {"image/png": {}}, "description": "a PNG image"}
+TILE_IMAGE = {"content": {m: {} for m in ("image/webp", "image/png")},
+              "description": "a 256×256 tile, transparent where the image has no data"}  # fmt: skip
+TILE_FORMAT = Annotated[str, PathParam(pattern="^(webp|png)$", description="webp (small) or png")]
 TILE_CACHE = "private, max-age=300"
 
 
@@ -174,10 +183,12 @@ def create_app(
         return Response(body, media_type="image/png", headers={"Cache-Control": TILE_CACHE})
 
     @app.get(
-        "/api/sites/{name}/frame/{sha256}/{z}/{x}/{y}.png",
-        tags=["imagery"], response_class=Response, responses={200: PNG},
+        "/api/sites/{name}/frame/{sha256}/{z}/{x}/{y}.{fmt}",
+        tags=["imagery"], response_class=Response, responses={200: TILE_IMAGE},
     )  # fmt: skip
-    def frame_tile_png(name: str, sha256: SHA, z: ZOOM, x: TILE_XY, y: TILE_XY) -> Response:
+    def frame_tile_image(
+        name: str, sha256: SHA, z: ZOOM, x: TILE_XY, y: TILE_XY, fmt: TILE_FORMAT
+    ) -> Response:
         """Tile (z, x, y) of one image resampled into the site frame (Leaflet CRS.Simple; at
         the site's ``zmax`` a tile pixel is a frame pixel). Transparent where it has no data."""
         with catalog.session() as s:
@@ -195,13 +206,15 @@ def create_app(
         if z > zmax + 3:
             raise BadInputError(f"zoom {z}", f"the site frame goes to zoom {zmax + 3} at most")
         rgba = frame_tile(sources.get(path), matrix, zmax, z, x, y)
-        return Response(png(rgba), media_type="image/png", headers={"Cache-Control": TILE_CACHE})
+        return Response(
+            encode(rgba, fmt), media_type=FORMATS[fmt], headers={"Cache-Control": TILE_CACHE}
+        )
 
     @app.get(
-        "/api/images/{sha256}/map/{z}/{x}/{y}.png",
-        tags=["imagery"], response_class=Response, responses={200: PNG},
+        "/api/images/{sha256}/map/{z}/{x}/{y}.{fmt}",
+        tags=["imagery"], response_class=Response, responses={200: TILE_IMAGE},
     )  # fmt: skip
-    def map_tile_png(sha256: SHA, z: ZOOM, x: TILE_XY, y: TILE_XY) -> Response:
+    def map_tile_image(sha256: SHA, z: ZOOM, x: TILE_XY, y: TILE_XY, fmt: TILE_FORMAT) -> Response:
         """Web-Mercator tile (z, x, y) of a georeferenced image (rio-tiler)."""
         with catalog.session() as s:
             image = catalog.find_image(s, sha256)
@@ -211,7 +224,19 @@ def create_app(
         if x >= 2**z or y >= 2**z:
             raise BadInputError(f"tile {z}/{x}/{y}", "x and y must be below 2**z")
         rgba = mercator_tile(sources.get(path), z, x, y)
-        return Response(png(rgba), media_type="image/png", headers={"Cache-Control": TILE_CACHE})
+        return Response(
+            encode(rgba, fmt), media_type=FORMATS[fmt], headers={"Cache-Control": TILE_CACHE}
+        )
+
+    @app.get("/api/images/{sha256}/file", tags=["imagery"], response_class=FileResponse)
+    def original(sha256: SHA) -> FileResponse:
+        """The image file exactly as ingested (content-addressed, never modified)."""
+        with catalog.session() as s:
+            image = catalog.find_image(s, sha256)
+            path, name = catalog.image_path(image), image.original_name
+        if not path.is_file():
+            raise NotFoundError(f"{name}: the stored file is missing from the workspace")
+        return FileResponse(path, filename=name)
 
     @app.get("/api/sites/{name}/detections.geojson", tags=["exports"])
     def detections_geojson(name: str) -> Response:

@@ -76,7 +76,7 @@ const SW = (() => {
       select.append(el("option", { value: site.name }, site.name));
       if (site.aoi) {
         if (site.map_image) {
-          L.tileLayer(`/api/images/${site.map_image}/map/{z}/{x}/{y}.png`, { maxZoom: 22, maxNativeZoom: 20 }).addTo(map);
+          L.tileLayer(`/api/images/${site.map_image}/map/{z}/{x}/{y}.webp`, { maxZoom: 22, maxNativeZoom: 20 }).addTo(map);
         }
         const layer = L.geoJSON(site.aoi, { style: { color: site.state === "alert" ? "#c53030" : "#d69e2e", weight: 2, fillOpacity: 0.05 } })
           .bindTooltip(site.name).on("click", () => (location.href = siteUrl(site.name))).addTo(map);
@@ -226,7 +226,9 @@ const SW = (() => {
       const source = im.source_url ? el("a", { href: im.source_url, rel: "noopener noreferrer" }, "source") : null;
       body.append(el("tr", { "data-sha": im.sha256 },
         el("td", {}, (im.acquired_at || "undated").slice(0, 10), im.date_is_illustrative ? el("small", { class: "muted" }, " (illustrative)") : null),
-        el("td", {}, el("a", { href: `${siteUrl(name)}/view?image=${im.sha256}` }, im.name)),
+        el("td", {}, el("a", { href: `${siteUrl(name)}/view?image=${im.sha256}` }, im.name),
+          el("br"), el("small", {}, el("a", { href: `/api/images/${im.sha256}/file`, class: "original" }, "original"),
+            ` · sha256 ${im.sha256.slice(0, 12)}`)),
         el("td", {}, [im.provider, im.credit, im.licence].filter(Boolean).join(" · ") || "–", source ? " · " : "", source),
         el("td", {}, im.gsd_m ? `${fmt(im.gsd_m, 2)} m` : "–"),
         el("td", {}, regText),
@@ -246,7 +248,7 @@ const SW = (() => {
     // tiles only where the frame is: none are asked for left of or above its origin
     const k = 2 ** frame.zmax;
     const bounds = L.latLngBounds([-frame.height / k, 0], [0, frame.width / k]);
-    return L.tileLayer(`${apiSite(name)}/frame/${sha}/{z}/{x}/{y}.png`,
+    return L.tileLayer(`${apiSite(name)}/frame/${sha}/{z}/{x}/{y}.webp`,
       Object.assign({ maxNativeZoom: frame.zmax, maxZoom: frame.zmax + 3, minZoom: 0, noWrap: true, bounds, className: "frame-tiles" }, options || {}));
   }
 
@@ -265,7 +267,7 @@ const SW = (() => {
       }
     } else if (info.aoi) {
       const map = L.map(node);
-      if (info.map_image) L.tileLayer(`/api/images/${info.map_image}/map/{z}/{x}/{y}.png`, { maxZoom: 22, maxNativeZoom: 20 }).addTo(map);
+      if (info.map_image) L.tileLayer(`/api/images/${info.map_image}/map/{z}/{x}/{y}.webp`, { maxZoom: 22, maxNativeZoom: 20 }).addTo(map);
       map.fitBounds(L.geoJSON(info.aoi, { style: { color: "#ecc94b", fill: false } }).addTo(map).getBounds());
     } else {
       node.append(el("p", { class: "muted" }, "No frame yet: register the site."));
