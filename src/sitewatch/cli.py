@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -61,7 +62,7 @@ def fails_cleanly(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except SitewatchError as exc:
-            err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+            err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]
@@ -168,7 +169,9 @@ def ingest(
             label = "error" if outcome.status == "failed" else outcome.status
             console = err if outcome.status == "failed" else out
             console.print(
-                f"[{style}]{label}:[/{style}] {outcome.message}", highlight=False, soft_wrap=True
+                f"[{style}]{label}:[/{style}] {escape(outcome.message)}",
+                highlight=False,
+                soft_wrap=True,
             )
 
         report = run_ingest(cat, [p for p in paths if p.exists()], options, progress=show)

@@ -72,6 +72,16 @@ def test_overview_site_page_and_viewer(server, browser, artifacts) -> None:
     provenance = page.locator("#images tbody tr")
     assert provenance.count() == 5 and "CC BY-NC-SA 4.0" in provenance.first.inner_text()
     assert "low confidence" in page.locator("#judgements").inner_text()
+    page.fill("#period-from", "2024-04-01")
+    page.fill("#period-to", "2024-05-31")
+    pdf = page.locator("a.report", has_text="report (PDF)").get_attribute("href")
+    assert pdf == "/api/sites/apt/report.pdf?from=2024-04-01&to=2024-05-31"
+    report = page.evaluate("SW.api('/api/sites/apt/report.json?from=2024-04-01&to=2024-05-31')")
+    assert {r["date"] for r in report["series"]["aircraft"]} == {
+        "2024-04-08",
+        "2024-04-22",
+        "2024-05-13",
+    }
     page.screenshot(path=str(artifacts / "dashboard-site.png"), full_page=True)
 
     last = points.last

@@ -92,3 +92,14 @@ def test_serve_off_loopback_needs_the_token_for_everything(monitored, tmp_path) 
         assert _get(f"http://127.0.0.1:{port}/api/sites", "s3cret-token")[0] == 200
     finally:
         _stop(proc)
+
+
+def test_serve_without_the_web_extra_says_what_to_install(monkeypatch, tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from sitewatch.cli import app
+
+    monkeypatch.setitem(sys.modules, "sitewatch.web.app", None)  # as if fastapi were absent
+    result = CliRunner().invoke(app, ["-w", str(tmp_path / "ws"), "serve"])
+    assert result.exit_code == 1
+    assert "pip install 'sitewatch[web]'" in result.output

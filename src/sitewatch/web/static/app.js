@@ -83,8 +83,10 @@ const SW = (() => {
         bounds.push(layer.getBounds());
       }
     }
-    if (bounds.length) map.fitBounds(bounds.reduce((a, b) => a.extend(b), L.latLngBounds(bounds[0].getSouthWest(), bounds[0].getNorthEast())), { padding: [20, 20] });
-    else map.setView([20, 0], 1);
+    if (!bounds.length) {
+      document.getElementById("map").hidden = true;
+      document.getElementById("map-note").textContent = "No site has a map area: sites in an image's own pixel frame are listed only.";
+    } else map.fitBounds(bounds.reduce((a, b) => a.extend(b), L.latLngBounds(bounds[0].getSouthWest(), bounds[0].getNorthEast())), { padding: [20, 20] });
     document.body.dataset.ready = "overview";
     upload();
   }
@@ -126,6 +128,7 @@ const SW = (() => {
     images(r, name);
     siteMap(document.getElementById("sitemap"), info, name);
     jobButton(name);
+    period();
     document.body.dataset.ready = "site";
   }
 
@@ -272,6 +275,21 @@ const SW = (() => {
     } else {
       node.append(el("p", { class: "muted" }, "No frame yet: register the site."));
     }
+  }
+
+  function period() {
+    // the report links carry the chosen period (?from=…&to=…), as `sitewatch report` does
+    const start = document.getElementById("period-from"), end = document.getElementById("period-to");
+    const links = [...document.querySelectorAll("a.report")];
+    const bases = links.map((a) => a.getAttribute("href"));
+    const update = () => {
+      const q = new URLSearchParams();
+      if (start.value) q.set("from", start.value);
+      if (end.value) q.set("to", end.value);
+      links.forEach((a, i) => a.setAttribute("href", bases[i] + (q.size ? `?${q}` : "")));
+    };
+    start.addEventListener("change", update);
+    end.addEventListener("change", update);
   }
 
   function jobButton(name) {
