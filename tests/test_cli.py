@@ -89,3 +89,11 @@ def test_register_and_monitor_from_the_command_line(tmp_path: Path) -> None:
     assert (tmp_path / "out" / "apt-counts.csv").is_file()
     bad = run(ws, "monitor", "apt", "--far", "0")
     assert bad.exit_code == 1 and "--far" in bad.stderr
+
+
+def test_messages_keep_square_brackets(tmp_path: Path) -> None:
+    bad = tmp_path / "scene[web].jpg"
+    bad.write_bytes(b"not a jpeg")
+    result = run(tmp_path / "ws", "ingest", str(bad))
+    assert result.exit_code == 1
+    assert "scene[web].jpg: not an image" in result.stderr  # not eaten as rich markup
