@@ -63,6 +63,13 @@ demo: setup $(PANGO)
 	$(SW) site list
 	$(SW) site show demo-airport
 	$(SW) site show joplin-south
+	@echo "== claims ledger (illustrative claims about the demo airport) =="
+	$(SW) claim import examples/claims/demo-airport-claims.yaml
+	$(SW) claim add --site demo-airport --expects construction --from 2024-04-01 --to 2024-06-30 \
+		--text "A new hangar is being built on the north side of the airport." \
+		--source "kind=government;outlet=Example Ministry of Defence;date=2024-06-20;url=https://example.org/mod"
+	$(SW) claim list
+	$(SW) claim export --format claimreview --out $(DEMO)/claims.jsonld
 	@echo "== analyst report =="
 	$(SW) report demo-airport --out $(DEMO)/demo-airport-report.html --pdf $(DEMO)/demo-airport-report.pdf
 	@echo "== dashboard =="

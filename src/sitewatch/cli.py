@@ -717,5 +717,9 @@ def main() -> None:
         sys.exit(130)
 
 
+from sitewatch.cli_claims import claim_app  # noqa: E402  (it uses the helpers above)
+
+app.add_typer(claim_app, name="claim")
+
 if __name__ == "__main__":
     main()

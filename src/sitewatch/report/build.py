@@ -5,24 +5,33 @@ Every number the HTML shows comes from this dictionary, so the two cannot disagr
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import UTC, date, datetime
 from typing import Any
 
 from sitewatch import __version__
 from sitewatch.alerts.calibration import threshold_for
+from sitewatch.claims.check import check_claim
+from sitewatch.claims.exchange import claim_dict
+from sitewatch.claims.ledger import StoredClaim
 from sitewatch.report.data import StoredMonitoring, judge
 from sitewatch.report.language import SCALE, term_for
 from sitewatch.store.catalog import iso
 
 
 def report_dict(
-    m: StoredMonitoring, start: date | None = None, end: date | None = None
+    m: StoredMonitoring,
+    start: date | None = None,
+    end: date | None = None,
+    claims: Sequence[StoredClaim] = (),
 ) -> dict[str, Any]:
-    """The report of a site's monitoring, limited to ``start``…``end`` (inclusive).
+    """The report of a site's monitoring, limited to ``start``…``end`` (inclusive), with
+    ``claims`` about the site checked against it.
 
     The baseline and alerts still use the whole history before ``end``: a period's first
-    weeks are judged against what came before them, not against nothing.
+    weeks are judged against what came before them, not against nothing. Claims are checked
+    against the whole record, whatever the period shown.
     """
 
     def within(t: datetime | None, lower: bool = True) -> bool:
@@ -120,6 +129,7 @@ def report_dict(
         "threshold_h": threshold_for(m.alerts.far_per_year, m.alerts),
         "min_baseline": m.alerts.min_baseline,
     }
+    out["claims"] = [claim_dict(c, check_claim(c, m)) for c in claims]
     out["scale"] = [{"phrase": t.phrase, "low": t.low, "high": t.high} for t in SCALE]
     return out
 

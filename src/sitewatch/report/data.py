@@ -69,7 +69,12 @@ def load_monitoring(catalog: Catalog, name: str) -> StoredMonitoring:
         detect = latest_detect_run(s, used.id) if used is not None else None
         accuracy = run_accuracy(detect) if detect is not None else None
         detector = (
-            {"name": detect.method, "version": detect.version, **model_metrics(detect)}
+            {
+                "name": detect.method,
+                "version": detect.version,
+                "classes": list(detect.parameters.get("classes", [])),
+                **model_metrics(detect),
+            }
             if detect is not None
             else {}
         )

@@ -7,6 +7,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from sitewatch.claims.ledger import list_claims
 from sitewatch.errors import MissingDependencyError
 from sitewatch.export import write_bytes_atomic, write_json_atomic, write_text_atomic
 from sitewatch.report.build import report_dict
@@ -59,7 +60,7 @@ def write_report(
     """
     out = Path(out)
     m: StoredMonitoring = load_monitoring(catalog, name)
-    report = report_dict(m, start, end)
+    report = report_dict(m, start, end, list_claims(catalog, name))
     svgs = {cls: to_svg(series_figure(m, cls)) for cls in m.classes}
     figures = [
         pair_figure(catalog, name, c["before_sha256"], c["after_sha256"])

@@ -305,3 +305,43 @@ class Episode(Base):
     confidence: Mapped[float] = mapped_column(Float)
     false_alarm_rate: Mapped[float] = mapped_column(Float)  # per site-year, of the threshold
     observations: Mapped[int] = mapped_column(Integer)
+
+
+class Claim(Base):
+    """A public claim about a site, checked against the site's own imagery."""
+
+    __tablename__ = "claims"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    window_start: Mapped[datetime | None] = mapped_column(UTCDateTime)  # first day claimed
+    window_end: Mapped[datetime | None] = mapped_column(UTCDateTime)  # last day claimed
+    expects: Mapped[str | None] = mapped_column(String(16))  # increase | decrease | …
+    class_name: Mapped[str | None] = mapped_column(String(64))
+    notes: Mapped[str | None] = mapped_column(Text)
+    review_url: Mapped[str | None] = mapped_column(Text)  # a published review of it, if any
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    site: Mapped[Site] = relationship()
+    sources: Mapped[list[ClaimSource]] = relationship(
+        back_populates="claim", cascade="all, delete-orphan", order_by="ClaimSource.id"
+    )
+
+
+class ClaimSource(Base):
+    """Who made or repeated a claim; ``origin`` groups sources that repeat one origin."""
+
+    __tablename__ = "claim_sources"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    outlet: Mapped[str | None] = mapped_column(String(256))
+    author: Mapped[str | None] = mapped_column(String(256))
+    published: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    url: Mapped[str | None] = mapped_column(Text)
+    origin: Mapped[str] = mapped_column(String(256))  # normalised: sources sharing it count once
+    quote: Mapped[str | None] = mapped_column(Text)
+
+    claim: Mapped[Claim] = relationship(back_populates="sources")

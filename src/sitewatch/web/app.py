@@ -52,6 +52,30 @@ TILE_FORMAT = Annotated[str, PathParam(pattern="^(webp|png)$", description="webp
 TILE_CACHE = "private, max-age=300"
 
 
+class SourceRecord(BaseModel):
+    kind: str = Field(examples=["media"])
+    outlet: str | None = None
+    author: str | None = None
+    date: str | None = Field(None, examples=["2024-05-20"])
+    url: str | None = None
+    origin: str | None = None
+    quote: str | None = None
+
+
+class ClaimRecord(BaseModel):
+    model_config = {"populate_by_name": True}
+
+    text: str
+    site: str
+    start: str | None = Field(None, alias="from", examples=["2024-05-01"])
+    end: str | None = Field(None, alias="to", examples=["2024-05-31"])
+    expects: str | None = Field(None, examples=["increase"])
+    class_name: str | None = Field(None, alias="class", examples=["aircraft"])
+    notes: str | None = None
+    review_url: str | None = None
+    sources: list[SourceRecord] = Field(default_factory=list)
+
+
 class JobRequest(BaseModel):
     stages: list[str] = Field(default_factory=lambda: list(STAGES), examples=[list(STAGES)])
 
@@ -268,6 +292,40 @@ def create_app(
             body = path.read_bytes() if path else b""
         media = {"html": "text/html", "json": "application/json", "pdf": "application/pdf"}[fmt]
         return _download(Response(body, media_type=media), f"{name}-report.{fmt}")
+
+    @app.get("/api/claims", tags=["claims"])
+    def claims(site: str | None = None) -> list[dict[str, Any]]:
+        """Every claim (or one site's) with its status against the imagery and its origins."""
+        from sitewatch.claims import claim_dict, review
+
+        return [claim_dict(c, v) for c, v in review(catalog, site)]
+
+    @app.get("/api/claims.{fmt}", tags=["claims"], response_class=Response)
+    def claims_export(
+        request: Request,
+        fmt: Annotated[str, PathParam(pattern="^(jsonld|csv)$")],
+        site: str | None = None,
+    ) -> Response:
+        """The claims as schema.org ClaimReview JSON-LD (what fact-checkers publish) or CSV."""
+        from sitewatch.claims import claimreview, claims_csv, review
+
+        rows = review(catalog, site)
+        name = f"{site or 'all'}-claims.{fmt}"
+        if fmt == "csv":
+            return _download(Response(claims_csv(rows), media_type="text/csv"), name)
+        body = claimreview(rows, base_url=str(request.base_url))
+        return _download(JSONResponse(body, media_type="application/ld+json"), name)
+
+    @app.post("/api/claims", tags=["claims"], status_code=201)
+    def add_claim(record: ClaimRecord) -> dict[str, Any]:
+        """Add a claim with its sources (token needed); the same fields as a claims file."""
+        from sitewatch.claims import add_claim, check_claim, claim_dict, get_claim
+        from sitewatch.claims.exchange import from_record
+        from sitewatch.report.data import load_monitoring
+
+        claim_id = add_claim(catalog, from_record(record.model_dump(by_alias=True), "claim"))
+        stored = get_claim(catalog, claim_id)
+        return claim_dict(stored, check_claim(stored, load_monitoring(catalog, stored.site)))
 
     @app.get("/api/jobs", tags=["jobs"])
     def list_jobs() -> list[dict[str, Any]]:

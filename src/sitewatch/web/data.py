@@ -15,6 +15,7 @@ from shapely.geometry import mapping
 from sqlalchemy import select
 
 from sitewatch import geo
+from sitewatch.claims.ledger import list_claims
 from sitewatch.export import ExportBox, to_geojson
 from sitewatch.register.features import project
 from sitewatch.register.site import frame_matrix, registrations, site_polygon
@@ -27,7 +28,7 @@ from sitewatch.web.tiles import max_zoom
 
 def site_detail(catalog: Catalog, name: str) -> dict[str, Any]:
     """Everything the site page shows: the report's data, the frame and the map geometry."""
-    report = report_dict(load_monitoring(catalog, name))
+    report = report_dict(load_monitoring(catalog, name), claims=list_claims(catalog, name))
     report["site_info"] = _site_info(catalog, name)
     report["state"] = site_state(report)
     return report

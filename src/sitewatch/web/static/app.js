@@ -126,6 +126,7 @@ const SW = (() => {
     episodes(r);
     changes(r, name);
     images(r, name);
+    claims(r);
     siteMap(document.getElementById("sitemap"), info, name);
     jobButton(name);
     period();
@@ -219,6 +220,27 @@ const SW = (() => {
         el("td", {}, el("a", { href }, "swipe"))));
     }
     if (!body.children.length) body.append(el("tr", {}, el("td", { colspan: 6, class: "muted" }, "No compared pairs yet.")));
+  }
+
+  function claims(r) {
+    const box = document.getElementById("claims");
+    for (const c of r.claims) {
+      const window = c.from || c.to ? `, ${c.from || "…"} to ${c.to || "…"}` : "";
+      const sources = c.sources.map((s) => {
+        const who = s.outlet || s.author || s.origin;
+        const label = `${s.kind.replace(/_/g, " ")}${s.published ? ", " + s.published : ""}; origin: ${s.origin}`;
+        return el("li", {}, s.url ? el("a", { href: s.url, rel: "noopener noreferrer" }, who) : who, ` (${label})`);
+      });
+      box.append(el("article", { class: "claim " + c.status, id: `claim-${c.id}`, "data-status": c.status },
+        el("p", { class: "claim-text" }, `“${c.text}”`),
+        el("p", {}, el("span", { class: "badge claim-status " + c.status }, c.label),
+          c.expects ? ` expects ${c.expects}${c.class ? " of " + c.class : ""}${window}` : ""),
+        el("p", {}, c.reasons.join(" ")),
+        c.caveats.length ? el("p", { class: "muted" }, "Caveats: " + c.caveats.join("; ")) : null,
+        el("p", { class: "origins" }, `${c.origins} independent origin(s) among ${c.source_count} source(s)`),
+        el("ul", { class: "sources" }, sources)));
+    }
+    if (!r.claims.length) box.append(el("p", { class: "muted" }, "No claims about this site yet (sitewatch claim add, or POST /api/claims)."));
   }
 
   function images(r, name) {

@@ -1,0 +1,256 @@
+"""Claims in and out: batch import (JSON/YAML, or schema.org ClaimReview JSON-LD, so an
+export imports back), ClaimReview export (what fact-checkers publish) and CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sitewatch import __version__
+from sitewatch.claims.check import Verdict, check_claim
+from sitewatch.claims.ledger import (
+    ClaimSpec,
+    SourceSpec,
+    StoredClaim,
+    checked,
+    list_claims,
+    parse_day,
+    store_claims,
+)
+from sitewatch.errors import BadInputError, DatasetNotFoundError
+from sitewatch.report.data import load_monitoring
+from sitewatch.store.catalog import Catalog
+
+NS = "https://github.com/sitewatch/sitewatch/blob/main/docs/DESIGN.md#claims-ledger"
+CONTEXT = ["https://schema.org", {"sitewatch": NS}]
+RATING = {"contradicted": 1, "consistent": 2, "supported": 3}  # not observable: no number
+
+
+def review(catalog: Catalog, site: str | None = None) -> list[tuple[StoredClaim, Verdict]]:
+    """Every claim (of one site, or all) with its status against the site's monitoring."""
+    claims = list_claims(catalog, site)
+    monitoring = {name: load_monitoring(catalog, name) for name in {c.site for c in claims}}
+    return [(c, check_claim(c, monitoring[c.site])) for c in claims]
+
+
+# -- import --------------------------------------------------------------------------------
+def read_claims(path: str | Path) -> list[ClaimSpec]:
+    """Claims from a JSON or YAML file: a list (or ``{"claims": [...]}``) of plain records,
+    or ClaimReview JSON-LD as ``export_claimreview`` writes it. Validated, not yet stored."""
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetNotFoundError(f"{path}: no such file")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BadInputError(path, f"cannot read claims ({exc})") from None
+    if path.suffix.lower() in (".yaml", ".yml"):
+        import yaml
+
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise BadInputError(path, f"not valid YAML ({exc})") from None
+    else:
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise BadInputError(path, f"not valid JSON ({exc})") from None
+    items = _items(data, path)
+    specs = []
+    for i, item in enumerate(items, 1):
+        where = f"{path} claim {i}"
+        if not isinstance(item, dict):
+            raise BadInputError(where, "each claim must be a mapping")
+        try:
+            spec = _from_review(item, where) if _is_review(item) else from_record(item, where)
+            specs.append(checked(spec, where))
+        except BadInputError:
+            raise
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise BadInputError(where, f"malformed claim ({exc})") from None
+    return specs
+
+
+def import_claims(catalog: Catalog, path: str | Path) -> list[int]:
+    """Store every claim in the file in one transaction (all or none); returns their ids."""
+    return store_claims(catalog, read_claims(path))
+
+
+def _items(data: Any, path: Path) -> list[Any]:
+    if isinstance(data, dict) and "@graph" in data:
+        data = data["@graph"]
+    elif isinstance(data, dict) and "claims" in data:
+        data = data["claims"]
+    elif isinstance(data, dict):
+        data = [data]
+    if not isinstance(data, list) or not data:
+        raise BadInputError(path, "no claims found (expected a list of claims)")
+    return data
+
+
+_RECORD = {"text", "site", "from", "to", "expects", "class", "notes", "review_url", "sources"}
+_SOURCE = {"kind", "outlet", "author", "date", "url", "origin", "quote"}
+
+
+def from_record(item: dict[str, Any], where: str) -> ClaimSpec:
+    """A claim from a plain record (a claims file's entry, the API's body), unchecked."""
+    unknown = set(item) - _RECORD
+    if unknown:
+        raise BadInputError(where, f"unknown field(s) {sorted(unknown)}", f"use {sorted(_RECORD)}")
+    sources = []
+    for j, src in enumerate(item.get("sources") or [], 1):
+        extra = set(src) - _SOURCE
+        if extra:
+            raise BadInputError(f"{where} source {j}", f"unknown field(s) {sorted(extra)}")
+        sources.append(SourceSpec(
+            kind=src.get("kind", ""), outlet=src.get("outlet"), author=src.get("author"),
+            published=parse_day(src.get("date"), f"{where} source {j}"), url=src.get("url"),
+            origin=src.get("origin"), quote=src.get("quote"),
+        ))  # fmt: skip
+    return ClaimSpec(
+        text=str(item.get("text") or ""), site=str(item.get("site") or ""),
+        start=parse_day(item.get("from"), where), end=parse_day(item.get("to"), where),
+        expects=item.get("expects"), class_name=item.get("class"), notes=item.get("notes"),
+        review_url=item.get("review_url"), sources=tuple(sources),
+    )  # fmt: skip
+
+
+def _is_review(item: dict[str, Any]) -> bool:
+    return item.get("@type") == "ClaimReview"
+
+
+def _from_review(item: dict[str, Any], where: str) -> ClaimSpec:
+    claim = item.get("itemReviewed") or {}
+    about = claim.get("about") or {}
+    start, _, end = (claim.get("temporalCoverage") or "..").partition("/")
+    sources = []
+    for j, work in enumerate(claim.get("appearance") or [], 1):
+        publisher = work.get("publisher") or {}
+        author = work.get("author") or {}
+        sources.append(SourceSpec(
+            kind=work.get("sitewatch:kind", ""), outlet=publisher.get("name"),
+            author=author.get("name"),
+            published=parse_day(work.get("datePublished"), f"{where} source {j}"),
+            url=work.get("url"), origin=work.get("sitewatch:origin"), quote=work.get("text"),
+        ))  # fmt: skip
+    return ClaimSpec(
+        text=item.get("claimReviewed", ""), site=about.get("name", ""),
+        start=parse_day(start if start != ".." else None, where),
+        end=parse_day(end if end not in ("..", "") else None, where),
+        expects=claim.get("sitewatch:expects"), class_name=claim.get("sitewatch:class"),
+        notes=claim.get("sitewatch:notes"), review_url=item.get("sitewatch:reviewUrl"),
+        sources=tuple(sources),
+    )  # fmt: skip
+
+
+# -- export --------------------------------------------------------------------------------
+def claimreview(
+    reviewed: list[tuple[StoredClaim, Verdict]],
+    base_url: str = "http://127.0.0.1:8000",
+    author: str = "sitewatch",
+) -> dict[str, Any]:
+    """schema.org ClaimReview JSON-LD for each claim: the claim, who made it (its
+    appearances), the rating (1 contradicted … 3 supported; none when not observable) and
+    the reasoning."""
+    today = datetime.now(UTC).date().isoformat()
+    graph = []
+    for c, v in reviewed:
+        claim: dict[str, Any] = {
+            "@type": "Claim",
+            "about": {"@type": "Place", "name": c.site},
+            "appearance": [_appearance(s) for s in c.sources],
+            "sitewatch:expects": c.expects,
+            "sitewatch:class": c.class_name,
+        }
+        if c.start or c.end:
+            claim["temporalCoverage"] = f"{c.start or '..'}/{c.end or '..'}"
+        if c.notes:
+            claim["sitewatch:notes"] = c.notes
+        dates = sorted(s["published"] for s in c.sources if s["published"])
+        if dates:
+            claim["datePublished"] = dates[0]
+        makers = [s for s in c.sources if s["outlet"] or s["author"]]
+        if makers:
+            claim["author"] = [_party(s) for s in makers]
+        rating: dict[str, Any] = {
+            "@type": "Rating",
+            "alternateName": v.label,
+            "ratingExplanation": " ".join(v.reasons + v.caveats),
+        }
+        if v.status in RATING:
+            rating |= {"ratingValue": RATING[v.status], "worstRating": 1, "bestRating": 3}
+        item = {
+            "@type": "ClaimReview",
+            "url": c.review_url or f"{base_url.rstrip('/')}/sites/{c.site}#claim-{c.id}",
+            "datePublished": today,
+            "author": {"@type": "Organization", "name": author},
+            "claimReviewed": c.text,
+            "itemReviewed": claim,
+            "reviewRating": rating,
+            "sitewatch:independentOrigins": v.origins,
+            "sitewatch:status": v.status,
+            "sitewatch:version": __version__,
+        }
+        if c.review_url:
+            item["sitewatch:reviewUrl"] = c.review_url
+        graph.append(item)
+    return {"@context": CONTEXT, "@graph": graph}
+
+
+def _appearance(s: dict[str, Any]) -> dict[str, Any]:
+    work: dict[str, Any] = {"@type": "CreativeWork", "sitewatch:kind": s["kind"],
+                            "sitewatch:origin": s["origin"]}  # fmt: skip
+    if s["url"]:
+        work["url"] = s["url"]
+    if s["published"]:
+        work["datePublished"] = s["published"]
+    if s["outlet"]:
+        work["publisher"] = {"@type": "Organization", "name": s["outlet"]}
+    if s["author"]:
+        work["author"] = {"@type": "Person", "name": s["author"]}
+    if s["quote"]:
+        work["text"] = s["quote"]
+    return work
+
+
+def _party(s: dict[str, Any]) -> dict[str, Any]:
+    if s["outlet"]:
+        return {"@type": "Organization", "name": s["outlet"]}
+    return {"@type": "Person", "name": s["author"]}
+
+
+CSV_COLUMNS = (
+    "id", "site", "text", "from", "to", "expects", "class", "status", "label", "origins",
+    "sources", "reasons", "caveats", "source_urls",
+)  # fmt: skip
+
+
+def claims_csv(reviewed: list[tuple[StoredClaim, Verdict]]) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for c, v in reviewed:
+        writer.writerow({
+            "id": c.id, "site": c.site, "text": c.text, "from": c.start or "", "to": c.end or "",
+            "expects": c.expects or "", "class": c.class_name or "", "status": v.status,
+            "label": v.label, "origins": v.origins, "sources": v.sources,
+            "reasons": " ".join(v.reasons), "caveats": " ".join(v.caveats),
+            "source_urls": " ".join(s["url"] for s in c.sources if s["url"]),
+        })  # fmt: skip
+    return buf.getvalue()
+
+
+def claim_dict(c: StoredClaim, v: Verdict) -> dict[str, Any]:
+    """A claim and its verdict as plain data (report.json, the API)."""
+    return {
+        "id": c.id, "site": c.site, "text": c.text,
+        "from": c.start.isoformat() if c.start else None,
+        "to": c.end.isoformat() if c.end else None,
+        "expects": c.expects, "class": c.class_name, "notes": c.notes,
+        "sources": c.sources, **v.to_dict(),
+    }  # fmt: skip
