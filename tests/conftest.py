@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -124,3 +125,11 @@ def monitored(tmp_path_factory: pytest.TempPathFactory):
     result = monitor_site(catalog, "apt", write_chips=False)
     yield catalog, result
     catalog.close()
+
+
+def copy_catalog(catalog: Catalog, dest: Path) -> Catalog:
+    """A writable copy of a catalog's workspace (SQLite file, WAL and image store)."""
+    with catalog.engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(FULL)")
+    shutil.copytree(catalog.workspace, dest)
+    return Catalog(dest)

@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-import functools
 import sys
-from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from sitewatch import __version__
-from sitewatch.errors import BadInputError, SitewatchError
+from sitewatch.cli_claims import claim_app
+from sitewatch.cli_common import State, catalog, err, fails_cleanly, out, progress_bar
+from sitewatch.errors import BadInputError
 
 if TYPE_CHECKING:
-    from sitewatch.store.catalog import Catalog
+    pass
 
 app = typer.Typer(
     help="Monitor named sites in very-high-resolution satellite imagery.",
@@ -36,49 +34,7 @@ app.add_typer(site_app, name="site")
 app.add_typer(labels_app, name="labels")
 app.add_typer(train_app, name="train")
 app.add_typer(eval_app, name="eval")
-
-# Piped output gets a wide page so tables are not squeezed into 80 columns.
-out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else 160)
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-class State:
-    workspace: Path | None = None
-    db_url: str | None = None
-
-
-def catalog() -> Catalog:
-    from sitewatch.store.catalog import Catalog
-
-    return Catalog(State.workspace, State.db_url)
-
-
-def fails_cleanly(func: F) -> F:
-    """Turn a SitewatchError into one red line on stderr and exit status 1."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except SitewatchError as exc:
-            err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
-            raise typer.Exit(1) from None
-
-    return wrapper  # type: ignore[return-value]
-
-
-def progress_bar(disable: bool = False) -> Progress:
-    """The progress bar of every long command (on stderr, gone when done)."""
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-        disable=disable or not err.is_terminal,  # no bar into logs and pipes
-    )
+app.add_typer(claim_app, name="claim")
 
 
 def _version(value: bool) -> None:
@@ -716,10 +672,6 @@ def main() -> None:
         err.print("interrupted")
         sys.exit(130)
 
-
-from sitewatch.cli_claims import claim_app  # noqa: E402  (it uses the helpers above)
-
-app.add_typer(claim_app, name="claim")
 
 if __name__ == "__main__":
     main()

@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from sitewatch.cli import catalog, err, fails_cleanly, out
+from sitewatch.cli_common import catalog, err, fails_cleanly, out
 
 claim_app = typer.Typer(
     help="Public claims about sites, their sources, and what the imagery says of them.",

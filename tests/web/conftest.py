@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import socket
 import threading
 import time
@@ -13,21 +12,15 @@ from pathlib import Path
 import pytest
 
 from sitewatch import Catalog, add_geo_site
+from sitewatch.claims import import_claims
 from sitewatch.ingest import IngestOptions, ingest
 from sitewatch.ingest.provenance import given
-from tests.conftest import JOPLIN
+from tests.conftest import EXAMPLES, JOPLIN, copy_catalog
 
 pytest.importorskip("fastapi", reason="the dashboard needs the web extra")
 
 TOKEN = "test-token-0123456789"
-
-
-def copy_catalog(catalog: Catalog, dest: Path) -> Catalog:
-    """A writable copy of a catalog's workspace (SQLite file, WAL and image store)."""
-    with catalog.engine.connect() as conn:
-        conn.exec_driver_sql("PRAGMA wal_checkpoint(FULL)")
-    shutil.copytree(catalog.workspace, dest)
-    return Catalog(dest)
+DEMO_CLAIMS = EXAMPLES / "claims" / "demo-airport-claims.yaml"
 
 
 def with_joplin(catalog: Catalog) -> Catalog:
@@ -74,6 +67,9 @@ def server(monitored, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serv
     from sitewatch.web.security import Access
 
     catalog = with_joplin(copy_catalog(monitored[0], tmp_path_factory.mktemp("web") / "ws"))
+    claims = tmp_path_factory.mktemp("claims") / "claims.yaml"
+    claims.write_text(DEMO_CLAIMS.read_text().replace("site: demo-airport", "site: apt"))
+    import_claims(catalog, claims)
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]

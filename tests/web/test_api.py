@@ -303,3 +303,31 @@ def test_changes_between_compared_dates_and_their_chips(workspace) -> None:
         first = client.get("/api/sites/apt").json()["changes"][0]["before_sha256"]
         apart = client.get(f"/api/sites/apt/changes?before={first}&after={after}").json()
         assert not apart["compared"] and apart["objects"] == []  # never compared directly
+
+
+def test_claims_through_the_api(workspace) -> None:
+    record = {
+        "text": "More aircraft in May.", "site": "apt", "from": "2024-05-01", "to": "2024-05-31",
+        "expects": "increase", "class": "aircraft",
+        "sources": [{"kind": "media", "outlet": "Example Wire", "url": "https://example.org/w"}],
+    }  # fmt: skip
+    with make_client(workspace) as client:
+        assert client.post("/api/claims", json=record).status_code == 401
+        res = client.post("/api/claims", json=record, headers=AUTH)
+        assert res.status_code == 201, res.text
+        added = res.json()
+        assert added["status"] == "supported" and added["origins"] == 1
+        assert added["sources"][0]["origin"] == "Example Wire"
+        bad = client.post("/api/claims", json={**record, "to": "2024-04-01"}, headers=AUTH)
+        assert bad.status_code == 400 and "before it starts" in bad.json()["detail"]
+        nowhere = client.post("/api/claims", json={**record, "site": "nowhere"}, headers=AUTH)
+        assert nowhere.status_code == 404
+        listed = client.get("/api/claims", params={"site": "apt"}).json()
+        assert [c["id"] for c in listed] == [added["id"]]
+        assert client.get("/api/sites/apt").json()["claims"][0]["status"] == "supported"
+        ld = client.get("/api/claims.jsonld", params={"site": "apt"})
+        assert ld.headers["content-type"].startswith("application/ld+json")
+        review_ = ld.json()["@graph"][0]
+        assert review_["url"] == f"http://127.0.0.1:8000/sites/apt#claim-{added['id']}"
+        table = client.get("/api/claims.csv").text.splitlines()
+        assert table[0].startswith("id,site,text") and len(table) == 2

@@ -72,6 +72,12 @@ def test_overview_site_page_and_viewer(server, browser, artifacts) -> None:
     provenance = page.locator("#images tbody tr")
     assert provenance.count() == 5 and "CC BY-NC-SA 4.0" in provenance.first.inner_text()
     assert "low confidence" in page.locator("#judgements").inner_text()
+    claims = page.locator("#claims article.claim")
+    assert [claims.nth(i).get_attribute("data-status") for i in range(claims.count())] == [
+        "supported", "consistent",
+    ]  # fmt: skip
+    assert "2 independent origin(s) among 3 source(s)" in claims.first.inner_text()
+    claims.first.screenshot(path=str(artifacts / "dashboard-claim.png"))
     page.fill("#period-from", "2024-04-01")
     page.fill("#period-to", "2024-05-31")
     pdf = page.locator("a.report", has_text="report (PDF)").get_attribute("href")

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.web.conftest import TOKEN, copy_catalog, make_client, with_joplin
+from tests.conftest import copy_catalog
+from tests.web.conftest import TOKEN, make_client, with_joplin
 
 schemathesis = pytest.importorskip("schemathesis", reason="schemathesis is a dev extra")
 from hypothesis import HealthCheck, given, settings  # noqa: E402  (comes with schemathesis)

@@ -15,7 +15,7 @@ import urllib.request
 
 import pytest
 
-from tests.web.conftest import copy_catalog
+from tests.conftest import copy_catalog
 
 
 def _free_port() -> int:

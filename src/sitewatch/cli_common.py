@@ -1,0 +1,62 @@
+"""What every `sitewatch` command shares: consoles, the catalog it opens, clean failures."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from sitewatch.errors import SitewatchError
+
+if TYPE_CHECKING:
+    from sitewatch.store.catalog import Catalog
+
+# Piped output gets a wide page so tables are not squeezed into 80 columns.
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else 160)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class State:
+    workspace: Path | None = None
+    db_url: str | None = None
+
+
+def catalog() -> Catalog:
+    from sitewatch.store.catalog import Catalog
+
+    return Catalog(State.workspace, State.db_url)
+
+
+def fails_cleanly(func: F) -> F:
+    """Turn a SitewatchError into one red line on stderr and exit status 1."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except SitewatchError as exc:
+            err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def progress_bar(disable: bool = False) -> Progress:
+    """The progress bar of every long command (on stderr, gone when done)."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=disable or not err.is_terminal,  # no bar into logs and pipes
+    )
