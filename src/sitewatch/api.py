@@ -1,5 +1,14 @@
 """The public Python API: what a notebook user calls. The CLI is a shell over these."""
 
+from sitewatch.claims import (
+    ClaimSpec,
+    SourceSpec,
+    add_claim,
+    claimreview,
+    import_claims,
+    list_claims,
+    review,
+)
 from sitewatch.ingest import Dated, IngestOptions, IngestReport, Provenance
 from sitewatch.labels import export_labels, import_labels
 from sitewatch.monitor import MonitorResult, monitor_site
@@ -15,19 +24,26 @@ from sitewatch.store.catalog import Catalog
 
 __all__ = [
     "Catalog",
+    "ClaimSpec",
     "Dated",
     "IngestOptions",
     "IngestReport",
     "MonitorResult",
     "Provenance",
     "RegisterReport",
+    "SourceSpec",
+    "add_claim",
     "add_frame_site",
     "add_geo_site",
+    "claimreview",
     "export_labels",
+    "import_claims",
     "import_labels",
+    "list_claims",
     "list_sites",
     "monitor_site",
     "register_site",
     "remove_site",
+    "review",
     "site_summary",
 ]

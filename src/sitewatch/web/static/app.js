@@ -235,7 +235,7 @@ const SW = (() => {
         el("p", { class: "claim-text" }, `“${c.text}”`),
         el("p", {}, el("span", { class: "badge claim-status " + c.status }, c.label),
           c.expects ? ` expects ${c.expects}${c.class ? " of " + c.class : ""}${window}` : ""),
-        el("p", {}, c.reasons.join(" ")),
+        el("p", {}, c.reasons.map((x) => x[0].toUpperCase() + x.slice(1) + ".").join(" ")),
         c.caveats.length ? el("p", { class: "muted" }, "Caveats: " + c.caveats.join("; ")) : null,
         el("p", { class: "origins" }, `${c.origins} independent origin(s) among ${c.source_count} source(s)`),
         el("ul", { class: "sources" }, sources)));
