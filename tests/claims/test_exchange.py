@@ -49,6 +49,17 @@ def test_demo_claims_against_the_real_pipeline(claimed) -> None:
     rise = verdicts["Satellite images sho"]
     assert rise.status == "supported" and "2024-04-22" in rise.reasons[0]
     assert (rise.origins, rise.sources) == (2, 3)  # two outlets repeat one set of images
+    from sitewatch.report.build import report_dict
+    from sitewatch.report.data import load_monitoring
+
+    pair = next(
+        c for c in report_dict(load_monitoring(claimed, "apt"))["changes"]
+        if (c["before_date"], c["after_date"]) == ("2024-04-22", "2024-05-13")
+    )  # fmt: skip
+    assert rise.reasons[1].endswith(
+        f"1 consecutive pair(s) between those dates: {pair['appeared']} appeared, "
+        f"{pair['departed']} departed"
+    )
     assert "illustrative" in rise.caveats[0]
     assert verdicts["Aircraft were moved "].status == "consistent"
     assert verdicts["A new hangar is bein"].status == "not_observable"

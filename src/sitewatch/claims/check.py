@@ -189,23 +189,35 @@ def _change(
     if (rise and _low(extreme) > _high(reference)) or (
         not rise and _high(extreme) < _low(reference)
     ):
-        return "supported", [f"{cls} went {moved}: the 90 % intervals do not overlap"], reference
-    if (rise and all(_high(c) <= _est(reference) for c in later)) or (
+        status, reason = "supported", f"{cls} went {moved}: the 90 % intervals do not overlap"
+    elif (rise and all(_high(c) <= _est(reference) for c in later)) or (
         not rise and all(_low(c) >= _est(reference) for c in later)
     ):
-        return (
-            "contradicted",
-            [
-                f"no later view {window} could be {'above' if rise else 'below'} the "
-                f"{reference.date} count of {_n(reference)}: {cls} went {moved}"
-            ],
-            reference,
+        status = "contradicted"
+        reason = (
+            f"no later view {window} could be {'above' if rise else 'below'} the "
+            f"{reference.date} count of {_n(reference)}: {cls} went {moved}"
         )
-    return (
-        "consistent",
-        [f"{cls} went {moved}; the intervals overlap, so the {word} is not established"],
-        reference,
-    )
+    else:
+        status = "consistent"
+        reason = f"{cls} went {moved}; the intervals overlap, so the {word} is not established"
+    return status, [reason, *_object_change(m, reference, extreme)], reference
+
+
+def _object_change(m: StoredMonitoring, first: Count, last: Count) -> list[str]:
+    """What object matching saw between the two views, over the consecutive pairs between."""
+    when = {sha: rec.acquired_at for sha, rec in m.images.items()}
+    appeared = departed = pairs = 0
+    for (before, after), tally in m.changes.items():
+        b, a = when.get(before), when.get(after)
+        if b and a and first.acquired_at <= b and a <= last.acquired_at:
+            appeared += tally.get("appeared", 0)
+            departed += tally.get("departed", 0)
+            pairs += 1
+    if not pairs:
+        return []
+    return [f"object matching over {pairs} consecutive pair(s) between those dates: "
+            f"{appeared} appeared, {departed} departed"]  # fmt: skip
 
 
 def _caveats(evidence: list[dict[str, Any]], m: StoredMonitoring) -> list[str]:
