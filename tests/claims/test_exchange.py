@@ -22,6 +22,8 @@ from sitewatch.claims import (
     list_claims,
     review,
 )
+from sitewatch.report.build import report_dict
+from sitewatch.report.data import load_monitoring
 from sitewatch.report.render import write_report
 from tests.conftest import DEMO_REF, EXAMPLES, copy_catalog
 from tests.report.test_report_data import _Spans
@@ -49,9 +51,6 @@ def test_demo_claims_against_the_real_pipeline(claimed) -> None:
     rise = verdicts["Satellite images sho"]
     assert rise.status == "supported" and "2024-04-22" in rise.reasons[0]
     assert (rise.origins, rise.sources) == (2, 3)  # two outlets repeat one set of images
-    from sitewatch.report.build import report_dict
-    from sitewatch.report.data import load_monitoring
-
     pair = next(
         c for c in report_dict(load_monitoring(claimed, "apt"))["changes"]
         if (c["before_date"], c["after_date"]) == ("2024-04-22", "2024-05-13")
