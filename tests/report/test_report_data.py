@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from html.parser import HTMLParser
 
+import matplotlib.dates as mdates
 import pytest
 
+from sitewatch.report.build import report_dict
 from sitewatch.report.data import evidence_of, judgements, load_monitoring
+from sitewatch.report.plots import series_figure
 
 
 def test_demo_site_is_judged_from_what_monitoring_stored(monitored) -> None:
@@ -65,11 +69,6 @@ def test_series_plot_shows_counts_bands_episodes_and_partial_views(tmp_path) -> 
 
 
 def test_report_twin_holds_judgement_series_changes_and_provenance(monitored) -> None:
-    import json
-    from datetime import date
-
-    from sitewatch.report.build import report_dict
-
     catalog, result = monitored
     m = load_monitoring(catalog, "apt")
     rep = json.loads(json.dumps(report_dict(m)))  # plain JSON all the way down
@@ -93,6 +92,29 @@ def test_report_twin_holds_judgement_series_changes_and_provenance(monitored) ->
     # a period shows its own dates only
     april = report_dict(m, date(2024, 4, 1), date(2024, 4, 30))
     assert [r["date"] for r in april["series"]["aircraft"]] == ["2024-04-08", "2024-04-22"]
+    # its confidence weighs the views up to its end, not views it cannot have seen
+    reasons = april["judgements"]["aircraft"]["confidence_reasons"]
+    assert any("only 2 full-coverage view(s)" in r for r in reasons), reasons
+    whole = rep["judgements"]["aircraft"]["confidence_reasons"]
+    assert any("only 4 full-coverage view(s)" in r for r in whole), whole
+
+
+def test_the_plot_shows_the_period_only(monitored) -> None:
+    m = load_monitoring(monitored[0], "apt")
+    whole = series_figure(m, "aircraft").axes[0]
+    april = series_figure(m, "aircraft", date(2024, 4, 1), date(2024, 4, 30)).axes[0]
+
+    def dates(ax):  # type: ignore[no-untyped-def]
+        return sorted(
+            mdates.num2date(x).date().isoformat()
+            for line in ax.get_lines() for x in line.get_xdata(orig=False)
+        )  # fmt: skip
+
+    assert set(dates(whole)) >= {"2024-03-04", "2024-06-10"}
+    assert set(dates(april)) == {"2024-04-08", "2024-04-22"}
+    left, right = april.get_xlim()
+    assert mdates.num2date(left).date() == date(2024, 4, 1)
+    assert mdates.num2date(right).date() == date(2024, 4, 30)
 
 
 class _Spans(HTMLParser):

@@ -147,11 +147,15 @@ def _count(o: Observation, image: Image) -> Count:
     )  # fmt: skip
 
 
-def evidence_of(m: StoredMonitoring, class_name: str) -> Evidence:
-    """The evidence behind one class's judgement at the site."""
-    mine = [c for c in m.counts if c.class_name == class_name]
+def evidence_of(
+    m: StoredMonitoring, class_name: str, counts: list[Count] | None = None
+) -> Evidence:
+    """The evidence behind one class's judgement at the site, from ``counts`` (default: all;
+    a report for a period passes the views up to its end)."""
+    counts = m.counts if counts is None else counts
+    mine = [c for c in counts if c.class_name == class_name]
     full = [c for c in mine if c.used and not c.partial]
-    excluded = {c.sha256 for c in m.counts if not c.used}
+    excluded = {c.sha256 for c in counts if not c.used}
     gaps = [(b.acquired_at - a.acquired_at).total_seconds() / 86400 for a, b in pairwise(full)]
     measured = m.accuracy is not None and not m.accuracy.source.startswith("unknown")
     return Evidence(
@@ -181,7 +185,7 @@ def judge(
         m.counts if counts is None else counts,
         m.steps[class_name] if steps is None else steps,
         m.episodes[class_name] if episodes is None else episodes,
-        assess_confidence(evidence_of(m, class_name)),
+        assess_confidence(evidence_of(m, class_name, counts)),
         m.alerts.min_baseline,
     )
 

@@ -4,7 +4,7 @@ alert episodes shaded, and partial-coverage counts marked apart (they never feed
 from __future__ import annotations
 
 import io
-from datetime import datetime
+from datetime import UTC, date, datetime, time
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -15,21 +15,36 @@ if TYPE_CHECKING:
     from sitewatch.report.data import StoredMonitoring
 
 
-def series_figure(m: StoredMonitoring, class_name: str) -> Figure:
-    """One class's counts over time at the site, as a matplotlib Figure (not drawn yet)."""
+def series_figure(
+    m: StoredMonitoring, class_name: str, start: date | None = None, end: date | None = None
+) -> Figure:
+    """One class's counts over time at the site from ``start`` to ``end`` (inclusive; open
+    when None), as a matplotlib Figure (not drawn yet)."""
     from matplotlib.figure import Figure
 
-    counts = [c for c in m.counts if c.used and c.class_name == class_name]
+    def shown(t: datetime | None) -> bool:
+        return (
+            t is not None
+            and (start is None or t.date() >= start)
+            and (end is None or t.date() <= end)
+        )
+
+    counts = [c for c in m.counts if c.used and c.class_name == class_name and shown(c.acquired_at)]
     full = [c for c in counts if not c.partial]
     partial = [c for c in counts if c.partial]
     fig = Figure(figsize=(9, 3.2), dpi=100, layout="constrained")
     ax = fig.add_subplot()
-    steps = [s for s in m.steps.get(class_name, []) if s.baseline is not None]
+    steps = [s for s in m.steps.get(class_name, []) if s.baseline is not None and shown(s.t)]
     if steps:
         ax.fill_between([s.t for s in steps], [s.low for s in steps], [s.high for s in steps],
                         step="mid", color="#9ab", alpha=0.35, lw=0,
                         label="usual range (baseline ± 2 spreads)")  # fmt: skip
-    for i, e in enumerate(m.episodes.get(class_name, [])):
+    episodes = [
+        e for e in m.episodes.get(class_name, [])
+        if (end is None or e.start.date() <= end)
+        and (start is None or e.end is None or e.end.date() >= start)
+    ]  # fmt: skip
+    for i, e in enumerate(episodes):
         end = e.end or (full[-1].acquired_at if full else e.start)
         ax.axvspan(e.start, end, color="#e74", alpha=0.18, lw=0,
                    label="alert episode" if i == 0 else None)  # fmt: skip
@@ -38,6 +53,10 @@ def series_figure(m: StoredMonitoring, class_name: str) -> Figure:
     if partial:
         _points(ax, partial, "s", "#888", "partial coverage (not used for alerts)", filled=False)
     illustrative = any(c.date_is_illustrative for c in counts)
+    if start is not None:  # an episode that began earlier is shaded from the period's start
+        ax.set_xlim(left=datetime.combine(start, time(), UTC))
+    if end is not None:
+        ax.set_xlim(right=datetime.combine(end, time(23, 59), UTC))
     ax.set_ylabel(f"{class_name} in site")
     ax.set_ylim(bottom=0)
     ax.set_title(

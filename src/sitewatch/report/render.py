@@ -61,7 +61,7 @@ def write_report(
     out = Path(out)
     m: StoredMonitoring = load_monitoring(catalog, name)
     report = report_dict(m, start, end, list_claims(catalog, name))
-    svgs = {cls: to_svg(series_figure(m, cls)) for cls in m.classes}
+    svgs = {cls: to_svg(series_figure(m, cls, start, end)) for cls in m.classes}
     figures = [
         pair_figure(catalog, name, c["before_sha256"], c["after_sha256"])
         for c in report["before_after"]
