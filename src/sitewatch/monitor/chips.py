@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
 from PIL import Image as PILImage
 
 from sitewatch.detect.scene import open_scaled
+from sitewatch.export import write_bytes_atomic
 from sitewatch.register.features import project, warp
 
 
@@ -52,7 +54,6 @@ def frame_chip(
 def write_pair(before: np.ndarray, after: np.ndarray, dest: Path) -> None:
     """Save before | after with a thin separator as PNG (written atomically)."""
     gap = np.full((before.shape[0], 4, 3), 255, np.uint8)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_suffix(".tmp.png")
-    PILImage.fromarray(np.hstack([before, gap, after])).save(tmp)
-    tmp.replace(dest)
+    buf = io.BytesIO()
+    PILImage.fromarray(np.hstack([before, gap, after])).save(buf, format="PNG")
+    write_bytes_atomic(dest, buf.getvalue())

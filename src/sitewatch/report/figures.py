@@ -19,7 +19,7 @@ from sitewatch.register.features import project, warp
 from sitewatch.register.georef import footprint_in
 from sitewatch.register.site import frame_matrix, registrations, site_polygon
 from sitewatch.store.catalog import Catalog
-from sitewatch.store.models import Detection, ObjectChange
+from sitewatch.store.models import Detection, Image, ObjectChange
 
 COLOURS = {"departed": (230, 60, 50), "appeared": (40, 200, 60), "stayed": (210, 210, 210)}
 
@@ -61,8 +61,7 @@ def pair_figure(
             if r.after_detection_id in boxes:
                 marks[after].append((r.kind, boxes[r.after_detection_id]))
         changed = [(r.kind, r.chip_path) for r in rows if r.kind != "stayed" and r.chip_path]
-        k = width / ref.width
-        size = (width, max(1, round(ref.height * k)))
+        k, size = _view_scale(ref, width)
         views = {}
         for sha, image in images.items():
             matrix = np.diag([k, k, 1.0]) @ frame_matrix(regs[image.id])
@@ -86,9 +85,8 @@ def site_view(catalog: Catalog, site_name: str, width: int = 760) -> bytes | Non
         if ref is None:
             return None
         regs = registrations(s, site)
-        k = width / ref.width
+        k, size = _view_scale(ref, width)
         scale = np.diag([k, k, 1.0])
-        size = (width, max(1, round(ref.height * k)))
         img = PILImage.fromarray(_view(catalog.image_path(ref), scale, size, k))
         draw = ImageDraw.Draw(img)
         dated = sorted(
@@ -109,6 +107,12 @@ def site_view(catalog: Catalog, site_name: str, width: int = 760) -> bytes | Non
             pts = [tuple(map(float, p)) for p in project(scale, np.array(poly.exterior.coords))]
             draw.line(pts, fill=(255, 215, 0), width=3)
     return _jpeg(img)
+
+
+def _view_scale(reference: Image, width: int) -> tuple[float, tuple[int, int]]:
+    """View pixels per frame pixel, and the view's size, for a view ``width`` wide."""
+    k = width / reference.width
+    return k, (width, max(1, round(reference.height * k)))
 
 
 def _view(path: Path, matrix: np.ndarray, size: tuple[int, int], k: float) -> np.ndarray:
