@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from sitewatch.claims import list_claims
 from tests.conftest import write_jpeg
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -161,6 +162,30 @@ def test_upload_in_the_page_lands_in_the_timeline(server, browser, artifacts, tm
     assert not errors, errors
 
 
+def test_a_claim_added_in_the_page_is_checked_at_once(server, browser) -> None:
+    errors: list[str] = []
+    page = _page(browser, errors)
+    page.goto(f"{server.url}/sites/apt?token={server.token}")
+    page.wait_for_selector("body[data-ready=site]")
+    before = page.locator("#claims article.claim").count()
+    page.locator("#claim-form-box summary").click()
+    page.fill("#claim-form input[name=text]", "Aircraft were still there in June.")
+    page.select_option("#claim-form select[name=expects]", "presence")
+    page.fill("#claim-form input[name=from]", "2024-06-01")
+    page.fill("#claim-form input[name=to]", "2024-06-30")
+    page.fill("#claim-form input[name=outlet]", "Example Wire")
+    page.fill("#claim-form input[name=origin]", "Airbus DS imagery")
+    page.click("#claim-form button[type=submit]")
+    page.locator("#claim-result.ok").wait_for()
+    page.wait_for_function(f"document.querySelectorAll('#claims article.claim').length > {before}")
+    page.wait_for_selector("body[data-ready=site]")
+    added = page.locator("#claims article.claim").last
+    assert added.get_attribute("data-status") == "supported"
+    assert "Aircraft were still there in June." in added.inner_text()
+    assert "origin: Airbus DS imagery" in added.inner_text()
+    assert not errors, errors
+
+
 def test_without_the_token_the_page_cannot_write(server, browser) -> None:
     errors: list[str] = []
     page = _page(browser, errors)
@@ -171,6 +196,13 @@ def test_without_the_token_the_page_cannot_write(server, browser) -> None:
     refused = page.locator("#job-status.error")
     refused.wait_for()
     assert "token" in refused.inner_text()
+    claims = len(list_claims(server.catalog))
+    page.locator("#claim-form-box summary").click()
+    page.fill("#claim-form input[name=text]", "Unauthenticated claim.")
+    page.click("#claim-form button[type=submit]")
+    page.locator("#claim-result.error").wait_for()
+    assert "token" in page.locator("#claim-result").inner_text()
+    assert len(list_claims(server.catalog)) == claims
     page.goto(server.url + "/")
     page.wait_for_selector("body[data-ready=overview]")
     page.set_input_files("#upload input[type=file]", str(Path(__file__)))

@@ -127,6 +127,7 @@ const SW = (() => {
     changes(r, name);
     images(r, name);
     claims(r);
+    claimForm(name);
     siteMap(document.getElementById("sitemap"), info, name);
     jobButton(name);
     period();
@@ -241,6 +242,26 @@ const SW = (() => {
         el("ul", { class: "sources" }, sources)));
     }
     if (!r.claims.length) box.append(el("p", { class: "muted" }, "No claims about this site yet (sitewatch claim add, or POST /api/claims)."));
+  }
+
+  function claimForm(name) {
+    const form = document.getElementById("claim-form"), out = document.getElementById("claim-result");
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const f = Object.fromEntries(new FormData(form).entries());
+      const source = { kind: f.kind, outlet: f.outlet || null, date: f.date || null, url: f.url || null, origin: f.origin || null };
+      const hasSource = source.outlet || source.url || source.origin || source.kind === "own_imagery";
+      const record = { text: f.text, site: name, from: f.from || null, to: f.to || null, expects: f.expects || null, sources: hasSource ? [source] : [] };
+      try {
+        const c = await api("/api/claims", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(record) });
+        out.textContent = `claim ${c.id}: ${c.label}`;
+        out.className = "ok";
+        setTimeout(() => (location.hash = `claim-${c.id}`, location.reload()), 600);
+      } catch (err) {
+        out.textContent = "refused: " + err.message;
+        out.className = "error";
+      }
+    });
   }
 
   function images(r, name) {
