@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
 from sitewatch.cli_common import catalog, err, fails_cleanly, out
+
+if TYPE_CHECKING:
+    from sitewatch.store.catalog import Catalog
 
 claim_app = typer.Typer(
     help="Public claims about sites, their sources, and what the imagery says of them.",
@@ -69,8 +72,8 @@ def claim_add(
         expects=expects, class_name=class_name, notes=notes,
         sources=tuple(_source(s) for s in source or []),
     )  # fmt: skip
-    claim_id = add_claim(catalog(), spec)
-    _print_one(claim_id)
+    cat = catalog()
+    _print_one(cat, add_claim(cat, spec))
 
 
 @claim_app.command("source")
@@ -82,8 +85,9 @@ def claim_source(
     """Add a source to a claim."""
     from sitewatch.claims import add_source
 
-    add_source(catalog(), claim_id, _source(source))
-    _print_one(claim_id)
+    cat = catalog()
+    add_source(cat, claim_id, _source(source))
+    _print_one(cat, claim_id)
 
 
 @claim_app.command("list")
@@ -109,14 +113,13 @@ def claim_list(site: Annotated[str | None, typer.Option(help="Only this site.")]
 @fails_cleanly
 def claim_show(claim_id: Annotated[int, typer.Argument(help="The claim's id.")]) -> None:
     """One claim: its status and the reasoning, the views weighed, and its sources."""
-    _print_one(claim_id)
+    _print_one(catalog(), claim_id)
 
 
-def _print_one(claim_id: int) -> None:
+def _print_one(cat: Catalog, claim_id: int) -> None:
     from sitewatch.claims import check_claim, get_claim
     from sitewatch.report.data import load_monitoring
 
-    cat = catalog()
     c = get_claim(cat, claim_id)
     v = check_claim(c, load_monitoring(cat, c.site))
     out.print(f"claim {c.id} at {escape(c.site)}: “{escape(c.text)}”", highlight=False)

@@ -104,6 +104,10 @@ def test_import_is_all_or_none(ledger, tmp_path: Path) -> None:
     typo.write_text('[{"text": "five", "site": "apt", "expect": "increase"}]')
     with pytest.raises(BadInputError, match=r"typo.json claim 1: unknown field\(s\) \['expect'\]"):
         import_claims(ledger, typo)
+    junk = tmp_path / "junk.json"
+    junk.write_text('[{"text": "six", "site": "apt", "from": "2024-05-01junk"}]')
+    with pytest.raises(BadInputError, match="'2024-05-01junk' is not a date"):
+        import_claims(ledger, junk)
     broken = tmp_path / "broken.yaml"
     broken.write_text("claims: [unclosed\n")
     with pytest.raises(BadInputError, match=r"broken\.yaml: not valid YAML"):

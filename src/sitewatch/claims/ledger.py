@@ -137,9 +137,9 @@ def parse_day(value: str | date | None, where: str) -> date | None:
     if isinstance(value, date):
         return value
     text = str(value).strip()
-    if re.match(r"^\d{4}-\d{2}-\d{2}", text):
+    if re.match(r"^\d{4}-\d{2}-\d{2}(T|$)", text):  # a day, or a day with its time
         try:
-            return date.fromisoformat(text[:10])
+            return datetime.fromisoformat(text.replace("Z", "+00:00")).date()
         except ValueError:
             pass
     raise BadInputError(where, f"{value!r} is not a date (use YYYY-MM-DD)")

@@ -23,6 +23,7 @@ from sitewatch.detect.model import DEFAULT_MODEL
 from sitewatch.register.features import project
 from sitewatch.register.georef import footprint_in
 from sitewatch.register.site import frame_matrix
+from sitewatch.store.catalog import run_threshold
 from sitewatch.store.models import Detection, Image, Registration, Run
 
 FULL_COVERAGE = 0.98  # below this fraction of the site seen, a count is "partial"
@@ -120,7 +121,7 @@ def view_of(
     outline = footprint_in((image.width, image.height), matrix)
     seen = polygon.intersection(outline)
     coverage = seen.area / polygon.area if polygon.area > 0 else 0.0
-    threshold = float(run.parameters.get("threshold", 0.5))
+    threshold = run_threshold(run)
     rows = session.scalars(
         select(Detection).where(Detection.run_id == run.id, Detection.score >= threshold)
     ).all()

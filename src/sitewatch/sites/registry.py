@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from sitewatch.errors import BadInputError, ConflictError
 from sitewatch.sites.aoi import parse_pixel_polygon, read_aoi
 from sitewatch.sites.links import auto_link_site, link
-from sitewatch.store.catalog import Catalog, detections_at, latest_detect_run
+from sitewatch.store.catalog import Catalog, detections_at, latest_detect_run, run_threshold
 from sitewatch.store.models import Image, ImageSite, Label, Registration, Site
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.\-]{0,127}$")
@@ -138,7 +138,7 @@ def _latest_count(session: Session, image_id: int) -> int | None:
     run = latest_detect_run(session, image_id)
     if run is None:
         return None
-    return detections_at(session, run.id, float(run.parameters.get("threshold", 0.5)))
+    return detections_at(session, run.id, run_threshold(run))
 
 
 def site_summary(catalog: Catalog, name: str) -> SiteSummary:

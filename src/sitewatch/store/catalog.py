@@ -131,6 +131,11 @@ def latest_detect_run(session: Session, image_id: int) -> Run | None:
     )
 
 
+def run_threshold(run: Run) -> float:
+    """The operating threshold a detection run used (0.5 for runs that kept none)."""
+    return float(run.parameters.get("threshold", 0.5))
+
+
 def detections_at(session: Session, run_id: int, threshold: float) -> int:
     """How many detections of a run score at or above ``threshold``."""
     return (

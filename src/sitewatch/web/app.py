@@ -103,7 +103,6 @@ def create_app(
         "`Authorization: Bearer …`.",
         lifespan=lifespan,
     )
-    app.state.catalog, app.state.access, app.state.jobs = catalog, access, jobs
     if allowed_hosts:
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)
     templates = Jinja2Templates(directory=HERE / "templates")
@@ -135,20 +134,15 @@ def create_app(
             if length is None or not length.isdigit():
                 return JSONResponse({"detail": "uploads need a Content-Length"}, status_code=411)
             if int(length) > access.max_upload_bytes + 1024**2:  # + room for the form fields
-                limit = access.max_upload_bytes // 1024**2
-                return JSONResponse(
-                    {"detail": f"upload over the {limit} MB limit (sitewatch serve "
-                     "--max-upload-mb raises it; or ingest from the CLI)"}, status_code=413,
-                )  # fmt: skip
+                too_large = TooLarge.over("upload", access.max_upload_bytes)
+                return JSONResponse({"detail": str(too_large)}, status_code=413)
         return await call_next(request)
 
     _errors(app)
 
     # -- pages -----------------------------------------------------------------------------
     def page(request: Request, name: str, **context: Any) -> HTMLResponse:
-        return templates.TemplateResponse(
-            request, name, {"version": __version__, "writable": True, **context}
-        )
+        return templates.TemplateResponse(request, name, {"version": __version__, **context})
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def overview_page(request: Request) -> HTMLResponse:
@@ -408,6 +402,13 @@ class UnsupportedUpload(BadInputError):
 class TooLarge(BadInputError):
     """An upload over the size limit."""
 
+    @classmethod
+    def over(cls, name: str, limit: int) -> TooLarge:
+        return cls(
+            name, f"upload over the {limit // 1024**2} MB limit",
+            "raise it with `sitewatch serve --max-upload-mb` or ingest from the CLI",
+        )  # fmt: skip
+
 
 def _save(file: UploadFile, dest: Path, limit: int) -> None:
     size = 0
@@ -415,10 +416,7 @@ def _save(file: UploadFile, dest: Path, limit: int) -> None:
         while chunk := file.file.read(1 << 20):
             size += len(chunk)
             if size > limit:
-                raise TooLarge(
-                    dest.name, f"upload over the {limit // 1024**2} MB limit",
-                    "raise it with `sitewatch serve --max-upload-mb` or ingest from the CLI",
-                )  # fmt: skip
+                raise TooLarge.over(dest.name, limit)
             fh.write(chunk)
 
 

@@ -21,8 +21,8 @@ from sitewatch.register.features import project
 from sitewatch.register.site import frame_matrix, registrations, site_polygon
 from sitewatch.report.build import report_dict
 from sitewatch.report.data import load_monitoring
-from sitewatch.store.catalog import Catalog, latest_detect_run
-from sitewatch.store.models import Detection, Image, ImageSite, Site
+from sitewatch.store.catalog import Catalog, latest_detect_run, run_threshold
+from sitewatch.store.models import Detection, Image, ImageSite, Registration, Site
 from sitewatch.web.tiles import max_zoom
 
 
@@ -168,7 +168,7 @@ def frame_detections(catalog: Catalog, name: str, sha256: str) -> dict[str, Any]
             "image": sha256,
             "registered": matrix is not None,
             "model": f"{run.method} {run.version}" if run else None,
-            "threshold": float(run.parameters.get("threshold", 0.5)) if run else None,
+            "threshold": run_threshold(run) if run else None,
             "classes": sorted({b["class"] for b in boxes}),
             "detections": boxes,
         }
@@ -249,7 +249,11 @@ def image_to_frame(session: Any, site: Site, image: Image) -> np.ndarray | None:
     """How ``image`` maps into the site frame; None until it registered successfully."""
     if site.reference_image_id == image.id:
         return np.eye(3)
-    reg = registrations(session, site).get(image.id)
+    reg = session.scalar(
+        select(Registration).where(
+            Registration.site_id == site.id, Registration.image_id == image.id
+        )
+    )  # one row: this runs for every tile
     if reg is None or reg.status != "ok":
         return None
     return frame_matrix(reg)
@@ -265,9 +269,10 @@ def site_detections_geojson(catalog: Catalog, name: str) -> dict[str, Any]:
             run = latest_detect_run(s, im.id)
             if run is None:
                 continue
-            threshold = float(run.parameters.get("threshold", 0.5))
             for d in s.scalars(
-                select(Detection).where(Detection.run_id == run.id, Detection.score >= threshold)
+                select(Detection).where(
+                    Detection.run_id == run.id, Detection.score >= run_threshold(run)
+                )
             ):
                 boxes.append(ExportBox(im, d.class_name, d.x0, d.y0, d.x1, d.y1, round(d.score, 4)))
         return to_geojson(boxes)
