@@ -491,6 +491,34 @@ def serve(
     uvicorn.run(app_, host=host, port=port, log_level="warning")
 
 
+@app.command()
+@fails_cleanly
+def check(
+    repair: Annotated[
+        bool,
+        typer.Option(
+            "--repair",
+            help="Restore lost image files from their originals, remove orphans and leftovers.",
+        ),
+    ] = False,
+    deep: Annotated[
+        bool, typer.Option("--deep", help="Also re-hash every stored image (slow).")
+    ] = False,
+) -> None:
+    """Find rows without files, files without rows, leftovers of killed processes, and
+    runs that never finished; exit 1 while anything is left unmended."""
+    from sitewatch.store.check import check as check_catalog
+
+    findings = check_catalog(catalog(), repair=repair, deep=deep)
+    for finding in findings:
+        console = out if finding.repaired else err
+        console.print(escape(finding.line()), highlight=False, soft_wrap=True)
+    left = [f for f in findings if not f.repaired]
+    out.print(f"{len(findings)} finding(s), {len(left)} left unmended", highlight=False)
+    if left:
+        raise typer.Exit(1)
+
+
 def _day(value: str | None, what: str) -> date | None:
     if value is None:
         return None
@@ -633,7 +661,7 @@ def eval_detector(
     import json
 
     from sitewatch.detect.benchmark import evaluate_detector
-    from sitewatch.export import write_json_atomic
+    from sitewatch.files import write_json_atomic
 
     report = evaluate_detector(images, annotations, model, gsd, keep_duplicates=keep_duplicates)
     table = Table("metric", "value")

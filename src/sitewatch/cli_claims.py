@@ -179,7 +179,7 @@ def claim_export(
     """Write claims with their status as schema.org ClaimReview JSON-LD or CSV."""
     from sitewatch.claims import claimreview, claims_csv, review
     from sitewatch.errors import BadInputError
-    from sitewatch.export import write_text_atomic
+    from sitewatch.files import write_text_atomic
 
     if fmt not in ("claimreview", "csv"):
         raise BadInputError("--format", f"unknown format {fmt!r}", "use claimreview or csv")

@@ -6,14 +6,14 @@ import functools
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from sitewatch.errors import SitewatchError
+from sitewatch.errors import SitewatchError, describe_os_error
 
 if TYPE_CHECKING:
     from sitewatch.store.catalog import Catalog
@@ -36,17 +36,26 @@ def catalog() -> Catalog:
 
 
 def fails_cleanly(func: F) -> F:
-    """Turn a SitewatchError into one red line on stderr and exit status 1."""
+    """Turn a SitewatchError or an OSError into one red line on stderr and exit status 1."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
         except SitewatchError as exc:
-            err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
-            raise typer.Exit(1) from None
+            fail(str(exc))
+        except OSError as exc:  # a file the command reads or writes: name it and the cause
+            cause, fix = describe_os_error(exc.filename or "a file", exc)
+            where = f"{exc.filename}: " if exc.filename else ""
+            fail(f"{where}{cause}" + (f" ({fix})" if fix else ""))
 
     return wrapper  # type: ignore[return-value]
+
+
+def fail(message: str) -> NoReturn:
+    """Print one red error line on stderr and exit with status 1."""
+    err.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
+    raise typer.Exit(1) from None
 
 
 def progress_bar(disable: bool = False) -> Progress:

@@ -51,6 +51,54 @@ class StoreError(SitewatchError, RuntimeError):
     """The catalog database cannot be opened, migrated or written."""
 
 
+class OutputError(SitewatchError, OSError):
+    """A file sitewatch writes (a report, an export, a stored image) cannot be written."""
+
+    def __init__(self, path: str | Path, cause: str, fix: str | None = None) -> None:
+        self.path = str(path)
+        message = f"cannot write {self.path}: {cause}"
+        if fix:
+            message += f" ({fix})"
+        super().__init__(message)
+
+    @classmethod
+    def from_os(cls, path: str | Path, exc: OSError) -> OutputError:
+        """Name the path and the cause of an OSError; a full disk says so, with free space."""
+        return cls(path, *describe_os_error(path, exc))
+
+
+def describe_os_error(path: str | Path, exc: BaseException) -> tuple[str, str | None]:
+    """(cause, fix) for an OS-level failure to write near ``path``."""
+    if _disk_full(exc):
+        return f"the disk is full ({_free(path)} free there)", "free some space and run it again"
+    if isinstance(exc, PermissionError):
+        return "permission denied", "choose a folder you can write to"
+    if isinstance(exc, IsADirectoryError):
+        return "is a folder", "give a file name"
+    return (exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)), None
+
+
+def _disk_full(exc: BaseException) -> bool:
+    import errno
+
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        return True
+    return "database or disk is full" in str(exc).lower()
+
+
+def _free(path: str | Path) -> str:
+    import shutil
+
+    folder = Path(path)
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        return "unknown space"
+    return f"{free / 1e6:.1f} MB"
+
+
 class MissingDependencyError(SitewatchError, ImportError):
     """An optional extra or system library a feature needs is not installed."""
 

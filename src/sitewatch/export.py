@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from sitewatch import geo
+from sitewatch.files import write_json_atomic
 from sitewatch.store.models import Image
 
 
@@ -92,27 +92,6 @@ def to_geojson(boxes: Iterable[ExportBox]) -> dict:
             }
         )
     return {"type": "FeatureCollection", "features": features}
-
-
-def write_json_atomic(path: Path, data: dict) -> None:
-    """Write JSON to a temporary file beside ``path`` and rename it into place."""
-    write_text_atomic(path, json.dumps(data, indent=1, ensure_ascii=False))
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write UTF-8 text to a temporary file beside ``path`` and rename it into place."""
-    write_bytes_atomic(path, text.encode("utf-8"))
-
-
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Write bytes to a temporary file beside ``path`` and rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        tmp.write_bytes(data)
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def write_boxes(path: Path, boxes: Iterable[ExportBox], fmt: str) -> None:

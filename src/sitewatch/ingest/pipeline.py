@@ -6,26 +6,24 @@ and nothing is half-written (files are copied to a temporary name and renamed in
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from sitewatch import __version__
 from sitewatch.errors import (
     BadInputError,
-    ConflictError,
     MissingDateError,
     SitewatchError,
     StoreError,
+    describe_os_error,
 )
+from sitewatch.files import copy_durable, locked
 from sitewatch.hashing import sha256_file
 from sitewatch.ingest.facts import ImageFacts
 from sitewatch.ingest.geotiff import read_raster
@@ -121,20 +119,15 @@ def ingest(
     report.run_id = catalog.start_run(
         "ingest", "sitewatch.ingest", __version__, _run_parameters(options, files)
     )
-    for path in files:
-        try:
-            outcome = _ingest_one(catalog, path, options, report.run_id)
-        except SitewatchError as exc:
-            outcome = FileOutcome(path, "failed", str(exc), error=exc)
-        except OSError as exc:
-            error = BadInputError(path, f"cannot read or store the file ({exc})")
-            outcome = FileOutcome(path, "failed", str(error), error=error)
-        except SQLAlchemyError as exc:
-            error = StoreError(f"{path}: catalog write failed, nothing stored ({exc})")
-            outcome = FileOutcome(path, "failed", str(error), error=error)
-        report.outcomes.append(outcome)
-        if progress:
-            progress(outcome)
+    try:
+        for path in files:
+            outcome = _ingest_guarded(catalog, path, options, report.run_id)
+            report.outcomes.append(outcome)
+            if progress:
+                progress(outcome)
+    except BaseException as exc:  # Ctrl-C, or a bug: the run must not stay "running"
+        catalog.finish_run(report.run_id, "failed", str(exc) or type(exc).__name__)
+        raise
     counts = {s: len(report.of(s)) for s in ("ingested", "duplicate", "failed")}
     catalog.finish_run(
         report.run_id,
@@ -142,6 +135,23 @@ def ingest(
         ", ".join(f"{v} {k}" for k, v in counts.items()),
     )
     return report
+
+
+def _ingest_guarded(
+    catalog: Catalog, path: Path, options: IngestOptions, run_id: int
+) -> FileOutcome:
+    """One file's outcome; a failure is reported with its cause, never raised."""
+    try:
+        return _ingest_one(catalog, path, options, run_id)
+    except SitewatchError as exc:
+        return FileOutcome(path, "failed", str(exc), error=exc)
+    except OSError as exc:
+        cause, fix = describe_os_error(path, exc)
+        error: SitewatchError = BadInputError(path, f"cannot read or store the file: {cause}", fix)
+        return FileOutcome(path, "failed", str(error), error=error)
+    except SQLAlchemyError as exc:
+        error = StoreError(f"{path}: catalog write failed, nothing stored ({exc})")
+        return FileOutcome(path, "failed", str(error), error=error)
 
 
 def _run_parameters(options: IngestOptions, files: list[Path]) -> dict:
@@ -188,24 +198,34 @@ def _ingest_one(catalog: Catalog, path: Path, options: IngestOptions, run_id: in
             "no acquisition time (no --acquired flag, sidecar, STAC datetime, EXIF or date tag)",
             "pass --acquired 2024-04-17, a sidecar JSON with 'acquired', or --undated",
         )
-    stored, created = _store_file(catalog, source, sha, options.store)
-    try:
-        with catalog.session() as s:
-            image = _image_row(catalog, source, sha, stored, facts, prov, run_id)
-            if options.origin:
-                image.original_path = options.origin
-            image.acquired_at = acquired.value if acquired else None
-            image.acquired_source = acquired.source if acquired else None
-            s.add(image)
-            s.flush()
-            sites = auto_link_image(s, image)
-            if options.site and options.site not in sites:
-                link(s, image, catalog.get_site(s, options.site), "explicit")
-                sites.append(options.site)
-    except BaseException:
-        if created:
-            stored.unlink(missing_ok=True)
-        raise
+    # One writer at a time per store folder from here to the commit: a file this ingest
+    # put in place can then be removed on failure, as no other row can refer to it yet.
+    with locked(catalog.store_lock(sha)):
+        stored, created = _store_file(catalog, source, sha, options.store)
+        try:
+            with catalog.session() as s:
+                image = _image_row(catalog, source, sha, stored, facts, prov, run_id)
+                if options.origin:
+                    image.original_path = options.origin
+                image.acquired_at = acquired.value if acquired else None
+                image.acquired_source = acquired.source if acquired else None
+                s.add(image)
+                s.flush()
+                sites = auto_link_image(s, image)
+                if options.site and options.site not in sites:
+                    link(s, image, catalog.get_site(s, options.site), "explicit")
+                    sites.append(options.site)
+        except IntegrityError:
+            # Another writer committed the same content first: that is "already present".
+            with catalog.session() as s:
+                existing = s.scalar(select(Image).where(Image.sha256 == sha))
+                if existing is None:
+                    raise
+                return _duplicate(catalog, s, existing, source, options)
+        except BaseException:
+            if created:
+                stored.unlink(missing_ok=True)
+            raise
     where = f" → site {', '.join(sites)}" if sites else ""
     return FileOutcome(
         path, "ingested", f"{path}: ingested as {sha[:12]}{where}", sha, tuple(sites)
@@ -217,6 +237,11 @@ def _duplicate(
 ) -> FileOutcome:
     note = ""
     sites: tuple[str, ...] = ()
+    stored = catalog.image_path(image)
+    if _in_store(catalog, stored) and not _intact(stored, image.file_size):
+        # its file was lost (deleted by hand, a crash before a fsync): put it back
+        _store_file(catalog, source, image.sha256, "copy")
+        note = "; its missing stored file was restored"
     if options.site:
         site = catalog.get_site(session, options.site)
         if link(session, image, site, "explicit") is not None:
@@ -242,25 +267,30 @@ def _merge(layers: list[Provenance]) -> Provenance:
 
 
 def _store_file(catalog: Catalog, source: Path, sha: str, mode: str) -> tuple[Path, bool]:
-    """Copy into the content-addressed store (atomic rename), or reference in place."""
+    """Copy into the content-addressed store, or reference in place; True if it was copied.
+
+    The copy is written under a temporary name of this process's own, flushed to disk and
+    renamed into place before any row refers to it. A file already in place with the same
+    size is the same content (the name is its hash): it is kept, never rewritten.
+    """
     if mode == "reference":
         return source.resolve(), False
     target = catalog.settings.image_store / sha[:2] / f"{sha}{source.suffix.lower()}"
-    if target.exists() and target.stat().st_size == source.stat().st_size:
+    if _intact(target, source.stat().st_size):
         return target, False
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
-    try:
-        with os.fdopen(fd, "wb") as out, open(source, "rb") as src:
-            shutil.copyfileobj(src, out, 1 << 20)
-        if sha256_file(tmp) != sha:
-            raise ConflictError(f"{source}: file changed while it was being ingested; try again")
-        os.chmod(tmp, 0o444)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    copy_durable(source, target, sha)
     return target, True
+
+
+def _in_store(catalog: Catalog, path: Path) -> bool:
+    return path.is_relative_to(catalog.settings.image_store)
+
+
+def _intact(path: Path, size: int) -> bool:
+    try:
+        return path.stat().st_size == size
+    except OSError:
+        return False
 
 
 def _image_row(

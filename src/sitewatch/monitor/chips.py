@@ -9,7 +9,7 @@ import numpy as np
 from PIL import Image as PILImage
 
 from sitewatch.detect.scene import open_scaled
-from sitewatch.export import write_bytes_atomic
+from sitewatch.files import write_bytes_atomic
 from sitewatch.register.features import project, warp
 
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from sitewatch import __version__
 from sitewatch.alerts.method import AlertConfig, Episode, Point, Step, detect_episodes
 from sitewatch.errors import BadInputError
-from sitewatch.export import write_json_atomic
+from sitewatch.files import write_json_atomic
 from sitewatch.monitor import chips
 from sitewatch.monitor.change import Change, MatchConfig, common_region, match_objects
 from sitewatch.monitor.counts import (

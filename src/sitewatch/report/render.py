@@ -9,7 +9,7 @@ from typing import Any
 
 from sitewatch.claims.ledger import list_claims
 from sitewatch.errors import MissingDependencyError
-from sitewatch.export import write_bytes_atomic, write_json_atomic, write_text_atomic
+from sitewatch.files import write_bytes_atomic, write_json_atomic, write_text_atomic
 from sitewatch.report.build import report_dict
 from sitewatch.report.data import StoredMonitoring, load_monitoring
 from sitewatch.report.figures import PairFigure, data_uri, pair_figure, site_view

@@ -9,13 +9,15 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from sitewatch.config import Settings
 from sitewatch.errors import ConflictError, NotFoundError
+from sitewatch.files import owner_alive, owner_tag
 from sitewatch.hashing import sha256_file
 from sitewatch.store import db
-from sitewatch.store.models import Detection, Image, Run, Site, utcnow
+from sitewatch.store.models import Detection, Image, Run, RunStatus, Site, utcnow
 
 
 class Catalog:
@@ -31,6 +33,7 @@ class Catalog:
         self.engine = db.make_engine(self.settings.db_url)
         db.upgrade(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.close_dead_runs()
 
     def __repr__(self) -> str:
         return f"Catalog(workspace={str(self.workspace)!r}, db={self.engine.url!r})"
@@ -41,9 +44,14 @@ class Catalog:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """A transaction: committed when the block ends, rolled back on any error."""
-        with self._sessions() as session, session.begin():
-            yield session
+        """A transaction: committed when the block ends, rolled back on any error.
+
+        A full disk or an I/O failure of the database becomes one StoreError that says so."""
+        try:
+            with self._sessions() as session, session.begin():
+                yield session
+        except OperationalError as exc:
+            raise db.storage_error(self.engine, exc) from exc
 
     def close(self) -> None:
         self.engine.dispose()
@@ -56,6 +64,11 @@ class Catalog:
 
     def image_path(self, image: Image) -> Path:
         return self.resolve_path(image.stored_path)
+
+    def store_lock(self, sha256: str) -> Path:
+        """The lock file that ingest holds from storing a file under ``images/<ab>/`` to
+        committing its row, and that clean-up takes before removing a file from there."""
+        return self.workspace / ".locks" / f"images-{sha256[:2]}.lock"
 
     # -- lookups -------------------------------------------------------------------------
     def get_site(self, session: Session, name: str) -> Site:
@@ -95,7 +108,13 @@ class Catalog:
     # -- runs ----------------------------------------------------------------------------
     def start_run(self, stage: str, method: str, version: str, parameters: dict[str, Any]) -> int:
         with self.session() as s:
-            run = Run(stage=stage, method=method, version=version, parameters=parameters)
+            run = Run(
+                stage=stage,
+                method=method,
+                version=version,
+                parameters=parameters,
+                owner=owner_tag(),
+            )
             s.add(run)
             s.flush()
             return run.id
@@ -109,9 +128,9 @@ class Catalog:
         try:
             yield run_id
         except BaseException as exc:
-            self.finish_run(run_id, "failed", str(exc))
+            self.finish_run(run_id, RunStatus.FAILED, str(exc) or type(exc).__name__)
             raise
-        self.finish_run(run_id, "ok")
+        self.finish_run(run_id, RunStatus.OK)
 
     def finish_run(self, run_id: int, status: str, message: str | None = None) -> None:
         with self.session() as s:
@@ -120,6 +139,25 @@ class Catalog:
                 run.status = status
                 run.message = message
                 run.finished_at = utcnow()
+
+    def close_dead_runs(self) -> list[int]:
+        """Mark "interrupted" every running run whose process has died on this host.
+
+        Runs of live processes, and runs started on another host, are left alone."""
+        with self.session() as s:
+            rows = s.execute(select(Run.id, Run.owner).where(Run.status == RunStatus.RUNNING)).all()
+        dead = [rid for rid, owner in rows if owner and owner_alive(owner) is False]
+        if dead:
+            with self.session() as s:
+                for run in s.scalars(select(Run).where(Run.id.in_(dead))):
+                    if run.status == RunStatus.RUNNING:
+                        run.status = RunStatus.INTERRUPTED
+                        run.message = (
+                            f"its process ({run.owner}) ended before the run finished "
+                            "(killed or crashed); run the command again"
+                        )
+                        run.finished_at = utcnow()
+        return dead
 
 
 def latest_detect_run(session: Session, image_id: int) -> Run | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import shutil
 from pathlib import Path
 
 from alembic import command
@@ -10,8 +12,9 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.pool import NullPool
 
-from sitewatch.errors import StoreError
+from sitewatch.errors import StoreError, describe_os_error
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -42,6 +45,30 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+def storage_error(engine: Engine, exc: BaseException) -> StoreError:
+    """One line for a database failure; a full disk (SQLite says "disk I/O error" when its
+    journal cannot grow) is named as such, with the free space left."""
+    where = engine.url.database if engine.dialect.name == "sqlite" else None
+    text = str(getattr(exc, "orig", exc))
+    if where and ("disk is full" in text or "disk I/O error" in text):
+        cause, fix = describe_os_error(where, OSError(errno.ENOSPC, text))
+        free_bytes = _free_bytes(where)
+        if "disk is full" in text or (free_bytes is not None and free_bytes < 16 << 20):
+            return StoreError(f"cannot write the catalog {where}: {cause} ({fix}); nothing saved")
+        return StoreError(
+            f"cannot write the catalog {where}: disk I/O error ({text}); "
+            "check the disk and run it again; nothing was saved"
+        )
+    return StoreError(f"the catalog at {engine.url!r} failed: {text}; nothing was saved")
+
+
+def _free_bytes(path: str) -> int | None:
+    try:
+        return shutil.disk_usage(Path(path).parent).free
+    except OSError:
+        return None
+
+
 def current_revision(engine: Engine) -> str | None:
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
@@ -52,12 +79,60 @@ def head_revision(engine: Engine) -> str | None:
 
 
 def upgrade(engine: Engine) -> None:
-    """Bring the schema to the newest migration (a no-op when it is already there)."""
+    """Bring the schema to the newest migration (a no-op when it is already there).
+
+    All pending migrations run in one transaction: a kill at any point leaves the catalog
+    at its old revision, and the next open simply runs them again.
+    """
     try:
-        if current_revision(engine) != head_revision(engine):
+        if current_revision(engine) == head_revision(engine):
+            return
+        if engine.dialect.name == "sqlite":
+            _upgrade_sqlite(engine)
+        else:  # PostgreSQL's DDL is transactional; Alembic runs it in one transaction
             command.upgrade(alembic_config(engine), "head")
     except SQLAlchemyError as exc:
         raise StoreError(
             f"cannot create or migrate the catalog at {engine.url!r}: {exc}. "
             "Check that the database is reachable and writable."
         ) from exc
+
+
+def _upgrade_sqlite(engine: Engine) -> None:
+    """Run the migrations on SQLite inside one ``BEGIN IMMEDIATE`` transaction.
+
+    pysqlite commits on its own before DDL, so out of the box a migration killed half-way
+    leaves tables without a version row for ever. This is SQLAlchemy's documented recipe
+    for pysqlite: turn its own transaction handling off and emit BEGIN ourselves.
+    IMMEDIATE takes the write lock first, so two processes opening a new catalog at once
+    queue up, and the second finds the schema already at head. Foreign keys are off while
+    tables are rebuilt (batch migrations drop and recreate them) and checked before COMMIT.
+    """
+    mig = create_engine(engine.url, poolclass=NullPool)
+
+    @event.listens_for(mig, "connect")
+    def _connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        dbapi_connection.isolation_level = None
+        cur = dbapi_connection.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute("PRAGMA foreign_keys=OFF")
+        cur.close()
+
+    @event.listens_for(mig, "begin")
+    def _begin(conn) -> None:  # type: ignore[no-untyped-def]
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    try:
+        with mig.connect() as conn, conn.begin():
+            cfg = alembic_config(engine)
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+            broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+            if broken:
+                raise StoreError(
+                    f"migrating the catalog at {engine.url!r} would break {len(broken)} "
+                    "references; nothing was changed. Please report this with the catalog."
+                )
+    finally:
+        mig.dispose()

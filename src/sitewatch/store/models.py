@@ -8,6 +8,7 @@ Times are stored as UTC.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -56,6 +57,16 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+class RunStatus(StrEnum):
+    """How a Run ended (or that it has not)."""
+
+    RUNNING = "running"
+    OK = "ok"
+    PARTIAL = "partial"  # some inputs failed, the rest landed
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"  # its process died (killed, crashed, power cut)
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
@@ -70,8 +81,11 @@ class Run(Base):
     method: Mapped[str] = mapped_column(String(128))
     version: Mapped[str] = mapped_column(String(64))
     parameters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    status: Mapped[str] = mapped_column(String(16), default="running")
+    status: Mapped[str] = mapped_column(String(16), default=RunStatus.RUNNING, index=True)
     message: Mapped[str | None] = mapped_column(Text)
+    # host.pid.start of the process running it: a "running" run whose owner is gone was
+    # killed, and is closed as "interrupted" the next time the catalog is opened
+    owner: Mapped[str | None] = mapped_column(String(255))
     # Per-image stages (detect, register) run once per image, so reuse is a lookup.
     image_id: Mapped[int | None] = mapped_column(
         ForeignKey("images.id", ondelete="CASCADE", use_alter=True), index=True

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import shutil
 import tempfile
-import uuid
 from contextlib import asynccontextmanager
 from datetime import date
 from pathlib import Path
@@ -36,6 +35,7 @@ from sitewatch.errors import (
 )
 from sitewatch.ingest.sniff import RASTER_SUFFIXES
 from sitewatch.store.catalog import Catalog
+from sitewatch.files import leftovers, remove, temp_name
 from sitewatch.web import data
 from sitewatch.web.jobs import STAGES, JobRunner
 from sitewatch.web.security import COOKIE, Access, presented_token
@@ -103,6 +103,8 @@ def create_app(
         "`Authorization: Bearer …`.",
         lifespan=lifespan,
     )
+        for leftover in leftovers(catalog.workspace):  # staging and temp files of dead servers
+            remove(leftover)
     if allowed_hosts:
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)
     templates = Jinja2Templates(directory=HERE / "templates")
@@ -358,7 +360,8 @@ def create_app(
 
         prov = given(acquired, illustrative, provider, credit, licence, source_url, gsd, notes)
         name = safe_name(file.filename or "")
-        staging = catalog.workspace / "uploads" / uuid.uuid4().hex
+        # tagged with this process, so a later start can tell a killed server's leftovers
+        staging = temp_name(catalog.workspace / "uploads" / "staging", "upload")
         try:
             staging.mkdir(parents=True)
             dest = staging / name

@@ -1,13 +1,13 @@
-"""Alembic environment: runs against the engine sitewatch hands it."""
+"""Alembic environment: runs on the connection (or engine) sitewatch hands it."""
 
 from alembic import context
 
 from sitewatch.store.models import Base
 
 config = context.config
-engine = config.attributes["engine"]
 
-with engine.begin() as connection:
+
+def _run(connection) -> None:  # type: ignore[no-untyped-def]
     context.configure(
         connection=connection,
         target_metadata=Base.metadata,
@@ -16,3 +16,10 @@ with engine.begin() as connection:
     )
     with context.begin_transaction():
         context.run_migrations()
+
+
+if "connection" in config.attributes:  # already inside sitewatch's one transaction
+    _run(config.attributes["connection"])
+else:
+    with config.attributes["engine"].begin() as connection:
+        _run(connection)

@@ -1,0 +1,194 @@
+"""Durable file writes shared by every stage.
+
+A file sitewatch writes is either absent or complete, even across ``kill -9`` and power cuts:
+it is written under a temporary name of its own (never a fixed one, so two writers cannot
+clobber each other's half-written file), flushed to disk, renamed into place, and the
+folder is flushed so the rename itself survives. A catalog row may refer to a file only
+after that sequence has finished.
+
+Temporary names carry an *owner tag* (host, process id, process start time) so that a
+later run can tell the leftovers of a killed process from files another live process is
+still writing, and remove only the former (``sitewatch check --repair``, ``serve``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import socket
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cache
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from sitewatch.errors import ConflictError, OutputError
+from sitewatch.hashing import CHUNK
+
+_TAG = re.compile(r"(?P<host>[A-Za-z0-9_.-]+?)\.(?P<pid>\d+)\.(?P<start>\d+)")
+
+
+@cache
+def _host() -> str:
+    return re.sub(r"[^A-Za-z0-9_-]", "_", socket.gethostname()) or "host"
+
+
+def _start_time(pid: int) -> int | None:
+    """Kernel start time of a process (clock ticks since boot), or None off Linux/if gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # the command name (field 2) may hold spaces and parentheses: split after the last ')'
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return int(fields[19])
+
+
+def owner_tag() -> str:
+    """``host.pid.start`` of this process: unique among live processes, even after pid reuse."""
+    pid = os.getpid()
+    return f"{_host()}.{pid}.{_start_time(pid) or 0}"
+
+
+def owner_alive(tag: str) -> bool | None:
+    """Whether the process that wrote ``tag`` still runs; None when it cannot be told here
+    (another host, or an unreadable tag): such files and runs are left alone."""
+    m = _TAG.fullmatch(tag)
+    if m is None or m["host"] != _host():
+        return None
+    pid, start = int(m["pid"]), int(m["start"])
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # exists, owned by another user
+    now = _start_time(pid)
+    return now is None or start == 0 or now == start
+
+
+def temp_name(final: Path, kind: str = "tmp") -> Path:
+    """A fresh hidden name beside ``final`` tagged with this process as its owner."""
+    return final.with_name(f".{kind}-{owner_tag()}-{uuid.uuid4().hex[:12]}-{final.name}")
+
+
+def leftover_owner(name: str) -> str | None:
+    """The owner tag inside a temporary name made by :func:`temp_name`, else None."""
+    m = re.match(r"\.[a-z]+-(?P<tag>.+?\.\d+\.\d+)-[0-9a-f]{12}-", name)
+    return m["tag"] if m else None
+
+
+@contextmanager
+def locked(lock_file: Path) -> Iterator[None]:
+    """Hold an exclusive advisory lock on ``lock_file`` (created if needed) for the block.
+
+    Processes on this machine (and NFSv4 clients) queue on it; where ``fcntl`` does not
+    exist (Windows) the block runs unlocked."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def fsync_dir(folder: Path) -> None:
+    """Flush a folder's entries (a rename is durable only once its folder is)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return  # e.g. Windows cannot open folders; renames there are journalled anyway
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _open_new(path: Path, mode: int = 0o666) -> BinaryIO:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), mode)
+    return os.fdopen(fd, "wb")
+
+
+def _publish(tmp: Path, final: Path, read_only: bool) -> None:
+    if read_only:
+        os.chmod(tmp, 0o444)
+    os.replace(tmp, final)
+    fsync_dir(final.parent)
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path``: complete or not at all, durable once this returns."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.is_dir():
+            raise OutputError(path, "is a folder", "give a file name")
+        tmp = temp_name(path)
+        try:
+            with _open_new(tmp) as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            _publish(tmp, path, read_only=False)
+        finally:
+            tmp.unlink(missing_ok=True)
+    except OSError as exc:
+        raise OutputError.from_os(path, exc) from exc
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """UTF-8 text through :func:`write_bytes_atomic`."""
+    write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """JSON (indented, UTF-8) through :func:`write_bytes_atomic`."""
+    write_text_atomic(path, json.dumps(data, indent=1, ensure_ascii=False))
+
+
+def copy_durable(source: Path, target: Path, expected_sha256: str) -> None:
+    """Copy ``source`` to ``target`` read-only and durably, checking on the way that the
+    bytes copied hash to ``expected_sha256`` (a file edited mid-ingest is refused)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_name(target, "incoming")
+    digest = hashlib.sha256()
+    try:
+        with _open_new(tmp) as out, open(source, "rb") as src:
+            while chunk := src.read(CHUNK):
+                out.write(chunk)
+                digest.update(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+        if digest.hexdigest() != expected_sha256:
+            raise ConflictError(f"{source}: file changed while it was being ingested; try again")
+        _publish(tmp, target, read_only=True)
+    finally:
+        tmp.unlink(missing_ok=True)  # only ever our own temporary file
+
+
+def leftovers(folder: Path) -> Iterator[Path]:
+    """Temporary files and staging folders under ``folder`` whose owner process has died."""
+    if not folder.is_dir():
+        return
+    for path in folder.rglob(".*-*"):
+        tag = leftover_owner(path.name)
+        if tag is not None and owner_alive(tag) is False:
+            yield path
+
+
+def remove(path: Path) -> None:
+    """Remove a file or a folder tree; already gone is fine."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
