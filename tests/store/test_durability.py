@@ -370,3 +370,27 @@ def test_concurrent_atomic_writes_of_one_path_never_mix(tmp_path: Path) -> None:
         t.join()
     assert target.read_bytes() in payloads
     assert [p.name for p in tmp_path.iterdir()] == ["out.json"]
+
+
+def test_detect_over_a_lost_file_names_it_and_carries_on(tmp_path: Path) -> None:
+    from tests.conftest import AIRPORT
+
+    ws = tmp_path / "ws"
+    for args in (("site", "add", "apt", "--reference", str(next(AIRPORT.glob("*.jpg")))),
+                 ("ingest", str(AIRPORT), "--site", "apt")):  # fmt: skip
+        proc = cli(*args, workspace=ws)
+        assert proc.wait(timeout=120) == 0, proc.communicate()
+    catalog = Catalog(ws)
+    with catalog.session() as s:
+        lost = s.scalars(select(Image).order_by(Image.id)).all()[-1]
+    catalog.image_path(lost).unlink()
+    proc = cli("detect", "--site", "apt", workspace=ws)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 1
+    assert out.count(" detected (") == 4  # the other images are still detected
+    (line,) = err.splitlines()
+    assert lost.original_name in line and "sitewatch check --repair" in line
+    assert check(catalog, repair=True)[0].repaired  # restored from the original
+    proc = cli("detect", "--site", "apt", workspace=ws)
+    assert proc.wait(timeout=300) == 0
+    catalog.close()

@@ -138,7 +138,7 @@ def _detect_one(
         "precision": detector.info.metrics.get("precision"),
         "recall": detector.info.metrics.get("recall"),
     }
-    scene = open_scene(catalog.image_path(image), gsd, detector.info.model_gsd_m)
+    scene = open_scene(catalog.readable_path(image), gsd, detector.info.model_gsd_m)
     try:
         found: SceneDetections = detect_scene(detector, scene, spec, STORE_FLOOR, on_tiles)
     finally:

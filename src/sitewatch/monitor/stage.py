@@ -344,8 +344,8 @@ def _chips(
             out.append(ch)
             continue
         if pa is None:
-            pa = chips.ChipSource(catalog.image_path(a.image))
-            pb = chips.ChipSource(catalog.image_path(b.image))
+            pa = chips.ChipSource(catalog.readable_path(a.image))
+            pb = chips.ChipSource(catalog.readable_path(b.image))
         side = max(64.0, 2.5 * obj.length)
         rel = folder / f"{ch.kind}-{i:03d}.png"
         before = chips.frame_chip(pa, a.matrix, (ch.x, ch.y), side)

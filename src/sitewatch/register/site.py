@@ -316,7 +316,7 @@ def _match_pair(
 
 def _work(catalog: Catalog, image: Image, cache: dict[int, _Work], config: RegisterConfig) -> _Work:
     if image.id not in cache:
-        path = catalog.image_path(image)
+        path = catalog.readable_path(image)
         gray, scale = load_gray(path, config.match.max_side)
         cache[image.id] = _Work(image, str(path), gray, scale, ft.extract(gray, config.match))
     return cache[image.id]

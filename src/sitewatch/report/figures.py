@@ -65,7 +65,7 @@ def pair_figure(
         views = {}
         for sha, image in images.items():
             matrix = np.diag([k, k, 1.0]) @ frame_matrix(regs[image.id])
-            views[sha] = _jpeg(_outlined(_view(catalog.image_path(image), matrix, size, k),
+            views[sha] = _jpeg(_outlined(_view(catalog.readable_path(image), matrix, size, k),
                                          matrix, marks[sha]))  # fmt: skip
         chip_files = [
             (kind, (catalog.workspace / path).read_bytes())
@@ -87,7 +87,7 @@ def site_view(catalog: Catalog, site_name: str, width: int = 760) -> bytes | Non
         regs = registrations(s, site)
         k, size = _view_scale(ref, width)
         scale = np.diag([k, k, 1.0])
-        img = PILImage.fromarray(_view(catalog.image_path(ref), scale, size, k))
+        img = PILImage.fromarray(_view(catalog.readable_path(ref), scale, size, k))
         draw = ImageDraw.Draw(img)
         dated = sorted(
             (ln.image for ln in site.image_links if ln.image.id in regs),

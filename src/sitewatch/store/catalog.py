@@ -65,6 +65,18 @@ class Catalog:
     def image_path(self, image: Image) -> Path:
         return self.resolve_path(image.stored_path)
 
+    def readable_path(self, image: Image) -> Path:
+        """The image's file, for reading; a lost file is a NotFoundError that says how to
+        get it back, not a bare OSError half-way through a stage."""
+        path = self.image_path(image)
+        if not path.is_file():
+            raise NotFoundError(
+                f"{image.original_name} ({image.sha256[:12]}): its stored file {path} is "
+                "missing; run `sitewatch check --repair` to restore it from the original, "
+                "or ingest the original again"
+            )
+        return path
+
     def store_lock(self, sha256: str) -> Path:
         """The lock file that ingest holds from storing a file under ``images/<ab>/`` to
         committing its row, and that clean-up takes before removing a file from there."""
