@@ -7,6 +7,8 @@ exception a Python user would expect (``ValueError``, ``LookupError``, …) so g
 
 from __future__ import annotations
 
+import errno
+import shutil
 from pathlib import Path
 
 
@@ -79,16 +81,12 @@ def describe_os_error(path: str | Path, exc: BaseException) -> tuple[str, str | 
 
 
 def _disk_full(exc: BaseException) -> bool:
-    import errno
-
     if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
         return True
     return "database or disk is full" in str(exc).lower()
 
 
 def _free(path: str | Path) -> str:
-    import shutil
-
     folder = Path(path)
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent

@@ -26,9 +26,9 @@ def alembic_config(engine: Engine) -> Config:
     return cfg
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+def _sqlite_pragmas(dbapi_connection, _record, foreign_keys: bool = True) -> None:  # type: ignore[no-untyped-def]
     cur = dbapi_connection.cursor()
-    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA busy_timeout=30000")
     cur.close()
@@ -111,13 +111,9 @@ def _upgrade_sqlite(engine: Engine) -> None:
     mig = create_engine(engine.url, poolclass=NullPool)
 
     @event.listens_for(mig, "connect")
-    def _connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    def _connect(dbapi_connection, record) -> None:  # type: ignore[no-untyped-def]
         dbapi_connection.isolation_level = None
-        cur = dbapi_connection.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA busy_timeout=30000")
-        cur.execute("PRAGMA foreign_keys=OFF")
-        cur.close()
+        _sqlite_pragmas(dbapi_connection, record, foreign_keys=False)
 
     @event.listens_for(mig, "begin")
     def _begin(conn) -> None:  # type: ignore[no-untyped-def]
