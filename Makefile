@@ -90,6 +90,9 @@ web-assets:
 	cp -r $(FRONTEND)/node_modules/leaflet/dist/leaflet.js $(FRONTEND)/node_modules/leaflet/dist/leaflet.css \
 		$(FRONTEND)/node_modules/leaflet/dist/images $(FRONTEND)/node_modules/leaflet/LICENSE \
 		$(VENDOR)/leaflet/
+	rm -rf $(VENDOR)/swagger-ui && mkdir -p $(VENDOR)/swagger-ui
+	cd $(FRONTEND)/node_modules/swagger-ui-dist && cp swagger-ui-bundle.js \
+		swagger-ui-bundle.js.LICENSE.txt swagger-ui.css LICENSE $(CURDIR)/$(VENDOR)/swagger-ui/
 
 lint: setup
 	$(BIN)/ruff check src tests bench examples

@@ -462,7 +462,7 @@ def serve(
     host: Annotated[
         str, typer.Option(help="Address to listen on; anything but loopback needs the token.")
     ] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    port: Annotated[str, typer.Option(metavar="PORT", help="TCP port (1 to 65535).")] = "8000",
     token: Annotated[
         str | None,
         typer.Option(envvar="SITEWATCH_TOKEN", help="Access token (default: a random one)."),
@@ -470,7 +470,7 @@ def serve(
     max_upload_mb: Annotated[int, typer.Option(help="Largest upload accepted, in MB.")] = 2048,
 ) -> None:
     """The web dashboard: sites on a map, timelines, imagery with detections, uploads, jobs."""
-    from sitewatch.web import create_app
+    from sitewatch.web import create_app, listen_port
     from sitewatch.web.security import Access
 
     try:
@@ -481,14 +481,16 @@ def serve(
         raise MissingDependencyError(
             "sitewatch serve", "uvicorn is not installed", "pip install 'sitewatch[web]'"
         ) from None
+    number = listen_port(host, port)  # one line, not a traceback, for 99999 or a port in use
     access = Access.for_host(host, token, max_upload_mb)
     hosts = ["127.0.0.1", "localhost", "[::1]", "::1"] if access.open_reads else None
     app_ = create_app(catalog(), access, allowed_hosts=hosts)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-    out.print(f"sitewatch dashboard: http://{shown}:{port}/?token={access.token}", highlight=False)
+    address = f"http://{shown}:{number}/?token={access.token}"
+    out.print(f"sitewatch dashboard: {address}", highlight=False)
     if access.open_reads:
         out.print("reads are open on this machine; uploads and jobs need the token", style="dim")
-    uvicorn.run(app_, host=host, port=port, log_level="warning")
+    uvicorn.run(app_, host=host, port=number, log_level="warning")
 
 
 @app.command()

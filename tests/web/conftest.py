@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
 import threading
 import time
@@ -21,6 +22,12 @@ pytest.importorskip("fastapi", reason="the dashboard needs the web extra")
 
 TOKEN = "test-token-0123456789"
 DEMO_CLAIMS = EXAMPLES / "claims" / "demo-airport-claims.yaml"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+FLAGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update"]
+# every Content-Security-Policy violation of a page, in window.cspViolations
+CSP_WATCH = """window.cspViolations = [];
+document.addEventListener("securitypolicyviolation",
+  (e) => window.cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`));"""
 
 
 def with_joplin(catalog: Catalog) -> Catalog:
@@ -87,3 +94,27 @@ def server(monitored, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serv
     uv.should_exit = True
     thread.join(timeout=20)
     catalog.close()
+
+
+@pytest.fixture(scope="module")
+def browser():  # type: ignore[no-untyped-def]
+    """Debian's headless Chromium (Playwright drives it; no browser download)."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is a dev extra")
+    if not Path(CHROMIUM).is_file():
+        pytest.skip("Debian's chromium is not installed (`make test` installs it)")
+    with sync_api.sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield chromium
+        chromium.close()
+
+
+def open_page(browser, errors: list[str]):  # type: ignore[no-untyped-def]
+    """A page in a fresh context that records script errors, console errors (CSP refusals
+    among them) in ``errors`` and CSP violations in ``window.cspViolations``."""
+    context = browser.new_context(viewport={"width": 1300, "height": 900})
+    context.add_init_script(CSP_WATCH)
+    page = context.new_page()
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.set_default_timeout(20_000)
+    return page

@@ -2,41 +2,16 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
-
-import pytest
 
 from sitewatch.claims import list_claims
 from tests.conftest import write_jpeg
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update"]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is a dev extra")
-    if not Path(CHROMIUM).is_file():
-        pytest.skip("Debian's chromium is not installed (`make test` installs it)")
-    with sync_api.sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield chromium
-        chromium.close()
-
-
-def _page(browser, errors: list[str]):  # type: ignore[no-untyped-def]
-    context = browser.new_context(viewport={"width": 1300, "height": 900})
-    page = context.new_page()
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.set_default_timeout(20_000)
-    return page
+from tests.web.conftest import open_page as _page
 
 
 def _tiles_loaded(page, box: str, at_least: int = 1) -> None:  # type: ignore[no-untyped-def]
-    page.wait_for_function(
-        f"document.querySelectorAll('{box} img.leaflet-tile-loaded').length >= {at_least}"
+    page.wait_for_function(  # a function, not an expression: the CSP forbids eval
+        f"() => document.querySelectorAll('{box} img.leaflet-tile-loaded').length >= {at_least}"
     )
     # decoded images with pixels, not broken-image placeholders
     sizes = page.eval_on_selector_all(
@@ -122,7 +97,7 @@ def test_overview_site_page_and_viewer(server, browser, artifacts) -> None:
     assert clip.startswith("rect(")
     page.eval_on_selector("#swipe", "e => { e.value = 0.2; e.dispatchEvent(new Event('input')); }")
     assert page.eval_on_selector(".leaflet-before-pane", "p => p.style.clip") != clip
-    assert f"compare={compare}" in page.url
+    page.wait_for_function(f"() => location.search.includes('compare={compare}')")  # redrawn
     page.wait_for_selector("#changes-box:not([hidden])")
     assert page.locator("#viewer path.change.appeared").count() == pair["appeared"]
     assert page.locator("#viewer path.change.departed").count() == pair["departed"]
@@ -177,7 +152,9 @@ def test_a_claim_added_in_the_page_is_checked_at_once(server, browser) -> None:
     page.fill("#claim-form input[name=origin]", "Airbus DS imagery")
     page.click("#claim-form button[type=submit]")
     page.locator("#claim-result.ok").wait_for()
-    page.wait_for_function(f"document.querySelectorAll('#claims article.claim').length > {before}")
+    page.wait_for_function(
+        f"() => document.querySelectorAll('#claims article.claim').length > {before}"
+    )
     page.wait_for_selector("body[data-ready=site]")
     added = page.locator("#claims article.claim").last
     assert added.get_attribute("data-status") == "supported"

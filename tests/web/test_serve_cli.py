@@ -103,3 +103,29 @@ def test_serve_without_the_web_extra_says_what_to_install(monkeypatch, tmp_path)
     result = CliRunner().invoke(app, ["-w", str(tmp_path / "ws"), "serve"])
     assert result.exit_code == 1
     assert "pip install 'sitewatch[web]'" in result.output
+
+
+def _serve_once(workspace, *args: str) -> subprocess.CompletedProcess:  # type: ignore[no-untyped-def]
+    cmd = [sys.executable, "-m", "sitewatch.cli", "-w", str(workspace), "serve", *args]
+    env = {k: v for k, v in os.environ.items() if k != "SITEWATCH_TOKEN"}
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=60)
+
+
+@pytest.mark.parametrize("port", ["99999", "0", "-1", "eighty", "65536"])
+def test_serve_refuses_a_port_that_is_not_one_in_one_line(tmp_path, port: str) -> None:
+    result = _serve_once(tmp_path / "ws", "--port", port)
+    lines = (result.stdout + result.stderr).strip().splitlines()
+    assert result.returncode != 0 and len(lines) == 1, lines
+    assert lines[0] == f"error: --port {port}: not a TCP port (use a number, 1 to 65535)"
+
+
+def test_serve_on_a_port_in_use_says_so_in_one_line(tmp_path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = _serve_once(tmp_path / "ws", "--port", str(port))
+    lines = (result.stdout + result.stderr).strip().splitlines()
+    assert result.returncode != 0 and len(lines) == 1, lines
+    assert lines[0].startswith(f"error: 127.0.0.1 port {port}: cannot listen there")
+    assert "in use" in lines[0]

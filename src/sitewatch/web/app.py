@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import shutil
 import tempfile
@@ -21,6 +22,7 @@ from fastapi.responses import (
 )
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader
 from pydantic import BaseModel, Field
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
@@ -33,12 +35,21 @@ from sitewatch.errors import (
     SitewatchError,
     StoreError,
 )
+from sitewatch.files import leftovers, remove, temp_name
 from sitewatch.ingest.sniff import RASTER_SUFFIXES
 from sitewatch.store.catalog import Catalog
-from sitewatch.files import leftovers, remove, temp_name
 from sitewatch.web import data
 from sitewatch.web.jobs import STAGES, JobRunner
-from sitewatch.web.security import COOKIE, Access, presented_token
+from sitewatch.web.security import (
+    COOKIE,
+    HEADERS,
+    READ_METHODS,
+    Access,
+    SecurityHeaders,
+    cross_origin,
+    local_target,
+    presented_token,
+)
 from sitewatch.web.tiles import FORMATS, SourceCache, encode, frame_tile, max_zoom, mercator_tile
 
 HERE = Path(__file__).parent
@@ -50,6 +61,7 @@ TILE_IMAGE = {"content": {m: {} for m in ("image/webp", "image/png")},
               "description": "a 256×256 tile, transparent where the image has no data"}  # fmt: skip
 TILE_FORMAT = Annotated[str, PathParam(pattern="^(webp|png)$", description="webp (small) or png")]
 TILE_CACHE = "private, max-age=300"
+log = logging.getLogger("sitewatch.web")
 
 
 class SourceRecord(BaseModel):
@@ -91,6 +103,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):  # type: ignore[no-untyped-def]
+        for leftover in leftovers(catalog.workspace):  # staging and temp files of dead servers
+            remove(leftover)
         yield
         jobs.shutdown()
         sources.clear()
@@ -100,28 +114,30 @@ def create_app(
         version=__version__,
         description="Sites, counts, alerts and imagery of a sitewatch catalog. Reads are open "
         "on a loopback address; writes (uploads, jobs) need the token as "
-        "`Authorization: Bearer …`.",
+        "`Authorization: Bearer …`. Browsers may call the API from this server's own pages "
+        "only (other origins get 403).",
         lifespan=lifespan,
+        docs_url=None,  # /docs below: Swagger UI from the package, not a CDN
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
     )
-        for leftover in leftovers(catalog.workspace):  # staging and temp files of dead servers
-            remove(leftover)
-    if allowed_hosts:
-        app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)
-    templates = Jinja2Templates(directory=HERE / "templates")
+    env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True)
+    templates = Jinja2Templates(env=env)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
-    @app.middleware("http")
     async def guard(request: Request, call_next):  # type: ignore[no-untyped-def]
         token = request.query_params.get("token")
         if token is not None and request.method == "GET" and access.check(token):
             # log in once: keep the token in a cookie, drop it from the address bar
-            query = "&".join(
-                f"{k}={v}" for k, v in request.query_params.multi_items() if k != "token"
-            )
-            target = request.url.path + (f"?{query}" if query else "")
-            response = RedirectResponse(target, status_code=303)
+            query = [(k, v) for k, v in request.query_params.multi_items() if k != "token"]
+            response = RedirectResponse(local_target(request.scope["path"], query), status_code=303)
             response.set_cookie(COOKIE, token, httponly=True, samesite="strict")
             return response
+        api = request.url.path.startswith("/api/")  # reports and exports cost seconds of CPU
+        if api or request.method not in READ_METHODS:
+            refused = cross_origin(request.headers, request.url)
+            if refused:
+                return JSONResponse({"detail": refused}, status_code=403)
         if not access.allows(request.method) and not access.check(
             presented_token(request.headers, request.cookies)
         ):
@@ -140,6 +156,11 @@ def create_app(
                 return JSONResponse({"detail": str(too_large)}, status_code=413)
         return await call_next(request)
 
+    # outermost last: security headers on everything, the Host check before the token
+    app.middleware("http")(guard)
+    if allowed_hosts:
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)
+    app.add_middleware(SecurityHeaders)
     _errors(app)
 
     # -- pages -----------------------------------------------------------------------------
@@ -161,6 +182,11 @@ def create_app(
         with catalog.session() as s:
             catalog.get_site(s, name)
         return page(request, "viewer.html.j2", site=name)
+
+    @app.get("/docs", response_class=HTMLResponse, include_in_schema=False)
+    def docs_page(request: Request) -> HTMLResponse:
+        """Swagger UI over /openapi.json, from the package (works offline, under the CSP)."""
+        return page(request, "docs.html.j2", openapi_url=app.openapi_url)
 
     # -- reading -----------------------------------------------------------------------------
     @app.get("/api/health", tags=["meta"])
@@ -280,6 +306,8 @@ def create_app(
         """The analyst report (``sitewatch report``) as HTML, PDF or its JSON twin."""
         from sitewatch.report.render import write_report
 
+        if start and end and start > end:
+            raise BadInputError("from", f"{start} is after to {end}")
         with tempfile.TemporaryDirectory(prefix="sitewatch-report-") as tmp:
             out = Path(tmp) / f"{name}-report.html"
             pdf = out.with_suffix(".pdf") if fmt == "pdf" else None
@@ -430,7 +458,9 @@ def _download(response: Response, filename: str) -> Response:
 
 
 def _errors(app: FastAPI) -> None:
-    """Map sitewatch's errors to HTTP statuses with the error's own message."""
+    """Map sitewatch's errors to HTTP statuses with the error's own message. A store failure
+    (503) or a bug (500) gets one generic line: its text names files and SQL, so it goes to
+    the server log only."""
     statuses: list[tuple[type[Exception], int]] = [
         (NotFoundError, 404),
         (UnsupportedUpload, 415),
@@ -438,7 +468,6 @@ def _errors(app: FastAPI) -> None:
         (ConflictError, 409),
         (BadInputError, 400),
         (MissingDependencyError, 501),
-        (StoreError, 503),
         (SitewatchError, 400),
     ]
     for cls, status in statuses:
@@ -447,6 +476,19 @@ def _errors(app: FastAPI) -> None:
             return JSONResponse({"detail": str(exc)}, status_code=status)
 
         app.add_exception_handler(cls, handler)
+
+    def store_failed(request: Request, exc: Exception) -> JSONResponse:
+        log.error("%s %s: %s", request.method, request.url.path, exc)
+        detail = "the catalog could not be read or written; the server's log has the cause"
+        return JSONResponse({"detail": detail}, status_code=503)
+
+    def failed(request: Request, exc: Exception) -> JSONResponse:
+        log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+        detail = "internal error; the server's log has the details"
+        return JSONResponse({"detail": detail}, status_code=500, headers=HEADERS)
+
+    app.add_exception_handler(StoreError, store_failed)
+    app.add_exception_handler(Exception, failed)  # what no other handler takes
 
 
 __all__ = ["create_app"]

@@ -36,6 +36,16 @@ const SW = (() => {
     return node;
   }
 
+  // a link only for http(s): any other scheme from the catalog (javascript:, data:, …) is text
+  function webUrl(text) {
+    try {
+      const url = new URL(text);
+      return url.protocol === "http:" || url.protocol === "https:" ? url.href : null;
+    } catch {
+      return null;
+    }
+  }
+
   const fmt = (v, digits = 1) => (v === null || v === undefined ? "–" : Number(v).toFixed(digits));
   const siteUrl = (name) => "/sites/" + encodeURIComponent(name);
   const apiSite = (name) => "/api/sites/" + encodeURIComponent(name);
@@ -230,7 +240,9 @@ const SW = (() => {
       const sources = c.sources.map((s) => {
         const who = s.outlet || s.author || s.origin;
         const label = `${s.kind.replace(/_/g, " ")}${s.published ? ", " + s.published : ""}; origin: ${s.origin}`;
-        return el("li", {}, s.url ? el("a", { href: s.url, rel: "noopener noreferrer" }, who) : who, ` (${label})`);
+        const href = s.url ? webUrl(s.url) : null;
+        return el("li", {}, href ? el("a", { href, rel: "noopener noreferrer" }, who) : who,
+          s.url && !href ? el("span", { class: "url-text" }, ` ${s.url}`) : null, ` (${label})`);
       });
       box.append(el("article", { class: "claim " + c.status, id: `claim-${c.id}`, "data-status": c.status },
         el("p", { class: "claim-text" }, `“${c.text}”`),
@@ -269,7 +281,9 @@ const SW = (() => {
     for (const im of r.images) {
       const reg = im.registration || (r.site_info.frame || { registered: {} }).registered[im.sha256];
       const regText = reg ? (reg.status === "ok" ? `${reg.method}, ${fmt(reg.rmse_px, 2)} px` : `failed: ${reg.reason}`) : "–";
-      const source = im.source_url ? el("a", { href: im.source_url, rel: "noopener noreferrer" }, "source") : null;
+      const href = im.source_url ? webUrl(im.source_url) : null;
+      const source = href ? el("a", { href, rel: "noopener noreferrer" }, "source")
+        : im.source_url ? el("span", { class: "url-text" }, im.source_url) : null;
       body.append(el("tr", { "data-sha": im.sha256 },
         el("td", {}, (im.acquired_at || "undated").slice(0, 10), im.date_is_illustrative ? el("small", { class: "muted" }, " (illustrative)") : null),
         el("td", {}, el("a", { href: `${siteUrl(name)}/view?image=${im.sha256}` }, im.name),
@@ -485,3 +499,10 @@ const SW = (() => {
 
   return { api, overview, site, viewer };
 })();
+
+// each page names what fills it (<body data-page data-site>): no inline script, for the CSP
+document.addEventListener("DOMContentLoaded", () => {
+  const { page, site } = document.body.dataset;
+  const start = { overview: SW.overview, site: SW.site, viewer: SW.viewer }[page];
+  if (start) start(site);
+});
