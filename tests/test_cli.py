@@ -6,7 +6,7 @@ from typer.testing import CliRunner
 
 from sitewatch import __version__
 from sitewatch.cli import app
-from tests.conftest import AIRPORT, JOPLIN
+from tests.conftest import AIRPORT, JOPLIN, write_jpeg
 
 REF = str(AIRPORT / "ef92f434-c41b-4423-9218-4514c49f00c6.jpg")
 
@@ -97,3 +97,20 @@ def test_messages_keep_square_brackets(tmp_path: Path) -> None:
     result = run(tmp_path / "ws", "ingest", str(bad))
     assert result.exit_code == 1
     assert "scene[web].jpg: not an image" in result.stderr  # not eaten as rich markup
+
+
+def test_file_names_and_provenance_print_as_given(tmp_path: Path) -> None:
+    """Rich markup in a file name or in provenance is text, never markup (issue 14)."""
+    ws, inputs = tmp_path / "ws", tmp_path / "in"
+    (inputs / "a[").mkdir(parents=True)
+    red = write_jpeg(inputs / "[red]x.jpg", exif_time="2024:01:01 10:00:00", seed=1)
+    nested = write_jpeg(inputs / "a[" / "b].jpg", exif_time="2024:01:02 10:00:00", seed=2)
+    added = run(ws, "site", "add", "apt", "--reference", str(red))
+    assert added.exit_code == 0 and "[red]x.jpg" in added.stdout
+    provenance = ("--provider", "[bold]Maxar[/bold]", "--credit", "[i]© Maxar[/i]")
+    result = run(ws, "ingest", str(nested), "--site", "apt", *provenance, "--licence", "CC")
+    assert result.exit_code == 0 and "a[/b].jpg: ingested" in result.stdout
+    shown = run(ws, "site", "show", "apt")
+    assert shown.exit_code == 0, shown.output
+    for text in ("[red]x.jpg", "b].jpg", "[bold]Maxar[/bold]", "imagery: [i]© Maxar[/i] (CC)"):
+        assert text in shown.stdout

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from datetime import date
 from pathlib import Path
@@ -13,7 +14,15 @@ from rich.table import Table
 
 from sitewatch import __version__
 from sitewatch.cli_claims import claim_app
-from sitewatch.cli_common import State, catalog, err, fails_cleanly, out, progress_bar
+from sitewatch.cli_common import (
+    State,
+    catalog,
+    err,
+    fails_cleanly,
+    one_line,
+    out,
+    progress_bar,
+)
 from sitewatch.errors import BadInputError
 
 if TYPE_CHECKING:
@@ -113,7 +122,7 @@ def ingest(
     )
     missing = [p for p in paths if not p.exists()]
     for p in missing:
-        err.print(f"[red]error:[/red] {p}: no such file or folder", highlight=False)
+        err.print(f"[red]error:[/red] {escape(str(p))}: no such file or folder", highlight=False)
     cat = catalog()
     total = len(list(discover([p for p in paths if p.exists()])))
     with progress_bar(disable=total < 2) as bar:
@@ -125,7 +134,7 @@ def ingest(
             label = "error" if outcome.status == "failed" else outcome.status
             console = err if outcome.status == "failed" else out
             console.print(
-                f"[{style}]{label}:[/{style}] {escape(outcome.message)}",
+                f"[{style}]{label}:[/{style}] {escape(one_line(outcome.message))}",
                 highlight=False,
                 soft_wrap=True,
             )
@@ -164,7 +173,7 @@ def site_add(
         out.print(f"site {name!r} added (map AOI); {n} existing image(s) linked by footprint")
     else:
         add_frame_site(cat, name, reference, polygon, notes)  # type: ignore[arg-type]
-        out.print(f"site {name!r} added (pixel frame of {reference})")
+        out.print(f"site {name!r} added (pixel frame of {escape(str(reference))})")
 
 
 @site_app.command("list")
@@ -197,7 +206,7 @@ def print_site(summary: Any) -> None:
         from sitewatch import geo
 
         aoi = geo.load_wkt(summary.aoi_wkt)
-        c = aoi.centroid
+        c = geo.centre(aoi)  # across the antimeridian when the AOI is split there
         where = (
             f"map AOI of {geo.area_m2(aoi) / 1e6:.3g} km² centred at {abs(c.y):.5f}°"
             f"{'N' if c.y >= 0 else 'S'} {abs(c.x):.5f}°{'E' if c.x >= 0 else 'W'}"
@@ -229,9 +238,9 @@ def print_site(summary: Any) -> None:
             when += " *" if im.date_is_illustrative else ""
         table.add_row(
             when,
-            im.name,
+            escape(im.name),
             im.sha256[:12],
-            im.provider or "—",
+            escape(im.provider or "—"),
             f"{im.gsd_m:.2f}" if im.gsd_m else "—",
             f"{im.width}×{im.height}",
             "yes" if im.georeferenced else "no",
@@ -249,7 +258,7 @@ def print_site(summary: Any) -> None:
         )
     credits = sorted({f"{im.credit} ({im.licence})" for im in summary.images if im.credit})
     for line in credits:
-        out.print(f"imagery: {line}", highlight=False)
+        out.print(f"imagery: {escape(line)}", highlight=False)
 
 
 @site_app.command("rm")
@@ -278,23 +287,25 @@ def labels_import(
     provider: Annotated[str | None, typer.Option()] = None,
 ) -> None:
     """Import annotations (Airbus CSV or COCO JSON); new images are ingested undated."""
-    from sitewatch.ingest import IngestOptions, Provenance
+    from sitewatch.ingest import IngestOptions
+    from sitewatch.ingest.provenance import given
     from sitewatch.labels import import_labels
 
     if fmt not in (None, "airbus", "coco"):
         raise BadInputError(str(path), f"unknown --format {fmt!r}; use airbus or coco")
     opts = IngestOptions(
         allow_undated=True,
-        provenance=Provenance(licence=licence, credit=credit, provider=provider),
+        provenance=given(licence=licence, credit=credit, provider=provider, prefix="--"),
     )
     result = import_labels(catalog(), path, images, name, fmt, opts)  # type: ignore[arg-type]
     for failure in result.failures:
-        err.print(f"[red]error:[/red] {failure}", highlight=False, soft_wrap=True)
+        err.print(f"[red]error:[/red] {escape(str(failure))}", highlight=False, soft_wrap=True)
+    label_set = escape(repr(result.name))  # a --name or a file stem: text, never markup
     if result.already_imported:
-        out.print(f"label set {result.name!r} already imported ({result.labels} boxes); unchanged")
+        out.print(f"label set {label_set} already imported ({result.labels} boxes); unchanged")
     else:
         out.print(
-            f"label set {result.name!r}: {result.labels} boxes on {result.images} images"
+            f"label set {label_set}: {result.labels} boxes on {result.images} images"
             + (f" ({result.clipped} clipped to the image border)" if result.clipped else "")
         )
         if result.duplicates:
@@ -320,7 +331,7 @@ def labels_export(
     if fmt not in ("coco", "geojson"):
         raise BadInputError(str(out_path), f"unknown --format {fmt!r}; use coco or geojson")
     n = export_labels(catalog(), out_path, fmt, label_set, site)  # type: ignore[arg-type]
-    out.print(f"{n} boxes written to {out_path}")
+    out.print(f"{n} boxes written to {escape(str(out_path))}", highlight=False)
 
 
 @app.command()
@@ -353,11 +364,11 @@ def detect(
         def shown(result: Any) -> None:
             bar.update(task, completed=0, total=None)
             if result.error is not None:
-                err.print(f"[red]error:[/red] {result.error}", highlight=False)
+                err.print(f"[red]error:[/red] {escape(str(result.error))}", highlight=False)
                 return
             how = "stored result reused" if result.reused else f"{result.seconds:.2f} s"
             out.print(
-                f"{result.name} ({result.sha256[:12]}): {result.count} detected ({how})",
+                f"{escape(result.name)} ({result.sha256[:12]}): {result.count} detected ({how})",
                 highlight=False,
             )
 
@@ -366,7 +377,7 @@ def detect(
     for path, fmt in ((geojson, "geojson"), (coco, "coco")):
         if path is not None:
             n = export_detections(cat, report, path, fmt)
-            out.print(f"{n} detections written to {path}")
+            out.print(f"{n} detections written to {escape(str(path))}", highlight=False)
     if not report.ok:
         raise typer.Exit(1)
 
@@ -391,14 +402,14 @@ def register(
         table.add_column(col)
     for r in report.results:
         table.add_row(
-            r.name,
+            escape(r.name),
             r.method + (f" via {r.via[:8]}" if r.via else ""),
             "[green]ok[/green]" if r.ok else "[red]failed[/red]",
             str(r.inliers) if r.inliers else "",
             "" if r.rmse_px is None else f"{r.rmse_px:.2f}",
             "" if r.shift_m is None else f"{r.shift_m:.2f}",
             "" if r.overlap is None else f"{r.overlap:.0%}",
-            (r.reason or "") + (" (stored)" if r.reused else ""),
+            escape(r.reason or "") + (" (stored)" if r.reused else ""),
         )
     out.print(table)
     if report.failed:
@@ -421,13 +432,13 @@ def monitor(
     from sitewatch.alerts import AlertConfig
     from sitewatch.monitor import monitor_site
 
-    if far <= 0:
-        raise BadInputError("--far", "the false-alarm rate must be positive")
+    if not math.isfinite(far) or far <= 0:  # "nan" and "inf" parse as floats
+        raise BadInputError("--far", f"{far:g} is not a false-alarm rate: give a positive number")
     cat = catalog()
     result = monitor_site(cat, name, alerts=AlertConfig(far_per_year=far), write_chips=chips)
     print_monitor(result)
     paths = result.write(out_dir or cat.workspace / "monitor")
-    out.print("written: " + ", ".join(str(p) for p in paths), highlight=False)
+    out.print("written: " + ", ".join(escape(str(p)) for p in paths), highlight=False)
 
 
 @app.command()
@@ -449,11 +460,14 @@ def report(
     first, last = _day(start, "--from"), _day(end, "--to")
     if first and last and first > last:
         raise BadInputError("--from", f"{first} is after --to {last}")
+    for flag, target in (("--out", out_html), ("--pdf", pdf)):
+        if target is not None and target.is_dir():  # said before any work is done
+            raise BadInputError(flag, f"{target} is a folder", "give a file name in it")
     files = write_report(catalog(), name, out_html, first, last, pdf)
-    out.print(f"report: {files.html}", highlight=False)
-    out.print(f"data:   {files.json}", highlight=False)
+    out.print(f"report: {escape(str(files.html))}", highlight=False)
+    out.print(f"data:   {escape(str(files.json))}", highlight=False)
     if files.pdf is not None:
-        out.print(f"pdf:    {files.pdf}", highlight=False)
+        out.print(f"pdf:    {escape(str(files.pdf))}", highlight=False)
 
 
 @app.command()
@@ -549,24 +563,24 @@ def print_monitor(result: Any) -> None:
         if not c.used:
             table.add_row(
                 c.date + star(c),
-                c.name,
+                escape(c.name),
                 "",
                 "",
                 "",
                 "",
                 "",
-                f"[yellow]left out:[/yellow] {c.reason}",
+                f"[yellow]left out:[/yellow] {escape(c.reason or '')}",
             )
             continue
         table.add_row(
             c.date + star(c),
-            c.name,
+            escape(c.name),
             c.class_name,
             str(c.count),
             f"{c.estimate:.1f}",
             f"{c.low:.1f}–{c.high:.1f}",
             f"{c.coverage:.0%}",
-            c.reason or "",
+            escape(c.reason or ""),
         )
     out.print(table)
     changes = Table(title="object change between consecutive dates (common footprint only)")
@@ -644,7 +658,7 @@ def train_detector(
     cfg = TrainConfig(data=str(data), out=str(checkpoints), fold=fold, steps=steps)
     last = train(cfg, log=lambda m: err.print(m, highlight=False), resume=resume)
     info = export_onnx(last, out_model)
-    out.print(f"wrote {out_model}: held-out {info.metrics}")
+    out.print(f"wrote {escape(str(out_model))}: held-out {info.metrics}", highlight=False)
 
 
 @eval_app.command("detector")
@@ -685,7 +699,7 @@ def eval_detector(
     out.print(table)
     if json_out is not None:
         write_json_atomic(json_out, {**report.metrics, "per_scene": report.per_scene})
-        out.print(f"metrics written to {json_out}")
+        out.print(f"metrics written to {escape(str(json_out))}", highlight=False)
     else:
         out.print(
             json.dumps(

@@ -32,6 +32,7 @@ def _source(text: str):  # type: ignore[no-untyped-def]
     from sitewatch.claims import SourceSpec
     from sitewatch.claims.ledger import parse_day
     from sitewatch.errors import BadInputError
+    from sitewatch.values import shown
 
     fields: dict[str, str] = {}
     for part in text.split(";"):
@@ -40,7 +41,7 @@ def _source(text: str):  # type: ignore[no-untyped-def]
         key, sep, value = part.partition("=")
         key = key.strip()
         if not sep or key not in ("kind", "outlet", "author", "date", "url", "origin", "quote"):
-            raise BadInputError("--source", f"{part.strip()!r} is not a known key=value pair")
+            raise BadInputError("--source", f"{shown(part.strip())} is not a known key=value pair")
         fields[key] = value.strip()
     day = parse_day(fields.pop("date", None), "--source date")
     return SourceSpec(kind=fields.pop("kind", ""), published=day, **fields)
@@ -137,8 +138,9 @@ def _print_one(cat: Catalog, claim_id: int) -> None:
     for s in c.sources:
         who = s["outlet"] or s["author"] or s["origin"]
         when = f", {s['published']}" if s["published"] else ""
-        out.print(f"    {escape(who)} ({s['kind']}{when}; origin {escape(s['origin'])})"
-                  f"{' ' + s['url'] if s['url'] else ''}", highlight=False)  # fmt: skip
+        url = f" {escape(s['url'])}" if s["url"] else ""
+        out.print(f"    {escape(who)} ({escape(s['kind'])}{when}; origin {escape(s['origin'])})"
+                  f"{url}", highlight=False)  # fmt: skip
 
 
 @claim_app.command("rm")
@@ -190,6 +192,6 @@ def claim_export(
         else claims_csv(rows)
     )
     write_text_atomic(out_path, text)
-    out.print(f"wrote {len(rows)} claim(s) to {out_path}", highlight=False)
+    out.print(f"wrote {len(rows)} claim(s) to {escape(str(out_path))}", highlight=False)
     if not rows:
         err.print("warning: no claims to export", highlight=False)

@@ -54,8 +54,13 @@ def fails_cleanly(func: F) -> F:
 
 def fail(message: str) -> NoReturn:
     """Print one red error line on stderr and exit with status 1."""
-    err.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
+    err.print(f"[red]error:[/red] {escape(one_line(message))}", highlight=False, soft_wrap=True)
     raise typer.Exit(1) from None
+
+
+def one_line(message: str) -> str:
+    """A message on one line: causes quoted from libraries (YAML, GDAL) may hold breaks."""
+    return " ".join(message.split())
 
 
 def progress_bar(disable: bool = False) -> Progress:

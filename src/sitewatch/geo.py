@@ -11,12 +11,16 @@ import shapely
 from pyproj import CRS, Geod, Transformer
 from pyproj.exceptions import CRSError as PyprojCRSError
 from shapely import wkt as shapely_wkt
-from shapely.geometry import Polygon, box
+from shapely.affinity import translate
+from shapely.geometry import MultiPolygon, Point, Polygon, box
 from shapely.geometry.base import BaseGeometry
+from shapely.ops import unary_union
 
 WGS84 = CRS.from_epsg(4326)
 _WGS84_WKT = WGS84.to_wkt()
 _GEOD = Geod(ellps="WGS84")
+# Cylindrical equal-area on the WGS 84 ellipsoid: areas of lon/lat polygons (poles included)
+_EQUAL_AREA_WKT = CRS.from_epsg(6933).to_wkt()
 
 Affine6 = Sequence[float]  # a, b, c, d, e, f as in rasterio / GDAL (x = a*col + b*row + c)
 
@@ -70,8 +74,18 @@ def _transformer(src_wkt: str, dst_wkt: str) -> Transformer:
 
 def footprints(
     transform: Affine6, width: int, height: int, crs: CRS, densify: int = 16
-) -> tuple[Polygon, Polygon]:
-    """Image outline in its native CRS and in WGS 84 (edges densified before reprojection)."""
+) -> tuple[Polygon, Polygon | MultiPolygon]:
+    """Image outline in its native CRS and in WGS 84 (edges densified before reprojection;
+    split at the antimeridian when it crosses it). Raises ValueError for a georeference
+    that cannot be real: a zero or non-finite pixel size, or coordinates off the globe."""
+    a, b, c, d, e, f = (float(v) for v in transform[:6])
+    if not all(math.isfinite(v) for v in (a, b, c, d, e, f)):
+        raise ValueError("the geotransform holds a non-finite number")
+    if a * e - b * d == 0:
+        raise ValueError(
+            f"the geotransform gives pixels no area (pixel size {a:g} × {e:g}, rotation "
+            f"{b:g}, {d:g}): the georeference is broken"
+        )
     t = np.linspace(0.0, 1.0, densify + 1)[:-1]
     cols = np.concatenate([t * width, np.full_like(t, width), (1 - t) * width, np.zeros_like(t)])
     rows = np.concatenate([np.zeros_like(t), t * height, np.full_like(t, height), (1 - t) * height])
@@ -83,7 +97,94 @@ def footprints(
     lon, lat = to_wgs84(crs).transform(x, y)
     if not (np.all(np.isfinite(lon)) and np.all(np.isfinite(lat))):
         raise ValueError("footprint does not transform to finite WGS 84 coordinates")
-    return native, Polygon(zip(lon, lat, strict=True))
+    try:
+        check_lonlat(np.asarray(lon), np.asarray(lat))
+    except ValueError as exc:
+        raise ValueError(f"footprint is off the globe ({exc})") from None
+    try:
+        return native, lonlat_polygons(Polygon(zip(lon, lat, strict=True)))
+    except ValueError as exc:
+        raise ValueError(f"footprint: {exc}") from None
+
+
+def check_lonlat(lon: np.ndarray, lat: np.ndarray) -> None:
+    """Refuse coordinates that are not lon/lat on the globe: |lat| > 90, or |lon| > 360 (the
+    0…360 convention and rings written across ±180 are fine, a longitude of 500 is not)."""
+    if lat.size and np.abs(lat).max() > 90:
+        worst = float(lat[np.argmax(np.abs(lat))])
+        raise ValueError(f"latitude {worst:g} is beyond ±90")
+    if lon.size and np.abs(lon).max() > 360:
+        worst = float(lon[np.argmax(np.abs(lon))])
+        raise ValueError(f"longitude {worst:g} is beyond ±360")
+
+
+def lonlat_polygons(geom: BaseGeometry) -> Polygon | MultiPolygon:
+    """A lon/lat (multi)polygon as it is stored: every edge read the short way round, so a
+    ring that steps from 179° to -179° crosses the antimeridian (it is not the 358°-wide
+    box the other way), then split at ±180 into parts within -180…180. An edge between
+    -180 and 180 exactly runs along the whole parallel (a world-wide box). Raises
+    ValueError for a ring that winds around a pole, or a polygon that is invalid."""
+    parts = [
+        _unwrapped(poly)
+        for poly in (geom.geoms if isinstance(geom, MultiPolygon) else [geom])
+        if not poly.is_empty
+    ]
+    pieces = []
+    for poly in parts:
+        if not poly.is_valid:
+            raise ValueError("polygon is invalid (self-intersecting or badly ringed)")
+        minx, _, maxx, _ = poly.bounds
+        if maxx - minx > 360:
+            raise ValueError("a polygon spans more than 360° of longitude")
+        for k in range(math.floor((minx + 180) / 360), math.ceil((maxx - 180) / 360) + 1):
+            piece = poly.intersection(box(-180 + 360 * k, -90, 180 + 360 * k, 90))
+            if piece.area > 0:
+                pieces.append(translate(piece, -360 * k))
+    polys = _polygons(unary_union(pieces)) if pieces else []
+    return polys[0] if len(polys) == 1 else MultiPolygon(polys)
+
+
+def _polygons(geom: BaseGeometry) -> list[Polygon]:
+    """The polygons in a geometry, collections flattened (slivers of lines dropped)."""
+    if isinstance(geom, Polygon):
+        return [geom] if not geom.is_empty else []
+    return [p for part in getattr(geom, "geoms", []) for p in _polygons(part)]
+
+
+def _unwrapped(poly: Polygon) -> Polygon:
+    """The polygon with each ring's longitudes made continuous (edges the short way)."""
+    shell = _unwrap_ring(np.asarray(poly.exterior.coords))
+    centre = 0.5 * (shell[:, 0].min() + shell[:, 0].max())
+    holes = []
+    for ring in poly.interiors:
+        hole = _unwrap_ring(np.asarray(ring.coords))
+        hole[:, 0] += 360 * round((centre - hole[0, 0]) / 360)  # beside its shell
+        holes.append(hole)
+    return Polygon(shell, holes)
+
+
+def _unwrap_ring(coords: np.ndarray) -> np.ndarray:
+    coords = coords[:, :2].astype(float).copy()
+    step = np.diff(coords[:, 0])
+    along_antimeridian = (np.abs(coords[:-1, 0]) == 180) & (np.abs(coords[1:, 0]) == 180)
+    wrap = (np.abs(step) > 180) & ~along_antimeridian
+    step[wrap] -= 360 * np.sign(step[wrap])
+    coords[1:, 0] = coords[0, 0] + np.cumsum(step)
+    if abs(coords[-1, 0] - coords[0, 0]) > 1e-9:
+        raise ValueError(
+            "a ring winds around a pole; give it as parts cut at the antimeridian (±180)"
+        )
+    return coords
+
+
+def centre(geom: BaseGeometry) -> Point:
+    """The centre of a lon/lat geometry, across the antimeridian when it is split there."""
+    minx, _, maxx, _ = geom.bounds
+    if isinstance(geom, MultiPolygon) and minx <= -180 and maxx >= 180:
+        east = [g if g.bounds[0] >= 0 else translate(g, 360) for g in geom.geoms]
+        c = unary_union(east).centroid
+        return Point(c.x - 360 if c.x > 180 else c.x, c.y)
+    return geom.centroid
 
 
 def gsd_metres(transform: Affine6, width: int, height: int, crs: CRS) -> float:
@@ -104,9 +205,11 @@ def gsd_metres(transform: Affine6, width: int, height: int, crs: CRS) -> float:
 
 
 def area_m2(geom_wgs84: BaseGeometry) -> float:
-    """Geodesic area of a lon/lat geometry in square metres."""
-    area, _ = _GEOD.geometry_area_perimeter(geom_wgs84)
-    return abs(area)
+    """Area of a lon/lat geometry in square metres, its edges straight in lon/lat as shapely
+    sees them (so a box reaching the poles, or the whole Earth, has its true area)."""
+    dense = shapely.segmentize(geom_wgs84, max_segment_length=0.25)
+    to_equal_area = _transformer(_WGS84_WKT, _EQUAL_AREA_WKT)
+    return float(shapely.transform(dense, to_equal_area.transform, interleaved=False).area)
 
 
 def coverage(aoi_wgs84: BaseGeometry, footprint_wgs84: BaseGeometry) -> float:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,9 +20,10 @@ from sitewatch.claims.ledger import (
     parse_day,
     store_claims,
 )
-from sitewatch.errors import BadInputError, DatasetNotFoundError
+from sitewatch.errors import BadInputError
 from sitewatch.report.data import load_monitoring
 from sitewatch.store.catalog import Catalog
+from sitewatch.values import kind_of, load_json, load_yaml, read_document
 
 NS = "https://github.com/sitewatch/sitewatch/blob/main/docs/DESIGN.md#claims-ledger"
 CONTEXT = ["https://schema.org", {"sitewatch": NS}]
@@ -42,24 +42,11 @@ def read_claims(path: str | Path) -> list[ClaimSpec]:
     """Claims from a JSON or YAML file: a list (or ``{"claims": [...]}``) of plain records,
     or ClaimReview JSON-LD as ``export_claimreview`` writes it. Validated, not yet stored."""
     path = Path(path)
-    if not path.is_file():
-        raise DatasetNotFoundError(f"{path}: no such file")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BadInputError(path, f"cannot read claims ({exc})") from None
+    text = read_document(path, "claims")
     if path.suffix.lower() in (".yaml", ".yml"):
-        import yaml
-
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise BadInputError(path, f"not valid YAML ({exc})") from None
+        data = load_yaml(text, path)
     else:
-        try:
-            data = json.loads(text)
-        except ValueError as exc:
-            raise BadInputError(path, f"not valid JSON ({exc})") from None
+        data = load_json(text, path)
     items = _items(data, path)
     specs = []
     for i, item in enumerate(items, 1):
@@ -102,8 +89,13 @@ def from_record(item: dict[str, Any], where: str) -> ClaimSpec:
     unknown = set(item) - _RECORD
     if unknown:
         raise BadInputError(where, f"unknown field(s) {sorted(unknown)}", f"use {sorted(_RECORD)}")
+    listed = item.get("sources") or []
+    if not isinstance(listed, list):
+        raise BadInputError(where, f"sources must be a list, not {kind_of(listed)}")
     sources = []
-    for j, src in enumerate(item.get("sources") or [], 1):
+    for j, src in enumerate(listed, 1):
+        if not isinstance(src, dict):
+            raise BadInputError(f"{where} source {j}", f"must be a mapping, not {kind_of(src)}")
         extra = set(src) - _SOURCE
         if extra:
             raise BadInputError(f"{where} source {j}", f"unknown field(s) {sorted(extra)}")
@@ -112,8 +104,9 @@ def from_record(item: dict[str, Any], where: str) -> ClaimSpec:
             published=parse_day(src.get("date"), f"{where} source {j}"), url=src.get("url"),
             origin=src.get("origin"), quote=src.get("quote"),
         ))  # fmt: skip
+    # values are kept as given: checked() refuses anything that is not text
     return ClaimSpec(
-        text=str(item.get("text") or ""), site=str(item.get("site") or ""),
+        text=item.get("text") or "", site=item.get("site") or "",
         start=parse_day(item.get("from"), where), end=parse_day(item.get("to"), where),
         expects=item.get("expects"), class_name=item.get("class"), notes=item.get("notes"),
         review_url=item.get("review_url"), sources=tuple(sources),

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sitewatch.errors import BadInputError, NotFoundError
 from sitewatch.store.catalog import Catalog
 from sitewatch.store.models import Claim, ClaimSource
+from sitewatch.values import MAX_NAME, MAX_TEXT, http_url, kind_of, shown, text
 
 EXPECTS = ("increase", "decrease", "presence", "absence", "construction")
 KINDS = (
@@ -28,6 +29,8 @@ KINDS = (
     "anonymous_official",
     "own_imagery",  # the analyst's own look at the imagery
 )
+MAX_CLASS = 64  # the catalog's class_name column
+MAX_ID = 2**63 - 1  # the largest id the catalog can hold (SQLite INTEGER)
 
 
 @dataclass(frozen=True)
@@ -87,45 +90,53 @@ def origin_key(origin: str) -> str:
 
 
 def checked(spec: ClaimSpec, where: str = "claim") -> ClaimSpec:
-    """The claim with its fields validated and tidied; a BadInputError names the field."""
-    text = " ".join((spec.text or "").split())
-    if not text:
+    """The claim with its fields validated and tidied; a BadInputError names the field.
+
+    Every field must be text within its limit (a mapping is never stored as its repr)."""
+    claim_text = " ".join((text(spec.text, where, "text", MAX_TEXT) or "").split())
+    if not claim_text:
         raise BadInputError(where, "the claim text is empty", "quote or summarise the claim")
+    site = text(spec.site, where, "site", MAX_NAME) or ""
     if spec.start and spec.end and spec.end < spec.start:
         raise BadInputError(
             where, f"the window ends ({spec.end}) before it starts ({spec.start})",
             "swap --from and --to",
         )  # fmt: skip
-    if spec.expects is not None and spec.expects not in EXPECTS:
+    expects = text(spec.expects, where, "expects", MAX_NAME)
+    if expects is not None and expects not in EXPECTS:
         raise BadInputError(
-            where, f"unknown expectation {spec.expects!r}", f"use one of {', '.join(EXPECTS)}"
+            where, f"unknown expectation {expects!r}", f"use one of {', '.join(EXPECTS)}"
         )
-    if spec.review_url is not None:
-        _url(spec.review_url, where)
     sources = tuple(_source(s, f"{where} source {i}") for i, s in enumerate(spec.sources, 1))
-    class_name = spec.class_name.strip().lower() if spec.class_name else None
-    return replace(spec, text=text, class_name=class_name or None, sources=sources)
+    class_name = text(spec.class_name, where, "class", MAX_CLASS)
+    return replace(
+        spec, text=claim_text, site=site, expects=expects,
+        class_name=class_name.lower() if class_name else None,
+        notes=text(spec.notes, where, "notes", MAX_TEXT),
+        review_url=http_url(spec.review_url, where, "review_url"), sources=sources,
+    )  # fmt: skip
 
 
 def _source(s: SourceSpec, where: str) -> SourceSpec:
-    if s.kind not in KINDS:
+    kind = text(s.kind, where, "kind", MAX_NAME)
+    if kind not in KINDS:
         raise BadInputError(
-            where, f"unknown source kind {s.kind!r}", f"use one of {', '.join(KINDS)}"
+            where, f"unknown source kind {kind or ''!r}", f"use one of {', '.join(KINDS)}"
         )
-    if s.url:
-        _url(s.url, where)
-    origin = s.origin or s.outlet or s.author or (urlparse(s.url).hostname if s.url else None)
-    if s.kind == "own_imagery" and not s.origin:
+    outlet = text(s.outlet, where, "outlet", MAX_NAME)
+    author = text(s.author, where, "author", MAX_NAME)
+    url = http_url(s.url, where, "url")
+    origin = text(s.origin, where, "origin", MAX_NAME)
+    given_origin = origin
+    origin = origin or outlet or author or (urlparse(url).hostname if url else None)
+    if kind == "own_imagery" and not given_origin:
         origin = "own imagery"
-    if not origin or not origin.strip():
+    if not origin:
         raise BadInputError(where, "a source needs an outlet, author, URL or origin")
-    return replace(s, origin=" ".join(origin.split()))
-
-
-def _url(url: str, where: str) -> None:
-    parts = urlparse(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise BadInputError(where, f"{url!r} is not an http(s) URL")
+    return replace(
+        s, kind=kind, outlet=outlet, author=author, url=url, origin=" ".join(origin.split()),
+        quote=text(s.quote, where, "quote", MAX_TEXT),
+    )  # fmt: skip
 
 
 def parse_day(value: str | date | None, where: str) -> date | None:
@@ -136,13 +147,15 @@ def parse_day(value: str | date | None, where: str) -> date | None:
         return value.date()
     if isinstance(value, date):
         return value
-    text = str(value).strip()
-    if re.match(r"^\d{4}-\d{2}-\d{2}(T|$)", text):  # a day, or a day with its time
+    if not isinstance(value, str):
+        raise BadInputError(where, f"{kind_of(value)} is not a date (use YYYY-MM-DD)")
+    day = value.strip()
+    if re.match(r"^\d{4}-\d{2}-\d{2}(T|$)", day):  # a day, or a day with its time
         try:
-            return datetime.fromisoformat(text.replace("Z", "+00:00")).date()
+            return datetime.fromisoformat(day.replace("Z", "+00:00")).date()
         except ValueError:
             pass
-    raise BadInputError(where, f"{value!r} is not a date (use YYYY-MM-DD)")
+    raise BadInputError(where, f"{shown(value, 40)} is not a date (use YYYY-MM-DD)")
 
 
 def _at(day: date | None) -> datetime | None:
@@ -188,7 +201,8 @@ def _row(src: SourceSpec) -> ClaimSource:
 
 
 def _get(session: Any, claim_id: int) -> Claim:
-    claim = session.get(Claim, claim_id)
+    # an id beyond the catalog's integers cannot exist (and would overflow SQLite's)
+    claim = session.get(Claim, claim_id) if 1 <= claim_id <= MAX_ID else None
     if claim is None:
         raise NotFoundError(f"no claim {claim_id}; `sitewatch claim list` shows them")
     return claim

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from shapely.geometry import Polygon
+from shapely.geometry import MultiPolygon, Polygon
 
 from sitewatch.errors import BadInputError
 from sitewatch.ingest.provenance import Dated
@@ -29,7 +29,7 @@ class ImageFacts:
     crs_epsg: int | None = None
     transform: list[float] | None = None
     footprint_native: Polygon | None = None
-    footprint_wgs84: Polygon | None = None
+    footprint_wgs84: Polygon | MultiPolygon | None = None  # split at the antimeridian
     gsd_m: float | None = None
     gsd_source: str | None = None
     embedded_time: Dated | None = None

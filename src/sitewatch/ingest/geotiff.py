@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from rasterio.windows import Window
 from sitewatch import geo
 from sitewatch.errors import BadInputError, CRSError
 from sitewatch.ingest.facts import ImageFacts, check_dimensions
-from sitewatch.ingest.provenance import Dated, parse_datetime
+from sitewatch.ingest.provenance import Dated, check_gsd, parse_datetime
 
 # Tags that carry the acquisition time, most specific first. TIFFTAG_DATETIME is the file's
 # own time stamp (often processing time), so it is used last and named as such.
@@ -101,14 +102,18 @@ def _georeference(path: Path, ds: rasterio.DatasetReader, facts: ImageFacts) -> 
     except ValueError as exc:
         raise CRSError(path, f"unknown or unusable CRS: {exc}") from None
     coeffs = list(transform)[:6]
+    gsd = geo.gsd_metres(coeffs, ds.width, ds.height, checked)
+    if math.isfinite(gsd):  # a NaN comes from coordinates off the globe: said below
+        check_gsd(gsd, path, "pixel size")
     try:
         native, wgs84 = geo.footprints(coeffs, ds.width, ds.height, checked)
     except ValueError as exc:
-        raise CRSError(path, str(exc)) from None
+        raise CRSError(path, str(exc), "check the file's CRS and geotransform") from None
+    check_gsd(gsd, path, "pixel size")
     facts.crs_wkt = checked.to_wkt()
     facts.crs_epsg = checked.to_epsg()
     facts.transform = coeffs
     facts.footprint_native = native
     facts.footprint_wgs84 = wgs84
-    facts.gsd_m = geo.gsd_metres(coeffs, ds.width, ds.height, checked)
+    facts.gsd_m = gsd
     facts.gsd_source = source

@@ -31,6 +31,7 @@ from sitewatch.ingest.plain import read_plain
 from sitewatch.ingest.provenance import (
     Provenance,
     date_from_name,
+    date_pattern,
     load_sidecar,
     sidecar_for,
 )
@@ -55,6 +56,10 @@ class IngestOptions:
     date_regex: str | None = None
     asset: str | None = None
     origin: str | None = None  # recorded as the original path when files are staged copies
+
+    def __post_init__(self) -> None:
+        if self.date_regex is not None:  # a bad pattern fails before any file is touched
+            date_pattern(self.date_regex)
 
 
 @dataclass(frozen=True)
@@ -96,6 +101,15 @@ def discover(paths: Iterable[str | Path]) -> Iterator[Path]:
                 yield child
 
 
+def _empty_folder(folder: Path) -> FileOutcome:
+    error = BadInputError(
+        folder,
+        "no images or STAC Items in this folder or below it",
+        f"sitewatch ingests {', '.join(sorted(RASTER_SUFFIXES))} and STAC Item .json files",
+    )
+    return FileOutcome(folder, "failed", str(error), error=error)
+
+
 def _is_stac(path: Path) -> bool:
     try:
         return sniff(path) == "stac"
@@ -111,11 +125,21 @@ def ingest(
 ) -> IngestReport:
     """Ingest files and folders into the catalog; never raises for a bad file, reports it."""
     options = options or IngestOptions()
-    files = list(discover(paths))
+    files: list[Path] = []
+    report = IngestReport()
+    for path in map(Path, paths):
+        found = list(discover([path]))
+        files += found
+        if not found:  # only a folder finds nothing: say so rather than succeed silently
+            report.outcomes.append(_empty_folder(path))
     if options.site is not None:
         with catalog.session() as s:
             catalog.get_site(s, options.site)  # unknown site: fail before touching anything
-    report = IngestReport()
+    for outcome in report.outcomes:
+        if progress:
+            progress(outcome)
+    if not files:
+        return report  # nothing to ingest: no run is recorded
     report.run_id = catalog.start_run(
         "ingest", "sitewatch.ingest", __version__, _run_parameters(options, files)
     )

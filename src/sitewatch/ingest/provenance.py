@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import math
 import re
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
@@ -10,6 +10,16 @@ from pathlib import Path
 from typing import Any
 
 from sitewatch.errors import BadInputError
+from sitewatch.values import (
+    MAX_NAME,
+    MAX_TEXT,
+    http_url,
+    kind_of,
+    load_json,
+    read_document,
+    shown,
+    text,
+)
 
 SIDECAR_KEYS = {
     "acquired": "acquired",
@@ -77,23 +87,37 @@ def parse_datetime(text: str, *, what: str = "date") -> datetime:
         value = datetime.fromisoformat(raw)
     except ValueError:
         raise ValueError(
-            f"unparseable {what} {text!r}: use ISO-8601 such as 2024-04-17 or 2024-04-17T09:30Z"
+            f"unparseable {what} {shown(text, 40)}: "
+            "use ISO-8601 such as 2024-04-17 or 2024-04-17T09:30Z"
         ) from None
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     value = value.astimezone(UTC)
     if not 1960 <= value.year <= datetime.now(UTC).year + 1:
-        raise ValueError(f"implausible {what} {text!r}: satellite imagery starts in the 1960s")
+        raise ValueError(
+            f"implausible {what} {shown(text, 40)}: satellite imagery starts in the 1960s"
+        )
     return value
 
 
+GSD_RANGE_M = (0.01, 10_000.0)  # 1 cm (drone) … 10 km (weather satellites)
+
+
 def parse_gsd(value: Any, where: str) -> float:
+    if isinstance(value, bool):  # float(True) is 1.0, which nobody meant
+        raise BadInputError(where, f"GSD {value!r} is not a number of metres")
     try:
         gsd = float(value)
     except (TypeError, ValueError):
         raise BadInputError(where, f"GSD {value!r} is not a number of metres") from None
-    if not 0.01 <= gsd <= 10_000:
-        raise BadInputError(where, f"GSD {gsd} m is outside 0.01…10000 m")
+    return check_gsd(gsd, where)
+
+
+def check_gsd(gsd: float, where: str | Path, what: str = "GSD") -> float:
+    """A ground sample distance in metres that can be real (finite, within GSD_RANGE_M)."""
+    low, high = GSD_RANGE_M
+    if not math.isfinite(gsd) or not low <= gsd <= high:
+        raise BadInputError(where, f"{what} {gsd:g} m is outside {low:g}…{high:g} m")
     return gsd
 
 
@@ -109,36 +133,33 @@ def given(
     prefix: str = "",
 ) -> Provenance:
     """Provenance typed in by the user (CLI flags, upload form): it wins over every source.
-    Errors name the field as ``prefix`` + its name (``--acquired`` on the command line)."""
-    field_ = f"{prefix}acquired"
+    Errors name the field as ``prefix`` + its name: ``--source-url`` when the prefix is
+    ``--`` (a command-line flag), else ``source_url`` (a form field)."""
+
+    def named(field_: str) -> str:
+        return prefix + (field_.replace("_", "-") if prefix.startswith("-") else field_)
+
     try:
-        when = Dated(parse_datetime(acquired, what=field_), "flag") if acquired else None
+        when = Dated(parse_datetime(acquired, what=named("acquired")), "flag") if acquired else None
     except ValueError as exc:
-        raise BadInputError(field_, str(exc)) from None
+        raise BadInputError(named("acquired"), str(exc)) from None
     return Provenance(
         acquired=when,
-        provider=provider or None,
-        credit=credit or None,
-        licence=licence or None,
-        source_url=source_url or None,
-        gsd_m=parse_gsd(gsd, f"{prefix}gsd") if gsd not in (None, "") else None,
+        provider=text(provider, named("provider"), limit=MAX_NAME),
+        credit=text(credit, named("credit"), limit=MAX_NAME),
+        licence=text(licence, named("licence"), limit=MAX_NAME),
+        source_url=http_url(source_url, named("source_url"), field=None),
+        gsd_m=parse_gsd(gsd, named("gsd")) if gsd not in (None, "") else None,
         date_is_illustrative=True if illustrative else None,
-        notes=notes or None,
+        notes=text(notes, named("notes"), limit=MAX_TEXT),
     )
 
 
 def load_sidecar(path: Path) -> Provenance:
     """Read a provenance sidecar JSON (keys: acquired, provider, credit, licence, …)."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BadInputError(path, f"cannot read sidecar ({exc})") from exc
-    except json.JSONDecodeError as exc:
-        raise BadInputError(
-            path, f"sidecar is not valid JSON ({exc.msg} at line {exc.lineno})"
-        ) from None
+    data = load_json(read_document(path, "sidecar"), path)
     if not isinstance(data, dict):
-        raise BadInputError(path, "sidecar must be a JSON object")
+        raise BadInputError(path, f"sidecar must be a JSON object, not {kind_of(data)}")
     unknown = sorted(set(data) - set(SIDECAR_KEYS))
     if unknown:
         raise BadInputError(
@@ -146,14 +167,25 @@ def load_sidecar(path: Path) -> Provenance:
             f"unknown sidecar key(s) {', '.join(unknown)}",
             f"allowed: {', '.join(sorted(SIDECAR_KEYS))}",
         )
+    given_as: dict[str, str] = {}
+    for key in data:  # "acquired" and "acquired_at" both set one field: which one is meant?
+        other = given_as.setdefault(SIDECAR_KEYS[key], key)
+        if other != key:
+            raise BadInputError(
+                path, f"sidecar gives both {other!r} and {key!r} for one field", "keep one"
+            )
     values: dict[str, Any] = {}
     for key, raw in data.items():
         name = SIDECAR_KEYS[key]
         if raw is None:
             continue
         if name == "acquired":
+            if not isinstance(raw, str):
+                raise BadInputError(
+                    path, f'{key} must be text such as "2024-04-17", not {kind_of(raw)}'
+                )
             try:
-                values[name] = Dated(parse_datetime(str(raw), what="acquisition time"), "sidecar")
+                values[name] = Dated(parse_datetime(raw, what="acquisition time"), "sidecar")
             except ValueError as exc:
                 raise BadInputError(path, str(exc)) from None
         elif name == "gsd_m":
@@ -162,8 +194,10 @@ def load_sidecar(path: Path) -> Provenance:
             if not isinstance(raw, bool):
                 raise BadInputError(path, "date_is_illustrative must be true or false")
             values[name] = raw
+        elif name == "source_url":
+            values[name] = http_url(raw, str(path), key)
         else:
-            values[name] = str(raw)
+            values[name] = text(raw, str(path), key, MAX_TEXT if name == "notes" else MAX_NAME)
     return Provenance(**values)
 
 
@@ -175,7 +209,20 @@ def sidecar_for(image: Path) -> Path | None:
     return None
 
 
-def date_from_name(path: Path, pattern: str) -> Dated | None:
+def date_pattern(regex: str, where: str = "--date-regex") -> re.Pattern[str]:
+    """Compile a file-name date regex; it must hold a ``(?P<date>…)`` group."""
+    try:
+        pattern = re.compile(regex)
+    except re.error as exc:
+        raise BadInputError(where, f"{regex!r} is not a valid regular expression ({exc})") from None
+    if "date" not in pattern.groupindex:
+        raise BadInputError(
+            where, f"{regex!r} has no (?P<date>…) group", r"e.g. '_(?P<date>\d{8})\.tif$'"
+        )
+    return pattern
+
+
+def date_from_name(path: Path, pattern: str | re.Pattern[str]) -> Dated | None:
     """Acquisition date from the file name with a regex holding a ``date`` group."""
     match = re.search(pattern, path.name)
     if not match or not match.groupdict().get("date"):

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import json
+import stat
 from pathlib import Path
 
 from sitewatch.errors import BadInputError
+from sitewatch.values import file_kind, load_json, read_document
 
 RASTER_SUFFIXES = {".tif", ".tiff", ".jp2", ".jpg", ".jpeg", ".png"}
 
@@ -24,7 +25,10 @@ _MAGIC = (
 def sniff(path: Path) -> str:
     """Return 'tiff', 'jpeg', 'png', 'jp2' or 'stac'; raise BadInputError for anything else."""
     try:
-        size = path.stat().st_size
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):  # never open a FIFO or device: it may never end
+            raise BadInputError(path, f"{file_kind(info.st_mode)}, not an image file")
+        size = info.st_size
         with open(path, "rb") as fh:
             head = fh.read(16)
     except OSError as exc:
@@ -43,10 +47,7 @@ def sniff(path: Path) -> str:
 
 
 def _sniff_json(path: Path) -> str:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BadInputError(path, f"JSON file is not valid JSON ({exc})") from None
+    data = load_json(read_document(path, "JSON"), path)
     if isinstance(data, dict) and data.get("type") == "Feature" and "stac_version" in data:
         return "stac"
     raise BadInputError(

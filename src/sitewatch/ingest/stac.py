@@ -10,6 +10,7 @@ import pystac
 
 from sitewatch.errors import BadInputError
 from sitewatch.ingest.provenance import Dated, Provenance, parse_datetime, parse_gsd
+from sitewatch.values import MAX_NAME, http_url, text
 
 RASTER_TYPES = ("image/tiff", "image/jp2", "image/jpeg", "image/png")
 SKIP_ROLES = {"thumbnail", "overview", "metadata"}
@@ -78,41 +79,61 @@ def _choose_asset(path: Path, item: pystac.Item, wanted: str | None) -> tuple[st
 
 def _provenance(path: Path, item: pystac.Item, asset: pystac.Asset) -> Provenance:
     props = item.properties
-    when = item.datetime
-    if when is None and props.get("start_datetime"):
-        when = parse_datetime(props["start_datetime"])
-    acquired = None
-    if when is not None:
-        if when.tzinfo is None:
-            raise BadInputError(path, "STAC datetime has no time zone")
-        acquired = Dated(parse_datetime(when.isoformat()), "stac datetime")
+    acquired = _acquired(path, item)
     gsd = asset.extra_fields.get("gsd", props.get("gsd"))
     collection = _collection(item)
     providers = props.get("providers") or []
     if not providers and collection is not None:
         providers = [p.to_dict() for p in (collection.providers or [])]
-    names = [p.get("name") for p in providers if isinstance(p, dict) and p.get("name")]
+    if not isinstance(providers, list):
+        raise BadInputError(path, "STAC 'providers' must be a list")
+    names = [
+        text(p.get("name"), str(path), "provider name", MAX_NAME)
+        for p in providers
+        if isinstance(p, dict) and p.get("name")
+    ]
+    provider = text(", ".join(n for n in names if n), str(path), "providers", MAX_NAME)
     licence = props.get("license")
     if licence is None and collection is not None:
         licence = collection.license
-    source = next(
-        (
-            link.href
-            for link in item.links
-            if link.rel in ("self", "canonical", "via", "alternate")
-            and str(link.href).startswith(("http://", "https://"))
-        ),
-        None,
-    )
+    credit = props.get("sitewatch:credit")
     return Provenance(
         acquired=acquired,
-        provider=", ".join(names) or None,
-        credit=props.get("sitewatch:credit") or (", ".join(names) or None),
-        licence=licence,
-        source_url=source,
+        provider=provider,
+        credit=text(credit, str(path), "sitewatch:credit", MAX_NAME) or provider,
+        licence=text(licence, str(path), "license", MAX_NAME),
+        source_url=_source_url(path, item),
         gsd_m=parse_gsd(gsd, str(path)) if gsd is not None else None,
         extra={"stac_item": item.id, "stac_collection": item.collection_id},
     )
+
+
+def _acquired(path: Path, item: pystac.Item) -> Dated | None:
+    when = item.datetime
+    start = item.properties.get("start_datetime")
+    try:
+        if when is None and start:
+            if not isinstance(start, str):
+                raise ValueError(f"start_datetime {start!r} is not an ISO-8601 text")
+            when = parse_datetime(start, what="STAC start_datetime")
+        if when is None:
+            return None
+        if when.tzinfo is None:
+            raise ValueError("STAC datetime has no time zone")
+        return Dated(parse_datetime(when.isoformat(), what="STAC datetime"), "stac datetime")
+    except ValueError as exc:
+        raise BadInputError(path, str(exc)) from None
+
+
+def _source_url(path: Path, item: pystac.Item) -> str | None:
+    """The item's own web page, when it links one over http(s); other links are not kept."""
+    for link in item.links:
+        if link.rel in ("self", "canonical", "via", "alternate"):
+            try:
+                return http_url(link.href, str(path))
+            except BadInputError:
+                continue
+    return None
 
 
 def _collection(item: pystac.Item) -> pystac.Collection | None:

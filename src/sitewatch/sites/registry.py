@@ -15,6 +15,7 @@ from sitewatch.sites.aoi import parse_pixel_polygon, read_aoi
 from sitewatch.sites.links import auto_link_site, link
 from sitewatch.store.catalog import Catalog, detections_at, latest_detect_run, run_threshold
 from sitewatch.store.models import Image, ImageSite, Label, Registration, Site
+from sitewatch.values import shown, text
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.\-]{0,127}$")
 
@@ -63,9 +64,9 @@ class SiteSummary:
 
 
 def _check_new_name(session: Session, name: str) -> None:
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         raise BadInputError(
-            name, "site names use letters, digits, space, '.', '_' or '-' (max 128)"
+            shown(name, 40), "site names use letters, digits, space, '.', '_' or '-' (max 128)"
         )
     if session.scalar(select(Site.id).where(Site.name == name)) is not None:
         raise ConflictError(f"site {name!r} already exists; remove it first or pick a new name")
@@ -75,6 +76,7 @@ def add_geo_site(
     catalog: Catalog, name: str, aoi_path: str | Path, notes: str | None = None
 ) -> int:
     """A site with a map AOI; every overlapping georeferenced image is linked. Returns links."""
+    notes = text(notes, name, "notes")
     aoi = read_aoi(aoi_path)
     with catalog.session() as s:
         _check_new_name(s, name)
@@ -92,6 +94,7 @@ def add_frame_site(
     notes: str | None = None,
 ) -> None:
     """A site in the pixel frame of a reference image (a catalog image, or a file to ingest)."""
+    notes = text(notes, name, "notes")
     if Path(reference).is_file():
         from sitewatch.ingest import ingest
 
