@@ -85,7 +85,8 @@ serve: setup
 FRONTEND := src/sitewatch/web/frontend
 VENDOR   := src/sitewatch/web/static/vendor
 web-assets:
-	cd $(FRONTEND) && npm ci --no-audit --no-fund
+	# --ignore-scripts: no package's install script runs (swagger-ui-dist pulls in a telemetry one)
+	cd $(FRONTEND) && npm ci --no-audit --no-fund --ignore-scripts
 	rm -rf $(VENDOR)/leaflet && mkdir -p $(VENDOR)/leaflet
 	cp -r $(FRONTEND)/node_modules/leaflet/dist/leaflet.js $(FRONTEND)/node_modules/leaflet/dist/leaflet.css \
 		$(FRONTEND)/node_modules/leaflet/dist/images $(FRONTEND)/node_modules/leaflet/LICENSE \
