@@ -142,6 +142,8 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
             _publish(tmp, path, read_only=False)
         finally:
             tmp.unlink(missing_ok=True)
+    except OutputError:
+        raise
     except OSError as exc:
         raise OutputError.from_os(path, exc) from exc
 

@@ -131,3 +131,16 @@ def test_full_shared_airbus_set(catalog: Catalog, shared_datasets: Path) -> None
         )
     assert classes == {"Airplane": 2522, "Truncated_airplane": 76}
     assert catalog.count_images() == 83
+
+
+def test_coco_with_a_repeated_key_or_nan_is_refused_in_one_line(tmp_path: Path) -> None:
+    from sitewatch.labels.formats import read_coco
+
+    dup = tmp_path / "dup.json"
+    dup.write_text('{"images": [], "images": [], "annotations": [], "categories": []}')
+    nan = tmp_path / "nan.json"
+    nan.write_text('{"images": [], "annotations": [{"bbox": [NaN, 0, 1, 1]}], "categories": []}')
+    for path in (dup, nan):
+        with pytest.raises(BadInputError) as err:
+            read_coco(path)
+        assert str(path) in str(err.value) and "\n" not in str(err.value)

@@ -394,3 +394,11 @@ def test_detect_over_a_lost_file_names_it_and_carries_on(tmp_path: Path) -> None
     proc = cli("detect", "--site", "apt", workspace=ws)
     assert proc.wait(timeout=300) == 0
     catalog.close()
+
+
+def test_writing_over_a_folder_says_so_once(tmp_path: Path) -> None:
+    from sitewatch.errors import OutputError
+
+    with pytest.raises(OutputError) as err:
+        write_bytes_atomic(tmp_path, b"x")
+    assert str(err.value) == f"cannot write {tmp_path}: is a folder (give a file name)"

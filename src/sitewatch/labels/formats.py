@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import ast
 import csv
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from sitewatch.errors import BadInputError
+from sitewatch.values import load_json
 
 
 @dataclass(frozen=True)
@@ -72,12 +72,14 @@ def read_airbus_csv(path: Path) -> list[BoxRecord]:
 def read_coco(path: Path) -> list[BoxRecord]:
     """COCO detection JSON: ``images``, ``annotations`` (bbox = x, y, w, h), ``categories``."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        # strict (no duplicate keys or NaN, bounded depth), without the 32 MiB document
+        # limit: annotation files of whole datasets are larger
+        data = load_json(path.read_text(encoding="utf-8"), path, "COCO JSON")
         images = {img["id"]: img["file_name"] for img in data["images"]}
         categories = {c["id"]: c["name"] for c in data["categories"]}
         annotations = data["annotations"]
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BadInputError(path, f"not valid JSON ({exc})") from None
+    except UnicodeDecodeError as exc:
+        raise BadInputError(path, f"not UTF-8 JSON ({exc})") from None
     except (KeyError, TypeError) as exc:
         raise BadInputError(
             path, f"not COCO: needs images, annotations and categories ({exc!r} missing)"
