@@ -145,3 +145,15 @@ def test_read_document_opens_only_regular_files_of_bounded_size(tmp_path: Path) 
     latin.write_bytes("café".encode("latin-1"))
     with pytest.raises(BadInputError, match="not UTF-8"):
         read_document(latin, "sidecar")
+
+
+@pytest.mark.parametrize(
+    ("text", "loader"),
+    [('{"x": 1e999}', "json"), ('{"x": [-1e400]}', "json"), ("x: .inf", "yaml"),
+     ("x: [1, .nan]", "yaml")],
+)  # fmt: skip
+def test_numbers_too_big_or_not_numbers_are_refused(text: str, loader: str) -> None:
+    from sitewatch.values import load_json, load_yaml
+
+    with pytest.raises(BadInputError, match="not a finite number"):
+        (load_json if loader == "json" else load_yaml)(text, "doc")

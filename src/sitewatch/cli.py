@@ -18,6 +18,7 @@ from sitewatch.cli_common import (
     State,
     catalog,
     err,
+    error_line,
     fails_cleanly,
     one_line,
     out,
@@ -122,7 +123,7 @@ def ingest(
     )
     missing = [p for p in paths if not p.exists()]
     for p in missing:
-        err.print(f"[red]error:[/red] {escape(str(p))}: no such file or folder", highlight=False)
+        error_line(f"{p}: no such file or folder")
     cat = catalog()
     total = len(list(discover([p for p in paths if p.exists()])))
     with progress_bar(disable=total < 2) as bar:
@@ -299,7 +300,7 @@ def labels_import(
     )
     result = import_labels(catalog(), path, images, name, fmt, opts)  # type: ignore[arg-type]
     for failure in result.failures:
-        err.print(f"[red]error:[/red] {escape(str(failure))}", highlight=False, soft_wrap=True)
+        error_line(str(failure))
     label_set = escape(repr(result.name))  # a --name or a file stem: text, never markup
     if result.already_imported:
         out.print(f"label set {label_set} already imported ({result.labels} boxes); unchanged")
@@ -364,7 +365,7 @@ def detect(
         def shown(result: Any) -> None:
             bar.update(task, completed=0, total=None)
             if result.error is not None:
-                err.print(f"[red]error:[/red] {escape(str(result.error))}", highlight=False)
+                error_line(str(result.error))
                 return
             how = "stored result reused" if result.reused else f"{result.seconds:.2f} s"
             out.print(
@@ -527,9 +528,9 @@ def check(
 
     findings = check_catalog(catalog(), repair=repair, deep=deep)
     for finding in findings:
-        console = out if finding.repaired else err
+        console = err if finding.open else out
         console.print(escape(finding.line()), highlight=False, soft_wrap=True)
-    left = [f for f in findings if not f.repaired]
+    left = [f for f in findings if f.open]
     out.print(f"{len(findings)} finding(s), {len(left)} left unmended", highlight=False)
     if left:
         raise typer.Exit(1)

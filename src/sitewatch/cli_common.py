@@ -45,7 +45,7 @@ def fails_cleanly(func: F) -> F:
         except SitewatchError as exc:
             fail(str(exc))
         except OSError as exc:  # a file the command reads or writes: name it and the cause
-            cause, fix = describe_os_error(exc.filename or "a file", exc)
+            cause, fix = describe_os_error(exc.filename, exc)
             where = f"{exc.filename}: " if exc.filename else ""
             fail(f"{where}{cause}" + (f" ({fix})" if fix else ""))
 
@@ -54,8 +54,13 @@ def fails_cleanly(func: F) -> F:
 
 def fail(message: str) -> NoReturn:
     """Print one red error line on stderr and exit with status 1."""
-    err.print(f"[red]error:[/red] {escape(one_line(message))}", highlight=False, soft_wrap=True)
+    error_line(message)
     raise typer.Exit(1) from None
+
+
+def error_line(message: str) -> None:
+    """Print one red error line on stderr (the command goes on)."""
+    err.print(f"[red]error:[/red] {escape(one_line(message))}", highlight=False, soft_wrap=True)
 
 
 def one_line(message: str) -> str:

@@ -69,10 +69,15 @@ class OutputError(SitewatchError, OSError):
         return cls(path, *describe_os_error(path, exc))
 
 
-def describe_os_error(path: str | Path, exc: BaseException) -> tuple[str, str | None]:
-    """(cause, fix) for an OS-level failure to write near ``path``."""
-    if _disk_full(exc):
-        return f"the disk is full ({_free(path)} free there)", "free some space and run it again"
+LOW_SPACE = 16 << 20  # below this, SQLite's "disk I/O error" is a full disk in practice
+
+
+def describe_os_error(path: str | Path | None, exc: BaseException) -> tuple[str, str | None]:
+    """(cause, fix) for an OS-level failure to write ``path`` (None: unknown)."""
+    if is_disk_full(exc, path):
+        free = free_bytes(path) if path is not None else None
+        left = "" if free is None else f" ({free / 1e6:.1f} MB free there)"
+        return f"the disk is full{left}", "free some space and run it again"
     if isinstance(exc, PermissionError):
         return "permission denied", "choose a folder you can write to"
     if isinstance(exc, IsADirectoryError):
@@ -80,21 +85,29 @@ def describe_os_error(path: str | Path, exc: BaseException) -> tuple[str, str | 
     return (exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)), None
 
 
-def _disk_full(exc: BaseException) -> bool:
+def is_disk_full(exc: BaseException, path: str | Path | None = None) -> bool:
+    """ENOSPC/EDQUOT/EFBIG, SQLite's "database or disk is full", or its "disk I/O error"
+    (what it says when its journal cannot grow) with almost no space left at ``path``."""
     if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
         return True
-    return "database or disk is full" in str(exc).lower()
+    text = str(getattr(exc, "orig", exc)).lower()
+    if "database or disk is full" in text:
+        return True
+    if "disk i/o error" in text and path is not None:
+        free = free_bytes(path)
+        return free is not None and free < LOW_SPACE
+    return False
 
 
-def _free(path: str | Path) -> str:
+def free_bytes(path: str | Path) -> int | None:
+    """Free space on the disk that holds ``path`` (or its nearest existing parent)."""
     folder = Path(path)
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent
     try:
-        free = shutil.disk_usage(folder).free
+        return shutil.disk_usage(folder).free
     except OSError:
-        return "unknown space"
-    return f"{free / 1e6:.1f} MB"
+        return None
 
 
 class MissingDependencyError(SitewatchError, ImportError):

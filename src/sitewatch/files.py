@@ -23,18 +23,35 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
+from glob import escape as glob_escape
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from sitewatch.errors import ConflictError, OutputError
 from sitewatch.hashing import CHUNK
 
-_TAG = re.compile(r"(?P<host>[A-Za-z0-9_.-]+?)\.(?P<pid>\d+)\.(?P<start>\d+)")
+# host (with its pid namespace), boot, pid, start time: see owner_tag
+_TAG = re.compile(r"(?P<host>[A-Za-z0-9_-]+)\.(?P<boot>[0-9a-f]+)\.(?P<pid>\d+)\.(?P<start>\d+)")
 
 
 @cache
 def _host() -> str:
-    return re.sub(r"[^A-Za-z0-9_-]", "_", socket.gethostname()) or "host"
+    """This machine's name, plus its pid namespace where it has one: two containers that share
+    a host name but not their process ids must not judge each other's processes."""
+    name = re.sub(r"[^A-Za-z0-9_-]", "_", socket.gethostname()) or "host"
+    try:
+        return f"{name}-{os.stat('/proc/self/ns/pid').st_ino}"
+    except OSError:
+        return name
+
+
+@cache
+def _boot() -> str:
+    """This boot's id (Linux), so a tag from before a reboot is known dead; "0" elsewhere."""
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip().replace("-", "")[:12]
+    except OSError:
+        return "0"
 
 
 def _start_time(pid: int) -> int | None:
@@ -49,17 +66,20 @@ def _start_time(pid: int) -> int | None:
 
 
 def owner_tag() -> str:
-    """``host.pid.start`` of this process: unique among live processes, even after pid reuse."""
+    """``host.boot.pid.start`` of this process: unique among live processes, even after pid
+    reuse or a reboot."""
     pid = os.getpid()
-    return f"{_host()}.{pid}.{_start_time(pid) or 0}"
+    return f"{_host()}.{_boot()}.{pid}.{_start_time(pid) or 0}"
 
 
 def owner_alive(tag: str) -> bool | None:
     """Whether the process that wrote ``tag`` still runs; None when it cannot be told here
-    (another host, or an unreadable tag): such files and runs are left alone."""
+    (another host or container, or an unreadable tag): such files and runs are left alone."""
     m = _TAG.fullmatch(tag)
     if m is None or m["host"] != _host():
         return None
+    if m["boot"] != _boot():
+        return False  # written before this machine last started
     pid, start = int(m["pid"]), int(m["start"])
     try:
         os.kill(pid, 0)
@@ -76,9 +96,14 @@ def temp_name(final: Path, kind: str = "tmp") -> Path:
     return final.with_name(f".{kind}-{owner_tag()}-{uuid.uuid4().hex[:12]}-{final.name}")
 
 
+_TEMP = re.compile(
+    r"\.[a-z]+-(?P<tag>[A-Za-z0-9_-]+\.[0-9a-f]+\.\d+\.\d+)-[0-9a-f]{12}-(?P<final>.*)"
+)
+
+
 def leftover_owner(name: str) -> str | None:
     """The owner tag inside a temporary name made by :func:`temp_name`, else None."""
-    m = re.match(r"\.[a-z]+-(?P<tag>.+?\.\d+\.\d+)-[0-9a-f]{12}-", name)
+    m = _TEMP.match(name)
     return m["tag"] if m else None
 
 
@@ -103,13 +128,18 @@ def locked(lock_file: Path) -> Iterator[None]:
 
 
 def fsync_dir(folder: Path) -> None:
-    """Flush a folder's entries (a rename is durable only once its folder is)."""
+    """Flush a folder's entries (a rename is durable only once its folder is).
+
+    Best effort, as SQLite does it: Windows cannot open folders, and some network and FUSE
+    file systems refuse to flush one (EINVAL); the rename has happened either way."""
     try:
         fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     except OSError:
-        return  # e.g. Windows cannot open folders; renames there are journalled anyway
+        return
     try:
         os.fsync(fd)
+    except OSError:
+        pass
     finally:
         os.close(fd)
 
@@ -133,6 +163,7 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.is_dir():
             raise OutputError(path, "is a folder", "give a file name")
+        _sweep_beside(path)
         tmp = temp_name(path)
         try:
             with _open_new(tmp) as fh:
@@ -174,8 +205,21 @@ def copy_durable(source: Path, target: Path, expected_sha256: str) -> None:
         if digest.hexdigest() != expected_sha256:
             raise ConflictError(f"{source}: file changed while it was being ingested; try again")
         _publish(tmp, target, read_only=True)
+    except OSError as exc:
+        if isinstance(exc, OutputError) or exc.filename == str(source):
+            raise  # reading the source failed: the caller names it
+        raise OutputError.from_os(target, exc) from exc
     finally:
         tmp.unlink(missing_ok=True)  # only ever our own temporary file
+
+
+def _sweep_beside(path: Path) -> None:
+    """Remove what killed writers of ``path`` left beside it: outputs may live anywhere
+    (a report in the home folder), so each write cleans up after its own earlier attempts."""
+    for old in path.parent.glob(f".tmp-*-{glob_escape(path.name)}"):
+        m = _TEMP.match(old.name)
+        if m and m["final"] == path.name and owner_alive(m["tag"]) is False:
+            old.unlink(missing_ok=True)
 
 
 def leftovers(folder: Path) -> Iterator[Path]:

@@ -102,7 +102,10 @@ def footprints(
     except ValueError as exc:
         raise ValueError(f"footprint is off the globe ({exc})") from None
     try:
-        return native, lonlat_polygons(Polygon(zip(lon, lat, strict=True)))
+        # an image outline that winds around a pole contains it (an AOI might mean either
+        # side, so it is refused there; a picture of the pole is what it is)
+        ring = Polygon(zip(lon, lat, strict=True))
+        return native, lonlat_polygons(ring, around_pole=True)
     except ValueError as exc:
         raise ValueError(f"footprint: {exc}") from None
 
@@ -118,14 +121,15 @@ def check_lonlat(lon: np.ndarray, lat: np.ndarray) -> None:
         raise ValueError(f"longitude {worst:g} is beyond ±360")
 
 
-def lonlat_polygons(geom: BaseGeometry) -> Polygon | MultiPolygon:
+def lonlat_polygons(geom: BaseGeometry, around_pole: bool = False) -> Polygon | MultiPolygon:
     """A lon/lat (multi)polygon as it is stored: every edge read the short way round, so a
     ring that steps from 179° to -179° crosses the antimeridian (it is not the 358°-wide
     box the other way), then split at ±180 into parts within -180…180. An edge between
-    -180 and 180 exactly runs along the whole parallel (a world-wide box). Raises
-    ValueError for a ring that winds around a pole, or a polygon that is invalid."""
+    -180 and 180 exactly runs along the whole parallel (a world-wide box). A ring that
+    winds around a pole is closed over that pole when ``around_pole``, else refused
+    (ValueError), as is a polygon that is invalid."""
     parts = [
-        _unwrapped(poly)
+        _unwrapped(poly, around_pole)
         for poly in (geom.geoms if isinstance(geom, MultiPolygon) else [geom])
         if not poly.is_empty
     ]
@@ -151,9 +155,9 @@ def _polygons(geom: BaseGeometry) -> list[Polygon]:
     return [p for part in getattr(geom, "geoms", []) for p in _polygons(part)]
 
 
-def _unwrapped(poly: Polygon) -> Polygon:
+def _unwrapped(poly: Polygon, around_pole: bool = False) -> Polygon:
     """The polygon with each ring's longitudes made continuous (edges the short way)."""
-    shell = _unwrap_ring(np.asarray(poly.exterior.coords))
+    shell = _unwrap_ring(np.asarray(poly.exterior.coords), around_pole)
     centre = 0.5 * (shell[:, 0].min() + shell[:, 0].max())
     holes = []
     for ring in poly.interiors:
@@ -163,7 +167,7 @@ def _unwrapped(poly: Polygon) -> Polygon:
     return Polygon(shell, holes)
 
 
-def _unwrap_ring(coords: np.ndarray) -> np.ndarray:
+def _unwrap_ring(coords: np.ndarray, around_pole: bool = False) -> np.ndarray:
     coords = coords[:, :2].astype(float).copy()
     step = np.diff(coords[:, 0])
     along_antimeridian = (np.abs(coords[:-1, 0]) == 180) & (np.abs(coords[1:, 0]) == 180)
@@ -171,9 +175,14 @@ def _unwrap_ring(coords: np.ndarray) -> np.ndarray:
     step[wrap] -= 360 * np.sign(step[wrap])
     coords[1:, 0] = coords[0, 0] + np.cumsum(step)
     if abs(coords[-1, 0] - coords[0, 0]) > 1e-9:
-        raise ValueError(
-            "a ring winds around a pole; give it as parts cut at the antimeridian (±180)"
-        )
+        if not around_pole:
+            raise ValueError(
+                "a ring winds around a pole; give it as parts cut at the antimeridian (±180)"
+            )
+        # once round: run along the pole's "edge" back to the start (a 360°-wide strip)
+        pole = 90.0 if coords[:, 1].mean() > 0 else -90.0
+        (x0, _), (x1, _) = coords[0], coords[-1]
+        coords = np.vstack([coords[:-1], [[x1, pole], [x0, pole], coords[0]]])
     return coords
 
 

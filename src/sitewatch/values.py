@@ -10,6 +10,7 @@ Every refusal is a :class:`BadInputError` naming the thing and the cause.
 from __future__ import annotations
 
 import json
+import math
 import stat
 import unicodedata
 from pathlib import Path
@@ -191,16 +192,19 @@ def load_yaml(text_: str, where: str | Path, what: str = "YAML") -> Any:
 
 
 def _shallow(data: Any, where: str | Path, what: str) -> Any:
-    """``data`` if it nests at most MAX_DEPTH levels: recursive readers downstream (shapely's
-    ``shape``) would otherwise blow Python's stack on a document the parser took."""
+    """``data`` if it nests at most MAX_DEPTH levels (recursive readers downstream, such as
+    shapely's ``shape``, would otherwise blow Python's stack on a document the parser took)
+    and every number in it is finite (JSON's 1e999 and YAML's .inf/.nan parse as such)."""
     stack = [(data, 1)]
     while stack:
         value, depth = stack.pop()
         if depth > MAX_DEPTH:
             raise _too_deep(where, what)
-        children = value.values() if isinstance(value, dict) else value
+        if isinstance(value, float) and not math.isfinite(value):
+            raise BadInputError(where, f"not valid {what}: {value} is not a finite number")
         if isinstance(value, dict | list):
-            stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
+            children = value.values() if isinstance(value, dict) else value
+            stack.extend((c, depth + 1) for c in children)
     return data
 
 

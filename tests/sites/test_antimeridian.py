@@ -4,16 +4,21 @@ is the whole Earth, and lon/lat that is not on the globe (issue 14, item 8)."""
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
+import rasterio
 from pyproj import Transformer
 from rasterio.transform import Affine
-from shapely.geometry import MultiPolygon, Polygon, box, mapping
+from shapely import wkt
+from shapely.geometry import MultiPolygon, Point, Polygon, box, mapping
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 import sitewatch
 from sitewatch import Catalog, IngestOptions, geo
 from sitewatch.cli import app
 from sitewatch.errors import BadInputError
+from sitewatch.store.models import Image
 from tests.conftest import write_geotiff
 
 UNDATED = IngestOptions(allow_undated=True)
@@ -119,3 +124,24 @@ def test_aoi_off_the_globe_is_refused(
     path = _aoi(tmp_path / "off.geojson", {"type": "Polygon", "coordinates": coordinates})
     with pytest.raises(BadInputError, match=phrase):
         sitewatch.add_geo_site(catalog, "off", path)
+
+
+def test_an_image_of_a_pole_is_ingested_with_a_footprint_over_the_pole(tmp_path: Path) -> None:
+    """Polar stereographic scene centred on the South Pole: its outline winds around the
+    pole, so its footprint is the cap it covers (an AOI written that way is refused)."""
+    path = tmp_path / "pole.tif"
+    south_pole = Affine(1000, 0, -32000, 0, -1000, 32000)  # 64 km square around it
+    profile = {"driver": "GTiff", "width": 64, "height": 64, "count": 1, "dtype": "uint8",
+               "crs": "EPSG:3031", "transform": south_pole}  # fmt: skip
+    with rasterio.open(path, "w", **profile) as ds:
+        ds.write(np.random.default_rng(0).integers(0, 255, (1, 64, 64)).astype("uint8"))
+    catalog = Catalog(tmp_path / "ws")
+    report = sitewatch.ingest(catalog, [path], IngestOptions(allow_undated=True))
+    assert report.ok, report.outcomes[0].message
+    with catalog.session() as s:
+        footprint = wkt.loads(s.scalar(select(Image.footprint_wgs84_wkt)))
+    assert footprint.is_valid and footprint.bounds[1] == -90
+    assert footprint.intersects(Point(0, -90)) and footprint.bounds[3] < -89.5
+    # 64 km square at true scale 71°S: at the pole a map km is ~1.03 ground km
+    assert 4000 < geo.area_m2(footprint) / 1e6 < 4500
+    catalog.close()

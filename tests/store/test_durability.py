@@ -1,6 +1,6 @@
 """Durability and concurrency: races between writers, kills at any moment, leftovers.
 
-What sitewatch promises here is written in docs/DURABILITY.md; each test names its promise.
+What sitewatch promises here is written in docs/PROMISES.md, which names these tests.
 """
 
 from __future__ import annotations
@@ -402,3 +402,104 @@ def test_writing_over_a_folder_says_so_once(tmp_path: Path) -> None:
     with pytest.raises(OutputError) as err:
         write_bytes_atomic(tmp_path, b"x")
     assert str(err.value) == f"cannot write {tmp_path}: is a folder (give a file name)"
+
+
+def test_a_lost_file_is_restored_where_its_row_says_even_from_a_renamed_copy(
+    catalog: Catalog, tmp_path: Path
+) -> None:
+    from tests.conftest import write_geotiff
+
+    path = write_geotiff(tmp_path / "scene.tif")
+    ingest(catalog, [path], IngestOptions(allow_undated=True))
+    with catalog.session() as s:
+        stored = catalog.image_path(s.scalar(select(Image)))
+    stored.unlink()
+    renamed = path.rename(tmp_path / "scene.TIFF")  # same bytes, another suffix
+    report = ingest(catalog, [renamed], IngestOptions(allow_undated=True))
+    assert "restored" in report.outcomes[0].message
+    assert stored.is_file()  # the row's own path, not beside it under another suffix
+    assert check(catalog) == []
+
+
+def test_a_reference_row_and_a_copy_racing_leave_no_orphan(tmp_path: Path) -> None:
+    files = pngs(tmp_path / "in", 6, seed=3)
+    ws = tmp_path / "ws"
+    Catalog(ws).close()
+    for path in files:
+        barrier = threading.Barrier(2)
+
+        def one(mode: str, path: Path = path, barrier: threading.Barrier = barrier) -> None:
+            catalog = Catalog(ws)
+            barrier.wait()
+            ingest(catalog, [path], IngestOptions(allow_undated=True, store=mode))  # type: ignore[arg-type]
+            catalog.close()
+
+        threads = [threading.Thread(target=one, args=(m,)) for m in ("reference", "copy")]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+    catalog = Catalog(ws)
+    assert [f for f in check(catalog) if f.problem == Problem.ORPHAN_FILE] == []
+    catalog.close()
+
+
+def test_check_closes_runs_of_older_versions_and_notes_other_machines(catalog: Catalog) -> None:
+    old = catalog.start_run("detect", "m", "1", {})
+    elsewhere = catalog.start_run("register", "m", "1", {})
+    with catalog.session() as s:
+        s.get(Run, old).owner = None  # written before runs recorded their process
+        s.get(Run, elsewhere).owner = "another-host.0.123.456"
+    found = {f.subject: f for f in check(catalog)}
+    assert found[f"run {old} (detect)"].open
+    note = found[f"run {elsewhere} (register)"]
+    assert not note.open and "another-host" in note.line()
+    repaired = {f.subject: f for f in check(catalog, repair=True)}
+    assert repaired[f"run {old} (detect)"].repaired
+    assert not any(f.open for f in check(catalog))
+    with catalog.session() as s:
+        assert s.get(Run, old).status == RunStatus.INTERRUPTED
+        assert s.get(Run, elsewhere).status == RunStatus.RUNNING
+
+
+def test_check_lists_the_runs_closed_when_the_catalog_was_opened(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    code = (
+        "import os, signal, sys\n"
+        "from sitewatch import Catalog\n"
+        "Catalog(sys.argv[1]).start_run('monitor', 'm', '1', {})\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    subprocess.run([PY, "-c", code, str(ws)], capture_output=True, timeout=60)
+    proc = cli("check", workspace=ws)
+    out, _err = proc.communicate(timeout=60)
+    assert proc.returncode == 0
+    assert "repaired: interrupted run: run 1: its process died; closed" in out
+
+
+def test_a_folder_that_cannot_be_flushed_does_not_fail_the_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        if os.path.isdir(f"/proc/self/fd/{fd}"):
+            raise OSError(22, "Invalid argument")  # as some FUSE and network file systems do
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    write_bytes_atomic(tmp_path / "a.json", b"{}")
+    assert (tmp_path / "a.json").read_bytes() == b"{}"
+
+
+def test_writing_an_output_again_removes_what_a_killed_writer_left_beside_it(
+    tmp_path: Path,
+) -> None:
+    target = tmp_path / "report.html"
+    host, pid, _start = owner_tag().rsplit(".", 2)
+    dead = tmp_path / f".tmp-{host}.{pid}.1-0123456789ab-report.html"
+    dead.write_bytes(b"half a report")
+    other = tmp_path / f".tmp-{host}.{pid}.1-0123456789ab-other.html"
+    other.write_bytes(b"another output's leftover")
+    write_bytes_atomic(target, b"<html>")
+    assert not dead.exists() and other.exists()

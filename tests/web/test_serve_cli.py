@@ -111,7 +111,7 @@ def _serve_once(workspace, *args: str) -> subprocess.CompletedProcess:  # type: 
     return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=60)
 
 
-@pytest.mark.parametrize("port", ["99999", "0", "-1", "eighty", "65536"])
+@pytest.mark.parametrize("port", ["99999", "0", "-1", "eighty", "65536", "²"])
 def test_serve_refuses_a_port_that_is_not_one_in_one_line(tmp_path, port: str) -> None:
     result = _serve_once(tmp_path / "ws", "--port", port)
     lines = (result.stdout + result.stderr).strip().splitlines()

@@ -39,7 +39,7 @@ from sitewatch.ingest.sniff import RASTER_SUFFIXES, sniff
 from sitewatch.ingest.stac import read_item
 from sitewatch.sites.links import auto_link_image, link
 from sitewatch.store.catalog import Catalog
-from sitewatch.store.models import Image
+from sitewatch.store.models import Image, RunStatus
 
 Status = Literal["ingested", "duplicate", "failed"]
 
@@ -150,12 +150,12 @@ def ingest(
             if progress:
                 progress(outcome)
     except BaseException as exc:  # Ctrl-C, or a bug: the run must not stay "running"
-        catalog.finish_run(report.run_id, "failed", str(exc) or type(exc).__name__)
+        catalog.finish_run(report.run_id, RunStatus.FAILED, str(exc) or type(exc).__name__)
         raise
     counts = {s: len(report.of(s)) for s in ("ingested", "duplicate", "failed")}
     catalog.finish_run(
         report.run_id,
-        "ok" if report.ok else "partial",
+        RunStatus.OK if report.ok else RunStatus.PARTIAL,
         ", ".join(f"{v} {k}" for k, v in counts.items()),
     )
     return report
@@ -170,7 +170,7 @@ def _ingest_guarded(
     except SitewatchError as exc:
         return FileOutcome(path, "failed", str(exc), error=exc)
     except OSError as exc:
-        cause, fix = describe_os_error(path, exc)
+        cause, fix = describe_os_error(exc.filename, exc)
         error: SitewatchError = BadInputError(path, f"cannot read or store the file: {cause}", fix)
         return FileOutcome(path, "failed", str(error), error=error)
     except SQLAlchemyError as exc:
@@ -222,8 +222,8 @@ def _ingest_one(catalog: Catalog, path: Path, options: IngestOptions, run_id: in
             "no acquisition time (no --acquired flag, sidecar, STAC datetime, EXIF or date tag)",
             "pass --acquired 2024-04-17, a sidecar JSON with 'acquired', or --undated",
         )
-    # One writer at a time per store folder from here to the commit: a file this ingest
-    # put in place can then be removed on failure, as no other row can refer to it yet.
+    # One writer at a time per store folder from placing a file to committing its row, so a
+    # file this ingest placed can be removed on failure: no other row can refer to it yet.
     with locked(catalog.store_lock(sha)):
         stored, created = _store_file(catalog, source, sha, options.store)
         try:
@@ -240,20 +240,25 @@ def _ingest_one(catalog: Catalog, path: Path, options: IngestOptions, run_id: in
                     link(s, image, catalog.get_site(s, options.site), "explicit")
                     sites.append(options.site)
         except IntegrityError:
-            # Another writer committed the same content first: that is "already present".
+            # Another writer committed the same content first: "already present" (below).
+            # Keep the file placed here only if that row's file is this very one.
             with catalog.session() as s:
-                existing = s.scalar(select(Image).where(Image.sha256 == sha))
-                if existing is None:
-                    raise
-                return _duplicate(catalog, s, existing, source, options)
+                theirs = s.scalar(select(Image.stored_path).where(Image.sha256 == sha))
+            if created and (theirs is None or catalog.resolve_path(theirs) != stored):
+                stored.unlink(missing_ok=True)
+            if theirs is None:
+                raise
         except BaseException:
             if created:
                 stored.unlink(missing_ok=True)
             raise
-    where = f" → site {', '.join(sites)}" if sites else ""
-    return FileOutcome(
-        path, "ingested", f"{path}: ingested as {sha[:12]}{where}", sha, tuple(sites)
-    )
+        else:
+            where = f" → site {', '.join(sites)}" if sites else ""
+            message = f"{path}: ingested as {sha[:12]}{where}"
+            return FileOutcome(path, "ingested", message, sha, tuple(sites))
+    with catalog.session() as s:  # outside the lock: restoring a lost file takes it
+        existing = s.scalar(select(Image).where(Image.sha256 == sha))
+        return _duplicate(catalog, s, existing, source, options)
 
 
 def _duplicate(
@@ -263,8 +268,11 @@ def _duplicate(
     sites: tuple[str, ...] = ()
     stored = catalog.image_path(image)
     if _in_store(catalog, stored) and not _intact(stored, image.file_size):
-        # its file was lost (deleted by hand, a crash before a fsync): put it back
-        _store_file(catalog, source, image.sha256, "copy")
+        # its file was lost (deleted by hand, a crash before a fsync): put it back where the
+        # row says it is (the suffix of this copy of the file may differ)
+        with locked(catalog.store_lock(image.sha256)):
+            if not _intact(stored, image.file_size):
+                copy_durable(source, stored, image.sha256)
         note = "; its missing stored file was restored"
     if options.site:
         site = catalog.get_site(session, options.site)

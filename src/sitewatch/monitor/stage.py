@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 from dataclasses import asdict, dataclass, field
 from itertools import pairwise
 from pathlib import Path
@@ -14,7 +15,7 @@ from sqlalchemy.orm import Session
 from sitewatch import __version__
 from sitewatch.alerts.method import AlertConfig, Episode, Point, Step, detect_episodes
 from sitewatch.errors import BadInputError
-from sitewatch.files import write_json_atomic
+from sitewatch.files import write_json_atomic, write_text_atomic
 from sitewatch.monitor import chips
 from sitewatch.monitor.change import Change, MatchConfig, common_region, match_objects
 from sitewatch.monitor.counts import (
@@ -131,13 +132,12 @@ class MonitorResult:
 
 
 def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as fh:
-        if rows:
-            writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
-    tmp.replace(path)
+    buf = io.StringIO(newline="")
+    if rows:
+        writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    write_text_atomic(path, buf.getvalue())
 
 
 def monitor_site(

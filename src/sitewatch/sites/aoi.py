@@ -13,7 +13,7 @@ from shapely.geometry.base import BaseGeometry
 from shapely.ops import unary_union
 
 from sitewatch import geo
-from sitewatch.errors import BadInputError, DatasetNotFoundError
+from sitewatch.errors import BadInputError
 from sitewatch.values import kind_of, load_json, read_document, shown
 
 
@@ -25,8 +25,6 @@ def read_aoi(path: str | Path) -> BaseGeometry:
     antimeridian and is stored split there (:func:`geo.lonlat_polygons`).
     """
     path = Path(path)
-    if not path.exists():
-        raise DatasetNotFoundError(f"{path}: AOI file does not exist")
     data = load_json(read_document(path, "AOI"), path, "GeoJSON")
     if not isinstance(data, dict):
         raise BadInputError(path, f"AOI must be a GeoJSON object, not {kind_of(data)}")

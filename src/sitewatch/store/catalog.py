@@ -33,7 +33,7 @@ class Catalog:
         self.engine = db.make_engine(self.settings.db_url)
         db.upgrade(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self.close_dead_runs()
+        self.closed_runs = self.close_dead_runs()  # `sitewatch check` lists them
 
     def __repr__(self) -> str:
         return f"Catalog(workspace={str(self.workspace)!r}, db={self.engine.url!r})"
@@ -70,10 +70,10 @@ class Catalog:
         get it back, not a bare OSError half-way through a stage."""
         path = self.image_path(image)
         if not path.is_file():
-            raise NotFoundError(
-                f"{image.original_name} ({image.sha256[:12]}): its stored file {path} is "
-                "missing; run `sitewatch check --repair` to restore it from the original, "
-                "or ingest the original again"
+            raise NotFoundError(  # the path as stored (relative to the workspace if inside)
+                f"{image.original_name} ({image.sha256[:12]}): its stored file "
+                f"{image.stored_path} is missing; run `sitewatch check --repair` to restore "
+                "it from the original, or ingest the original again"
             )
         return path
 

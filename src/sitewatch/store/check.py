@@ -21,6 +21,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from sitewatch.errors import ConflictError
 from sitewatch.files import copy_durable, leftovers, locked, owner_alive, remove
 from sitewatch.hashing import sha256_file
 from sitewatch.store.catalog import Catalog
@@ -42,15 +43,21 @@ class Finding:
     subject: str
     detail: str
     repaired: bool = False
+    needs_action: bool = True  # False: for information (a run another machine is doing)
+
+    @property
+    def open(self) -> bool:
+        """Still wants someone's attention."""
+        return self.needs_action and not self.repaired
 
     def line(self) -> str:
-        mark = "repaired" if self.repaired else "found"
+        mark = "repaired" if self.repaired else "found" if self.needs_action else "note"
         return f"{mark}: {self.problem}: {self.subject}: {self.detail}"
 
 
 def check(catalog: Catalog, repair: bool = False, deep: bool = False) -> list[Finding]:
     """Every finding in the catalog and its workspace, mended where ``repair`` allows."""
-    closed = catalog.close_dead_runs()
+    closed = catalog.closed_runs + catalog.close_dead_runs()
     found = [
         Finding(Problem.INTERRUPTED_RUN, f"run {rid}", "its process died; closed", True)
         for rid in closed
@@ -58,7 +65,7 @@ def check(catalog: Catalog, repair: bool = False, deep: bool = False) -> list[Fi
     found += list(_images(catalog, repair, deep))
     found += list(_orphans(catalog, repair))
     found += list(_leftovers(catalog, repair))
-    found += list(_unknown_runs(catalog))
+    found += list(_unknown_runs(catalog, repair))
     return found
 
 
@@ -87,12 +94,16 @@ def _images(catalog: Catalog, repair: bool, deep: bool) -> Iterator[Finding]:
 
 
 def _restore(image: Image, target: Path) -> bool:
-    """Copy the original back into the store when it is still there with the same bytes."""
+    """Copy the original back into the store when it is still there with the same bytes
+    (``copy_durable`` hashes what it copies and publishes nothing on a mismatch)."""
     source = Path(image.original_path)
-    if not source.is_file() or sha256_file(source) != image.sha256:
+    if not source.is_file():
         return False
     remove(target)  # a corrupt copy is read-only: replace it
-    copy_durable(source, target, image.sha256)
+    try:
+        copy_durable(source, target, image.sha256)
+    except ConflictError:
+        return False  # the original has changed since it was ingested
     return True
 
 
@@ -131,16 +142,29 @@ def _leftovers(catalog: Catalog, repair: bool) -> Iterator[Finding]:
         )
 
 
-def _unknown_runs(catalog: Catalog) -> Iterator[Finding]:
+def _unknown_runs(catalog: Catalog, repair: bool) -> Iterator[Finding]:
     with catalog.session() as s:
         runs = list(s.scalars(select(Run).where(Run.status == RunStatus.RUNNING)))
     for run in runs:
-        if run.owner and owner_alive(run.owner):
-            continue  # a live process on this host: it is simply still working
-        who = f"by {run.owner}" if run.owner else "by a process that recorded no owner"
-        yield Finding(
-            Problem.UNKNOWN_RUN,
-            f"run {run.id} ({run.stage})",
-            f"still running {who}, started {run.started_at:%Y-%m-%d %H:%M}Z; "
-            "if no such process is alive, it was killed",
-        )
+        subject = f"run {run.id} ({run.stage})"
+        since = f"started {run.started_at:%Y-%m-%d %H:%M}Z"
+        if run.owner is None:  # from before runs recorded their process
+            if repair:
+                catalog.finish_run(
+                    run.id, RunStatus.INTERRUPTED, "closed by `sitewatch check --repair`"
+                )
+                yield Finding(Problem.UNKNOWN_RUN, subject, f"{since}, no owner; closed", True)
+            else:
+                yield Finding(
+                    Problem.UNKNOWN_RUN,
+                    subject,
+                    f"still 'running' ({since}) by a process that recorded no owner: a "
+                    "sitewatch older than this one; --repair closes it as interrupted",
+                )
+        elif owner_alive(run.owner) is None:  # another host or container: its own business
+            yield Finding(
+                Problem.UNKNOWN_RUN,
+                subject,
+                f"running on {run.owner.split('.')[0]} ({since}); check it there",
+                needs_action=False,
+            )

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import errno
-import shutil
 from pathlib import Path
 
 from alembic import command
@@ -11,10 +9,10 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
-from sitewatch.errors import StoreError, describe_os_error
+from sitewatch.errors import StoreError, describe_os_error, is_disk_full
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -46,27 +44,18 @@ def make_engine(url: str) -> Engine:
 
 
 def storage_error(engine: Engine, exc: BaseException) -> StoreError:
-    """One line for a database failure; a full disk (SQLite says "disk I/O error" when its
-    journal cannot grow) is named as such, with the free space left."""
+    """One line for a database failure; a full disk is named as such, with the space left."""
     where = engine.url.database if engine.dialect.name == "sqlite" else None
     text = str(getattr(exc, "orig", exc))
-    if where and ("disk is full" in text or "disk I/O error" in text):
-        cause, fix = describe_os_error(where, OSError(errno.ENOSPC, text))
-        free_bytes = _free_bytes(where)
-        if "disk is full" in text or (free_bytes is not None and free_bytes < 16 << 20):
-            return StoreError(f"cannot write the catalog {where}: {cause} ({fix}); nothing saved")
+    if where and is_disk_full(exc, where):
+        cause, fix = describe_os_error(where, exc)
+        return StoreError(f"cannot write the catalog {where}: {cause} ({fix}); nothing was saved")
+    if where and "disk I/O error" in text:
         return StoreError(
-            f"cannot write the catalog {where}: disk I/O error ({text}); "
+            f"cannot read or write the catalog {where}: disk I/O error; "
             "check the disk and run it again; nothing was saved"
         )
     return StoreError(f"the catalog at {engine.url!r} failed: {text}; nothing was saved")
-
-
-def _free_bytes(path: str) -> int | None:
-    try:
-        return shutil.disk_usage(Path(path).parent).free
-    except OSError:
-        return None
 
 
 def current_revision(engine: Engine) -> str | None:
@@ -87,15 +76,29 @@ def upgrade(engine: Engine) -> None:
     try:
         if current_revision(engine) == head_revision(engine):
             return
-        if engine.dialect.name == "sqlite":
+        if engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
             _upgrade_sqlite(engine)
-        else:  # PostgreSQL's DDL is transactional; Alembic runs it in one transaction
+        elif engine.dialect.name == "postgresql":
+            _upgrade_postgresql(engine)
+        else:  # an in-memory database dies with its process anyway
             command.upgrade(alembic_config(engine), "head")
+    except OperationalError as exc:
+        raise storage_error(engine, exc) from exc
     except SQLAlchemyError as exc:
         raise StoreError(
             f"cannot create or migrate the catalog at {engine.url!r}: {exc}. "
             "Check that the database is reachable and writable."
         ) from exc
+
+
+def _upgrade_postgresql(engine: Engine) -> None:
+    """PostgreSQL's DDL is transactional: all migrations in one transaction, behind an
+    advisory lock so that two first opens queue and the second finds the schema at head."""
+    with engine.connect() as conn, conn.begin():
+        conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7746917)")  # any fixed key
+        cfg = alembic_config(engine)
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
 
 
 def _upgrade_sqlite(engine: Engine) -> None:

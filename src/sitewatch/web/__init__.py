@@ -29,7 +29,9 @@ def create_app(catalog: Catalog, access: Access, **kwargs: Any) -> FastAPI:
 
 def listen_port(host: str, port: str) -> int:
     """``port`` as a TCP port ``host`` can listen on now; else one line naming it and why."""
-    number = int(port) if port.strip().isdigit() else -1
+    text = port.strip()
+    # isascii: str.isdigit() takes "²" and other digits int() refuses
+    number = int(text) if text.isascii() and text.isdigit() else -1
     if not 1 <= number <= 65535:
         raise BadInputError(f"--port {port[:20]}", "not a TCP port (use a number, 1 to 65535)")
     try:

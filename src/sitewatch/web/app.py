@@ -32,6 +32,7 @@ from sitewatch.errors import (
     ConflictError,
     MissingDependencyError,
     NotFoundError,
+    OutputError,
     SitewatchError,
     StoreError,
 )
@@ -402,6 +403,8 @@ def create_app(
         error = outcome.error
         if isinstance(error, BadInputError) and error.path == str(dest):
             raise type(error)(f"upload {name}", error.cause, error.fix)  # not the staging path
+        if isinstance(error, ConflictError):
+            raise ConflictError(str(error).replace(str(dest), f"upload {name}"))
         if error is not None:
             raise error
         message = outcome.message.replace(str(dest), f"upload {name}")
@@ -488,6 +491,7 @@ def _errors(app: FastAPI) -> None:
         return JSONResponse({"detail": detail}, status_code=500, headers=HEADERS)
 
     app.add_exception_handler(StoreError, store_failed)
+    app.add_exception_handler(OutputError, store_failed)  # a full disk, a read-only store
     app.add_exception_handler(Exception, failed)  # what no other handler takes
 
 

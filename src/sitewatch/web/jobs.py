@@ -7,16 +7,18 @@ holds the results (runs, detections, observations), a job only reports progress.
 
 from __future__ import annotations
 
+import logging
 import threading
-import traceback
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sitewatch.errors import BadInputError, SitewatchError
+from sitewatch.errors import BadInputError, OutputError, SitewatchError, StoreError
 from sitewatch.store.catalog import Catalog, iso
+
+log = logging.getLogger("sitewatch.web")
 
 STAGES = ("detect", "register", "monitor")
 
@@ -80,11 +82,16 @@ class JobRunner:
                 job.stage, job.done, job.total = stage, 0, 0
                 job.message = getattr(self, f"_{stage}")(job)
             job.status = "done"
+        except (StoreError, OutputError) as exc:  # their text names files and SQL: log it
+            log.error("job %s (%s) failed: %s", job.id, job.site, exc)
+            job.status = "failed"
+            job.message = "the catalog or a file could not be written; the server's log has why"
         except SitewatchError as exc:
             job.status, job.message = "failed", str(exc)
-        except Exception as exc:  # a bug must show in the job, not kill the worker silently
+        except Exception:  # a bug must show in the job, not kill the worker silently
+            log.exception("job %s (%s) failed", job.id, job.site)
             job.status = "failed"
-            job.message = f"internal error: {exc!r}\n{traceback.format_exc(limit=5)}"
+            job.message = "internal error; the server's log has the details"
         finally:
             job.finished_at = iso(datetime.now(UTC))
 

@@ -21,6 +21,7 @@ from sitewatch.detect.model import METADATA_KEY, ModelInfo
 from sitewatch.detect.train.data import load_scenes
 from sitewatch.detect.train.loop import STRIDE, TrainConfig, predict_scene, split
 from sitewatch.detect.train.net import CenterNet, NetConfig
+from sitewatch.files import write_text_atomic
 
 AIRBUS_CREDIT = "Airbus Aircraft Detection sample dataset, © Airbus DS Intelligence"
 
@@ -100,7 +101,8 @@ def export_onnx(
     onnx.checker.check_model(proto)
     onnx.save(proto, tmp)
     tmp.replace(out)
-    out.with_suffix(".json").write_text(
+    write_text_atomic(
+        out.with_suffix(".json"),
         json.dumps(
             {
                 **info.__dict__,
@@ -109,6 +111,6 @@ def export_onnx(
             },
             indent=1,
             default=str,
-        )
+        ),
     )
     return info
