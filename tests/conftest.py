@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -133,3 +134,12 @@ def copy_catalog(catalog: Catalog, dest: Path) -> Catalog:
         conn.exec_driver_sql("PRAGMA wal_checkpoint(FULL)")
     shutil.copytree(catalog.workspace, dest)
     return Catalog(dest)
+
+
+def run_at_once(*targets: Callable[[], object], timeout: float = 120) -> None:
+    """Run the callables in threads of their own (concurrency tests) and wait for them all."""
+    threads = [threading.Thread(target=t) for t in targets]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=timeout)

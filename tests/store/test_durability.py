@@ -23,6 +23,7 @@ from sitewatch.hashing import sha256_file
 from sitewatch.ingest import IngestOptions, ingest
 from sitewatch.store.check import Problem, check
 from sitewatch.store.models import Image, Run, RunStatus
+from tests.conftest import run_at_once
 
 PY = sys.executable
 
@@ -99,11 +100,7 @@ def test_parallel_ingests_of_one_file_keep_one_row_and_its_file(tmp_path: Path) 
             outcomes.append(report.outcomes[0].status)
             catalog.close()
 
-        threads = [threading.Thread(target=one) for _ in range(8)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=120)
+        run_at_once(*[one] * 8)
         assert sorted(outcomes) == ["duplicate"] * 7 + ["ingested"], outcomes
     catalog = Catalog(ws)
     assert_intact(catalog, {sha256_file(p) for p in files})
@@ -361,13 +358,7 @@ def test_atomic_write_keeps_the_old_file_when_the_rename_fails(
 def test_concurrent_atomic_writes_of_one_path_never_mix(tmp_path: Path) -> None:
     target = tmp_path / "out.json"
     payloads = [bytes([65 + i]) * 200_000 for i in range(6)]
-    threads = [
-        threading.Thread(target=write_bytes_atomic, args=(target, data)) for data in payloads
-    ]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_at_once(*[lambda data=data: write_bytes_atomic(target, data) for data in payloads])
     assert target.read_bytes() in payloads
     assert [p.name for p in tmp_path.iterdir()] == ["out.json"]
 
@@ -434,11 +425,7 @@ def test_a_reference_row_and_a_copy_racing_leave_no_orphan(tmp_path: Path) -> No
             ingest(catalog, [path], IngestOptions(allow_undated=True, store=mode))  # type: ignore[arg-type]
             catalog.close()
 
-        threads = [threading.Thread(target=one, args=(m,)) for m in ("reference", "copy")]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=60)
+        run_at_once(lambda one=one: one("reference"), lambda one=one: one("copy"))
     catalog = Catalog(ws)
     assert [f for f in check(catalog) if f.problem == Problem.ORPHAN_FILE] == []
     catalog.close()

@@ -13,6 +13,7 @@ from sitewatch import Catalog
 from sitewatch.files import owner_tag, temp_name
 from sitewatch.hashing import sha256_file
 from sitewatch.store.models import Image
+from tests.conftest import run_at_once
 from tests.web.conftest import TOKEN, make_client
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -40,11 +41,7 @@ def test_parallel_uploads_of_one_png_keep_one_row_and_its_file(tmp_path: Path) -
 
     for _round in range(3):
         statuses.clear()
-        threads = [threading.Thread(target=upload) for _ in range(8)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=120)
+        run_at_once(*[upload] * 8)
         assert len(statuses) == 8
         assert set(statuses) <= {200, 201} and statuses.count(201) <= 1, statuses
     with catalog.session() as s:
