@@ -17,7 +17,7 @@ APT_GET = $(2) || $(SUDO) apt-get install -y -q $(1) || \
 DEMO   := demo-workspace
 SW     := $(BIN)/sitewatch --workspace $(DEMO)
 
-.PHONY: setup setup-train setup-system demo serve web-assets test lint format bench clean
+.PHONY: setup setup-train setup-system demo serve web-assets test check-bare lint format bench clean
 
 setup: $(STAMP)
 
@@ -105,6 +105,26 @@ format: setup
 
 test: lint setup-train setup-system
 	$(BIN)/python -m pytest
+	$(MAKE) check-bare
+
+# the package installed bare (`pip install .`, no extras) runs the core commands, so a
+# dependency used but not declared fails here rather than at a user's
+BARE    := .venv-bare
+BARE_WS := $(BARE)/workspace
+BARE_SW := $(BARE)/bin/sitewatch --workspace $(BARE_WS)
+check-bare:
+	rm -rf $(BARE) && $(PYTHON) -m venv $(BARE)
+	$(BARE)/bin/pip install --quiet .
+	$(BARE_SW) site add demo-airport --reference examples/airport/ef92f434-c41b-4423-9218-4514c49f00c6.jpg
+	$(BARE_SW) ingest examples/airport --site demo-airport
+	$(BARE_SW) detect --site demo-airport
+	$(BARE_SW) register demo-airport
+	$(BARE_SW) monitor demo-airport
+	$(BARE_SW) claim import examples/claims/demo-airport-claims.yaml
+	$(BARE_SW) claim list
+	$(BARE_SW) report demo-airport --out $(BARE_WS)/report.html
+	$(BARE_SW) check
+	@echo "bare install: core commands ran"
 
 clean:
-	rm -rf $(VENV) $(DEMO) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(BARE) $(DEMO) .pytest_cache .ruff_cache
