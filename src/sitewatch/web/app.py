@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 from fastapi import FastAPI, File, Form, Query, Request, UploadFile
 from fastapi import Path as PathParam
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import (
     FileResponse,
     HTMLResponse,
@@ -60,6 +61,19 @@ TILE_XY = Annotated[int, PathParam(ge=0, le=2**24)]
 PNG = {"content": {"image/png": {}}, "description": "a PNG image"}
 TILE_IMAGE = {"content": {m: {} for m in ("image/webp", "image/png")},
               "description": "a 256×256 tile, transparent where the image has no data"}  # fmt: skip
+CSV = {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "CSV"}
+GEOJSON = {"content": {"application/geo+json": {"schema": {"type": "object"}}},
+           "description": "an RFC 7946 FeatureCollection"}  # fmt: skip
+REPORT = {"content": {"text/html": {"schema": {"type": "string"}},
+                      "application/pdf": {"schema": {"type": "string", "format": "binary"}},
+                      "application/json": {"schema": {"type": "object"}}},
+          "description": "the report as HTML, PDF or its JSON twin"}  # fmt: skip
+CLAIMS_FILE = {"content": {"application/ld+json": {"schema": {"type": "object"}},
+                           "text/csv": {"schema": {"type": "string"}}},
+               "description": "ClaimReview JSON-LD or CSV (by the path's suffix)"}  # fmt: skip
+ORIGINAL = {"content": {"application/octet-stream": {"schema": {"type": "string",
+                                                                 "format": "binary"}}},
+            "description": "the file exactly as ingested"}  # fmt: skip
 TILE_FORMAT = Annotated[str, PathParam(pattern="^(webp|png)$", description="webp (small) or png")]
 TILE_CACHE = "private, max-age=300"
 log = logging.getLogger("sitewatch.web")
@@ -275,7 +289,10 @@ def create_app(
             encode(rgba, fmt), media_type=FORMATS[fmt], headers={"Cache-Control": TILE_CACHE}
         )
 
-    @app.get("/api/images/{sha256}/file", tags=["imagery"], response_class=FileResponse)
+    @app.get(
+        "/api/images/{sha256}/file",
+        tags=["imagery"], response_class=FileResponse, responses={200: ORIGINAL},
+    )  # fmt: skip
     def original(sha256: SHA) -> FileResponse:
         """The image file exactly as ingested (content-addressed, never modified)."""
         with catalog.session() as s:
@@ -285,19 +302,29 @@ def create_app(
             raise NotFoundError(f"{name}: the stored file is missing from the workspace")
         return FileResponse(path, filename=name)
 
-    @app.get("/api/sites/{name}/detections.geojson", tags=["exports"])
+    @app.get(
+        "/api/sites/{name}/detections.geojson",
+        tags=["exports"], response_class=Response, responses={200: GEOJSON},
+    )  # fmt: skip
     def detections_geojson(name: str) -> Response:
         """Every image's detections at the model's threshold (lon/lat where georeferenced)."""
         body = data.site_detections_geojson(catalog, name)
-        return _download(JSONResponse(body), f"{name}-detections.geojson")
+        geojson = JSONResponse(body, media_type="application/geo+json")
+        return _download(geojson, f"{name}-detections.geojson")
 
-    @app.get("/api/sites/{name}/counts.csv", tags=["exports"], response_class=Response)
+    @app.get(
+        "/api/sites/{name}/counts.csv",
+        tags=["exports"], response_class=Response, responses={200: CSV},
+    )  # fmt: skip
     def counts(name: str) -> Response:
         """The count series with intervals, baselines and alert states, as CSV."""
         text = data.counts_csv(data.site_detail(catalog, name))
         return _download(Response(text, media_type="text/csv"), f"{name}-counts.csv")
 
-    @app.get("/api/sites/{name}/report.{fmt}", tags=["exports"], response_class=Response)
+    @app.get(
+        "/api/sites/{name}/report.{fmt}",
+        tags=["exports"], response_class=Response, responses={200: REPORT},
+    )  # fmt: skip
     def report(
         name: str,
         fmt: Annotated[str, PathParam(pattern="^(html|pdf|json)$")],
@@ -325,7 +352,9 @@ def create_app(
 
         return [claim_dict(c, v) for c, v in review(catalog, site)]
 
-    @app.get("/api/claims.{fmt}", tags=["claims"], response_class=Response)
+    @app.get(
+        "/api/claims.{fmt}", tags=["claims"], response_class=Response, responses={200: CLAIMS_FILE}
+    )
     def claims_export(
         request: Request,
         fmt: Annotated[str, PathParam(pattern="^(jsonld|csv)$")],
@@ -412,7 +441,33 @@ def create_app(
                 "sites": list(outcome.sites), "message": message}  # fmt: skip
         return JSONResponse(body, status_code=201 if outcome.status == "ingested" else 200)
 
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's schema plus how to authenticate: the token as a bearer token, the
+    ``X-Sitewatch-Token`` header or the login cookie; writes always need one, reads only
+    when the server listens beyond loopback (so for reads, no token is an option too)."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(
+        title=app.title, version=app.version, description=app.description, routes=app.routes
+    )
+    schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})
+    schemes.update({
+        "bearer": {"type": "http", "scheme": "bearer",
+                   "description": "the token `sitewatch serve` prints (or --token)"},
+        "tokenHeader": {"type": "apiKey", "in": "header", "name": "X-Sitewatch-Token"},
+        "tokenCookie": {"type": "apiKey", "in": "cookie", "name": COOKIE},
+    })  # fmt: skip
+    token = [{"bearer": []}, {"tokenHeader": []}, {"tokenCookie": []}]
+    for operations in schema.get("paths", {}).values():
+        for method, operation in operations.items():
+            open_read = method.upper() in READ_METHODS
+            operation["security"] = [{}, *token] if open_read else token
+    app.openapi_schema = schema
+    return schema
 
 
 def safe_name(filename: str) -> str:
