@@ -352,8 +352,7 @@ def detect(
     """Detect objects on whole scenes; results go to the catalog (and GeoJSON/COCO)."""
     from sitewatch.detect import TileSpec, export_detections, run_detector, select_images
 
-    if overlap >= tile:
-        raise BadInputError("--overlap", f"overlap {overlap} must be smaller than tile {tile}")
+    spec = TileSpec(tile, overlap)  # checks itself before the catalog is touched
     cat = catalog()
     chosen = select_images(cat, images or [], site)
     with progress_bar() as bar:
@@ -373,7 +372,7 @@ def detect(
                 highlight=False,
             )
 
-        report = run_detector(cat, chosen, model, force, TileSpec(tile, overlap), shown, tiles)
+        report = run_detector(cat, chosen, model, force, spec, shown, tiles)
     out.print(f"model {report.model} {report.version}, operating threshold {report.threshold:.2f}")
     for path, fmt in ((geojson, "geojson"), (coco, "coco")):
         if path is not None:

@@ -1,11 +1,17 @@
 """Tiling and merging: every object once, whatever the tile grid."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
 from sitewatch.boxes import nms
+from sitewatch.cli import app
+from sitewatch.detect import TileSpec
 from sitewatch.detect.decode import decode, maxpool3
 from sitewatch.detect.tiling import make_tiles, merge_seams, owned
+from sitewatch.errors import BadInputError
 
 
 @pytest.mark.parametrize(
@@ -66,3 +72,20 @@ def test_decode_finds_peaks_with_offsets_and_sizes() -> None:
 def test_nms_keeps_the_best_of_overlapping_boxes() -> None:
     boxes = np.array([[0, 0, 10, 10], [1, 1, 11, 11], [20, 20, 30, 30]], np.float32)
     assert nms(boxes, np.array([0.5, 0.9, 0.3], np.float32), 0.5).tolist() == [1, 2]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [({"tile": 0}, "tile"), ({"tile": 10**9}, "tile"), ({"tile": 512, "overlap": 512}, "overlap"),
+     ({"overlap": -1}, "overlap"), ({"batch": 0}, "batch")],
+)  # fmt: skip
+def test_a_tile_spec_that_cannot_tile_is_refused(kwargs: dict, field: str) -> None:
+    """Through the Python API too: it used to give zero tiles, so zero detections, silently."""
+    with pytest.raises(BadInputError, match=f"^{field}: "):
+        TileSpec(**kwargs)
+
+
+def test_detect_with_an_absurd_tile_is_one_line(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["--workspace", str(tmp_path), "detect", "--tile", "0"])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == ["error: tile: 0 px is not in 64…16384"]

@@ -10,6 +10,9 @@ import numpy as np
 from sitewatch.detect.model import Detector
 from sitewatch.detect.scene import SceneReader
 from sitewatch.detect.tiling import make_tiles, merge_seams, owned
+from sitewatch.errors import BadInputError
+
+MIN_TILE, MAX_TILE = 64, 16384  # a model input below 64 px sees nothing; above, memory explodes
 
 
 @dataclass(frozen=True)
@@ -20,6 +23,18 @@ class TileSpec:
     tile: int = 2048
     overlap: int = 160
     batch: int = 1  # tiles are large already; 2 × 2048² tiles cost ~0.5 GB more memory
+
+    def __post_init__(self) -> None:
+        # checked here, not only in the CLI: a bad spec from the Python API used to yield
+        # zero tiles, and so zero detections, without a word
+        if not MIN_TILE <= self.tile <= MAX_TILE:
+            raise BadInputError("tile", f"{self.tile} px is not in {MIN_TILE}…{MAX_TILE}")
+        if not 0 <= self.overlap < self.tile:
+            raise BadInputError(
+                "overlap", f"{self.overlap} px must be ≥ 0 and smaller than the tile ({self.tile})"
+            )
+        if not 1 <= self.batch <= 64:
+            raise BadInputError("batch", f"{self.batch} tiles at once is not in 1…64")
 
 
 @dataclass
