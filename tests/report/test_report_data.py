@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import date
 from html.parser import HTMLParser
 
 import matplotlib.dates as mdates
 import pytest
 
+from sitewatch import monitor_site
+from sitewatch.alerts import AlertConfig
 from sitewatch.report.build import report_dict
 from sitewatch.report.data import evidence_of, judgements, load_monitoring
 from sitewatch.report.plots import series_figure
+from tests.conftest import copy_catalog
 
 
 def test_demo_site_is_judged_from_what_monitoring_stored(monitored) -> None:
@@ -215,3 +219,18 @@ def test_only_partial_coverage_is_said_plainly(tmp_path) -> None:
     assert rep["judgements"]["aircraft"]["confidence"] == "low"
     assert all(p["partial"] and p["state"] == "partial" for p in rep["series"]["aircraft"])
     assert text in render_html(rep, {"aircraft": "<svg></svg>"})
+
+
+def test_the_report_reads_back_every_alert_setting_monitoring_used(monitored, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The report re-derives episodes with the settings of the monitor run, not defaults
+    (monitor used to store only the stated false-alarm rate)."""
+    catalog = copy_catalog(monitored[0], tmp_path / "ws")
+    tuned = replace(AlertConfig(), far_per_year=0.5, window=8, k=1.0, churn=0.1, end_after=3)
+    monitor_site(catalog, "apt", alerts=tuned, write_chips=False)
+    assert load_monitoring(catalog, "apt").alerts == tuned
+    catalog.close()
+
+
+def test_runs_from_before_all_settings_were_kept_read_as_then() -> None:
+    assert AlertConfig.stored({"far_per_year": 0.5}) == AlertConfig(far_per_year=0.5)
+    assert AlertConfig.stored({"alerts": {"k": 1.0, "gone": 1}}) == AlertConfig(k=1.0)

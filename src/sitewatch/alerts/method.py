@@ -32,10 +32,11 @@ The method, for one site and class, observation by observation in time order:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from itertools import pairwise
 from statistics import median
+from typing import Any
 
 import numpy as np
 
@@ -58,6 +59,16 @@ class AlertConfig:
     @property
     def h(self) -> float:
         return threshold_for(self.far_per_year, self)
+
+    @classmethod
+    def stored(cls, parameters: dict[str, Any]) -> AlertConfig:
+        """The settings a monitor run recorded; runs from before all were kept stored only
+        the stated rate (the rest were the defaults then, as now)."""
+        known = {f.name for f in fields(cls)}
+        saved = parameters.get("alerts") or {}
+        config = {k: v for k, v in saved.items() if k in known}
+        config.setdefault("far_per_year", float(parameters.get("far_per_year", 1.0)))
+        return cls(**config)
 
 
 @dataclass(frozen=True)

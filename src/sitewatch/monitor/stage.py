@@ -150,7 +150,12 @@ def monitor_site(
 ) -> MonitorResult:
     """Count, compare and alert on site ``name``, store the results and return them."""
     alerts = alerts or AlertConfig()
-    params = {"far_per_year": alerts.far_per_year, "matching": asdict(matching or MatchConfig())}
+    # every alert setting, so the report re-derives the episodes exactly as monitoring did
+    params = {
+        "far_per_year": alerts.far_per_year,
+        "alerts": asdict(alerts),
+        "matching": asdict(matching or MatchConfig()),
+    }
     with (
         catalog.run("monitor", "footprint-counts+hungarian+cusum", __version__, params) as run_id,
         catalog.session() as s,

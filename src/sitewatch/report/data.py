@@ -62,7 +62,7 @@ def load_monitoring(catalog: Catalog, name: str) -> StoredMonitoring:
         if not rows:
             return _unmonitored(name, images)
         run = s.get(Run, rows[0][0].run_id)
-        alerts = AlertConfig(far_per_year=float(run.parameters.get("far_per_year", 1.0)))
+        alerts = AlertConfig.stored(run.parameters)
         counts = [_count(o, im) for o, im in rows]
         counts.sort(key=lambda c: (c.acquired_at is None, c.acquired_at or datetime.min, c.name))
         used = next((im for o, im in rows if o.used), None)
