@@ -174,8 +174,12 @@ def claim_export(
     ] = "claimreview",
     site: Annotated[str | None, typer.Option(help="Only this site.")] = None,
     base_url: Annotated[
-        str, typer.Option(help="Where the dashboard publishes the reviews (for their url).")
-    ] = "http://127.0.0.1:8000",
+        str | None,
+        typer.Option(
+            envvar="SITEWATCH_PUBLIC_URL",
+            help="Public address of the dashboard, for each review's url (else none is given).",
+        ),
+    ] = None,
     author: Annotated[str, typer.Option(help="Who reviewed the claims.")] = "sitewatch",
 ) -> None:
     """Write claims with their status as schema.org ClaimReview JSON-LD or CSV."""

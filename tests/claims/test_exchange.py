@@ -85,6 +85,7 @@ def test_report_has_a_claims_section_whose_numbers_are_the_json(claimed, tmp_pat
 
 REQUIRED = ("@type", "url", "claimReviewed", "author", "reviewRating", "itemReviewed",
             "datePublished")  # fmt: skip
+NS = "https://github.com/sitewatch/sitewatch/blob/main/docs/DESIGN.md#"
 
 
 def test_claimreview_has_the_schema_org_structure(claimed) -> None:
@@ -99,7 +100,7 @@ def test_claimreview_has_the_schema_org_structure(claimed) -> None:
         assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", item["datePublished"])
         assert item["author"]["@type"] in ("Organization", "Person") and item["author"]["name"]
         rating = item["reviewRating"]
-        assert rating["@type"] == "Rating" and rating["alternateName"]
+        assert rating["@type"] == "Rating" and rating["name"] == rating["alternateName"]
         if "ratingValue" in rating:
             assert rating["worstRating"] <= rating["ratingValue"] <= rating["bestRating"]
         claim = item["itemReviewed"]
@@ -135,3 +136,14 @@ def test_csv_lists_each_claim_with_status_and_origins(claimed) -> None:
     assert rows[0]["source_urls"].split() == [
         "https://example.org/wire/airport-buildup", "https://example.org/daily/airport",
     ]  # fmt: skip
+
+
+def test_claimreview_terms_expand_and_no_url_is_guessed(claimed) -> None:
+    """The sitewatch: prefix is a JSON-LD prefix (its IRI ends in '#'), a review has a url
+    only when a public address is configured, and authors are not repeated."""
+    doc = claimreview(review(claimed))
+    assert doc["@context"][1] == {"sitewatch": NS} and NS.endswith(("#", "/"))
+    for item in doc["@graph"]:
+        assert "url" not in item
+        authors = item["itemReviewed"].get("author", [])
+        assert len(authors) == len({(a["@type"], a["name"]) for a in authors})

@@ -307,7 +307,7 @@ def test_changes_between_compared_dates_and_their_chips(workspace) -> None:
         assert not apart["compared"] and apart["objects"] == []  # never compared directly
 
 
-def test_claims_through_the_api(workspace) -> None:
+def test_claims_through_the_api(workspace, monkeypatch: pytest.MonkeyPatch) -> None:
     record = {
         "text": "More aircraft in May.", "site": "apt", "from": "2024-05-01", "to": "2024-05-31",
         "expects": "increase", "class": "aircraft",
@@ -329,7 +329,9 @@ def test_claims_through_the_api(workspace) -> None:
         assert client.get("/api/sites/apt").json()["claims"][0]["status"] == "supported"
         ld = client.get("/api/claims.jsonld", params={"site": "apt"})
         assert ld.headers["content-type"].startswith("application/ld+json")
-        review_ = ld.json()["@graph"][0]
-        assert review_["url"] == f"http://127.0.0.1:8000/sites/apt#claim-{added['id']}"
+        assert "url" not in ld.json()["@graph"][0]  # a loopback address is no public url
+        monkeypatch.setenv("SITEWATCH_PUBLIC_URL", "https://desk.example.org/sitewatch/")
+        review_ = client.get("/api/claims.jsonld", params={"site": "apt"}).json()["@graph"][0]
+        assert review_["url"] == f"https://desk.example.org/sitewatch/sites/apt#claim-{added['id']}"
         table = client.get("/api/claims.csv").text.splitlines()
         assert table[0].startswith("id,site,text") and len(table) == 2

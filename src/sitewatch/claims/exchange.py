@@ -25,7 +25,8 @@ from sitewatch.report.data import load_monitoring
 from sitewatch.store.catalog import Catalog
 from sitewatch.values import kind_of, load_json, load_yaml, read_document
 
-NS = "https://github.com/sitewatch/sitewatch/blob/main/docs/DESIGN.md#claims-ledger"
+# a prefix IRI must end in "#" or "/" for JSON-LD processors to expand sitewatch:terms
+NS = "https://github.com/sitewatch/sitewatch/blob/main/docs/DESIGN.md#"
 CONTEXT = ["https://schema.org", {"sitewatch": NS}]
 RATING = {"contradicted": 1, "consistent": 2, "supported": 3}  # not observable: no number
 
@@ -144,12 +145,13 @@ def _from_review(item: dict[str, Any], where: str) -> ClaimSpec:
 # -- export --------------------------------------------------------------------------------
 def claimreview(
     reviewed: list[tuple[StoredClaim, Verdict]],
-    base_url: str = "http://127.0.0.1:8000",
+    base_url: str | None = None,
     author: str = "sitewatch",
 ) -> dict[str, Any]:
     """schema.org ClaimReview JSON-LD for each claim: the claim, who made it (its
     appearances), the rating (1 contradicted … 3 supported; none when not observable) and
-    the reasoning."""
+    the reasoning. A review's ``url`` is its own review URL, else its page under the public
+    ``base_url`` where one is given; never a guess such as a loopback address."""
     today = datetime.now(UTC).date().isoformat()
     graph = []
     for c, v in reviewed:
@@ -167,19 +169,19 @@ def claimreview(
         dates = sorted(s["published"] for s in c.sources if s["published"])
         if dates:
             claim["datePublished"] = dates[0]
-        makers = [s for s in c.sources if s["outlet"] or s["author"]]
-        if makers:
-            claim["author"] = [_party(s) for s in makers]
+        makers = [_party(s) for s in c.sources if s["outlet"] or s["author"]]
+        if makers:  # one outlet quoted by several sources is one author
+            claim["author"] = [dict(t) for t in dict.fromkeys(tuple(m.items()) for m in makers)]
         rating: dict[str, Any] = {
             "@type": "Rating",
+            "name": v.label,
             "alternateName": v.label,
             "ratingExplanation": " ".join(v.reasons + v.caveats),
         }
         if v.status in RATING:
             rating |= {"ratingValue": RATING[v.status], "worstRating": 1, "bestRating": 3}
-        item = {
+        item: dict[str, Any] = {
             "@type": "ClaimReview",
-            "url": c.review_url or f"{base_url.rstrip('/')}/sites/{c.site}#claim-{c.id}",
             "datePublished": today,
             "author": {"@type": "Organization", "name": author},
             "claimReviewed": c.text,
@@ -190,7 +192,9 @@ def claimreview(
             "sitewatch:version": __version__,
         }
         if c.review_url:
-            item["sitewatch:reviewUrl"] = c.review_url
+            item["url"] = item["sitewatch:reviewUrl"] = c.review_url
+        elif base_url:
+            item["url"] = f"{base_url.rstrip('/')}/sites/{c.site}#claim-{c.id}"
         graph.append(item)
     return {"@context": CONTEXT, "@graph": graph}
 

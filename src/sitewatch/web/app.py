@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import shutil
 import tempfile
@@ -356,7 +357,6 @@ def create_app(
         "/api/claims.{fmt}", tags=["claims"], response_class=Response, responses={200: CLAIMS_FILE}
     )
     def claims_export(
-        request: Request,
         fmt: Annotated[str, PathParam(pattern="^(jsonld|csv)$")],
         site: str | None = None,
     ) -> Response:
@@ -367,7 +367,8 @@ def create_app(
         name = f"{site or 'all'}-claims.{fmt}"
         if fmt == "csv":
             return _download(Response(claims_csv(rows), media_type="text/csv"), name)
-        body = claimreview(rows, base_url=str(request.base_url))
+        # the address this request came to is often loopback: only a configured public one
+        body = claimreview(rows, base_url=os.environ.get("SITEWATCH_PUBLIC_URL"))
         return _download(JSONResponse(body, media_type="application/ld+json"), name)
 
     @app.post("/api/claims", tags=["claims"], status_code=201)
