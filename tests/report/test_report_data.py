@@ -67,6 +67,11 @@ def test_series_plot_shows_counts_bands_episodes_and_partial_views(tmp_path) -> 
     plotted = {c.get_label(): list(c.lines[0].get_ydata()) for c in ax.containers}
     assert plotted["count (90 % interval)"] == values
     assert plotted["partial coverage (not used for alerts)"] == [12]
+    # the episode ended mid-series: every later date is still on the axis (a loop variable
+    # once reused the period's `end` and cut the plot at the episode's end)
+    last = max(c.acquired_at for c in counts)
+    assert m.episodes["aircraft"][0].end < last
+    assert ax.get_xlim()[1] >= mdates.date2num(last)
     svg = to_svg(fig)
     root = ET.fromstring(svg)  # well-formed, standalone
     assert root.tag.endswith("svg") and svg == to_svg(series_figure(m, "aircraft"))

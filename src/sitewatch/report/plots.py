@@ -45,8 +45,8 @@ def series_figure(
         and (start is None or e.end is None or e.end.date() >= start)
     ]  # fmt: skip
     for i, e in enumerate(episodes):
-        end = e.end or (full[-1].acquired_at if full else e.start)
-        ax.axvspan(e.start, end, color="#e74", alpha=0.18, lw=0,
+        until = e.end or (full[-1].acquired_at if full else e.start)
+        ax.axvspan(e.start, until, color="#e74", alpha=0.18, lw=0,
                    label="alert episode" if i == 0 else None)  # fmt: skip
     if full:
         _points(ax, full, "o", "#124", "count (90 % interval)", filled=True)
