@@ -31,7 +31,8 @@ from sitewatch.errors import ConflictError, OutputError
 from sitewatch.hashing import CHUNK
 
 # host (with its pid namespace), boot, pid, start time: see owner_tag
-_TAG = re.compile(r"(?P<host>[A-Za-z0-9_-]+)\.(?P<boot>[0-9a-f]+)\.(?P<pid>\d+)\.(?P<start>\d+)")
+_TAG_TEXT = r"(?P<host>[A-Za-z0-9_-]+)\.(?P<boot>[0-9a-f]+)\.(?P<pid>\d+)\.(?P<start>\d+)"
+_TAG = re.compile(_TAG_TEXT)
 
 
 @cache
@@ -96,9 +97,7 @@ def temp_name(final: Path, kind: str = "tmp") -> Path:
     return final.with_name(f".{kind}-{owner_tag()}-{uuid.uuid4().hex[:12]}-{final.name}")
 
 
-_TEMP = re.compile(
-    r"\.[a-z]+-(?P<tag>[A-Za-z0-9_-]+\.[0-9a-f]+\.\d+\.\d+)-[0-9a-f]{12}-(?P<final>.*)"
-)
+_TEMP = re.compile(rf"\.[a-z]+-(?P<tag>{_TAG_TEXT})-[0-9a-f]{{12}}-(?P<final>.*)")
 
 
 def leftover_owner(name: str) -> str | None:

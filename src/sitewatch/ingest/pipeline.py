@@ -267,7 +267,7 @@ def _duplicate(
     note = ""
     sites: tuple[str, ...] = ()
     stored = catalog.image_path(image)
-    if _in_store(catalog, stored) and not _intact(stored, image.file_size):
+    if catalog.in_store(stored) and not _intact(stored, image.file_size):
         # its file was lost (deleted by hand, a crash before a fsync): put it back where the
         # row says it is (the suffix of this copy of the file may differ)
         with locked(catalog.store_lock(image.sha256)):
@@ -312,10 +312,6 @@ def _store_file(catalog: Catalog, source: Path, sha: str, mode: str) -> tuple[Pa
         return target, False
     copy_durable(source, target, sha)
     return target, True
-
-
-def _in_store(catalog: Catalog, path: Path) -> bool:
-    return path.is_relative_to(catalog.settings.image_store)
 
 
 def _intact(path: Path, size: int) -> bool:

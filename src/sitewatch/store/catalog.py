@@ -77,6 +77,10 @@ class Catalog:
             )
         return path
 
+    def in_store(self, path: Path) -> bool:
+        """Whether ``path`` is a copy in the content-addressed store (not a referenced file)."""
+        return path.is_relative_to(self.settings.image_store)
+
     def store_lock(self, sha256: str) -> Path:
         """The lock file that ingest holds from storing a file under ``images/<ab>/`` to
         committing its row, and that clean-up takes before removing a file from there."""

@@ -72,7 +72,6 @@ def check(catalog: Catalog, repair: bool = False, deep: bool = False) -> list[Fi
 def _images(catalog: Catalog, repair: bool, deep: bool) -> Iterator[Finding]:
     with catalog.session() as s:
         images = list(s.scalars(select(Image).order_by(Image.id)))
-    store = catalog.settings.image_store
     for im in images:
         path = catalog.image_path(im)
         subject = f"image {im.sha256[:12]} ({im.original_name})"
@@ -82,7 +81,7 @@ def _images(catalog: Catalog, repair: bool, deep: bool) -> Iterator[Finding]:
             problem, detail = Problem.CORRUPT_FILE, f"{path} no longer matches its SHA-256"
         else:
             continue
-        if not path.is_relative_to(store):
+        if not catalog.in_store(path):
             yield Finding(problem, subject, detail + "; ingest the file again from where it is now")
             continue
         if repair and _restore(im, path):

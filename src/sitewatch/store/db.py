@@ -8,7 +8,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
@@ -91,14 +91,19 @@ def upgrade(engine: Engine) -> None:
         ) from exc
 
 
+def _upgrade_on(engine: Engine, conn: Connection) -> None:
+    """Run Alembic to head on ``conn``, inside the transaction the caller holds."""
+    cfg = alembic_config(engine)
+    cfg.attributes["connection"] = conn
+    command.upgrade(cfg, "head")
+
+
 def _upgrade_postgresql(engine: Engine) -> None:
     """PostgreSQL's DDL is transactional: all migrations in one transaction, behind an
     advisory lock so that two first opens queue and the second finds the schema at head."""
     with engine.connect() as conn, conn.begin():
         conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7746917)")  # any fixed key
-        cfg = alembic_config(engine)
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+        _upgrade_on(engine, conn)
 
 
 def _upgrade_sqlite(engine: Engine) -> None:
@@ -124,9 +129,7 @@ def _upgrade_sqlite(engine: Engine) -> None:
 
     try:
         with mig.connect() as conn, conn.begin():
-            cfg = alembic_config(engine)
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+            _upgrade_on(engine, conn)
             broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
             if broken:
                 raise StoreError(
