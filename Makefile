@@ -6,7 +6,8 @@ STAMP  := $(VENV)/.installed
 TRAIN  := $(VENV)/.installed-train
 # torch is only for training (an extra); this release is the one the project is tested with
 TORCH  := torch==2.14.1 torchvision==0.29.1
-# Debian packages: Pango for the PDF report (WeasyPrint); Chromium and pdftoppm for its tests
+# Debian packages: Pango for the PDF report (WeasyPrint); Chromium, poppler (pdftoppm, pdfinfo)
+# and GDAL's command-line tools (ogrinfo, ogr2ogr, gdalinfo: what users open exports with) for tests
 PANGO  := $(VENV)/.installed-pango
 BROWSER:= $(VENV)/.installed-browser
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -24,14 +25,14 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev,pdf,web]'
+	$(BIN)/pip install --quiet -e '.[dev,pdf,web,gis]'
 	touch $@
 
 setup-train: $(TRAIN)
 
 $(TRAIN): $(STAMP)
 	$(BIN)/pip install --quiet $(TORCH)
-	$(BIN)/pip install --quiet -e '.[dev,pdf,web,train]'
+	$(BIN)/pip install --quiet -e '.[dev,pdf,web,gis,train]'
 	touch $@
 
 setup-system: $(PANGO) $(BROWSER)
@@ -41,7 +42,7 @@ $(PANGO): $(STAMP)
 	touch $@
 
 $(BROWSER): $(STAMP)
-	@$(call APT_GET,chromium poppler-utils,command -v chromium >/dev/null && command -v pdftoppm >/dev/null)
+	@$(call APT_GET,chromium poppler-utils gdal-bin,command -v chromium >/dev/null && command -v pdftoppm >/dev/null && command -v ogrinfo >/dev/null)
 	touch $@
 
 demo: setup $(PANGO)
