@@ -24,6 +24,7 @@ from sitewatch.cli_common import (
     out,
     progress_bar,
 )
+from sitewatch.cli_export import export as export_command
 from sitewatch.errors import BadInputError
 
 if TYPE_CHECKING:
@@ -45,6 +46,7 @@ app.add_typer(labels_app, name="labels")
 app.add_typer(train_app, name="train")
 app.add_typer(eval_app, name="eval")
 app.add_typer(claim_app, name="claim")
+app.command("export")(export_command)
 
 
 def _version(value: bool) -> None:
@@ -322,17 +324,19 @@ def labels_import(
 @fails_cleanly
 def labels_export(
     out_path: Annotated[Path, typer.Argument(metavar="OUT")],
-    fmt: Annotated[str, typer.Option("--format", help="coco or geojson.")] = "coco",
+    fmt: Annotated[
+        str, typer.Option("--format", help="coco, or geojson, gpkg, kml, kmz, csv.")
+    ] = "coco",
     label_set: Annotated[str | None, typer.Option("--set", help="Only this label set.")] = None,
     site: Annotated[str | None, typer.Option(help="Only images of this site.")] = None,
 ) -> None:
-    """Export labels as COCO JSON or GeoJSON (lon/lat when georeferenced, else pixels)."""
+    """Export labels: a COCO dataset, a map layer (boxes on georeferenced images) or CSV."""
     from sitewatch.labels import export_labels
 
-    if fmt not in ("coco", "geojson"):
-        raise BadInputError(str(out_path), f"unknown --format {fmt!r}; use coco or geojson")
-    n = export_labels(catalog(), out_path, fmt, label_set, site)  # type: ignore[arg-type]
+    n, summary = export_labels(catalog(), out_path, fmt, label_set, site)
     out.print(f"{n} boxes written to {escape(str(out_path))}", highlight=False)
+    for line in summary.lines() if summary is not None else []:
+        out.print(f"  {escape(line)}", highlight=False)
 
 
 @app.command()
@@ -344,13 +348,21 @@ def detect(
     site: Annotated[str | None, typer.Option(help="Every image of this site.")] = None,
     model: Annotated[Path | None, typer.Option(help="ONNX model (default: shipped).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Re-run even if stored.")] = False,
-    geojson: Annotated[Path | None, typer.Option(help="Write detections as GeoJSON.")] = None,
-    coco: Annotated[Path | None, typer.Option(help="Write detections as COCO JSON.")] = None,
+    geojson: Annotated[
+        Path | None, typer.Option(help="Write detections on the map as GeoJSON (RFC 7946).")
+    ] = None,
+    coco: Annotated[
+        Path | None, typer.Option(help="Write detections as COCO results (every score).")
+    ] = None,
+    csv: Annotated[
+        Path | None, typer.Option(help="Write detections as CSV (pixels, and lon/lat).")
+    ] = None,
     tile: Annotated[int, typer.Option(help="Tile edge in model pixels.")] = 2048,
     overlap: Annotated[int, typer.Option(help="Tile overlap in model pixels.")] = 160,
 ) -> None:
-    """Detect objects on whole scenes; results go to the catalog (and GeoJSON/COCO)."""
-    from sitewatch.detect import TileSpec, export_detections, run_detector, select_images
+    """Detect objects on whole scenes; results go to the catalog (and GeoJSON/COCO/CSV)."""
+    from sitewatch.detect import TileSpec, run_detector, select_images
+    from sitewatch.export import export_detections
 
     spec = TileSpec(tile, overlap)  # checks itself before the catalog is touched
     cat = catalog()
@@ -374,10 +386,12 @@ def detect(
 
         report = run_detector(cat, chosen, model, force, spec, shown, tiles)
     out.print(f"model {report.model} {report.version}, operating threshold {report.threshold:.2f}")
-    for path, fmt in ((geojson, "geojson"), (coco, "coco")):
+    runs = [r.run_id for r in report.results if r.run_id is not None]
+    for path, fmt in ((geojson, "geojson"), (coco, "coco"), (csv, "csv")):
         if path is not None:
-            n = export_detections(cat, report, path, fmt)
-            out.print(f"{n} detections written to {escape(str(path))}", highlight=False)
+            summary = export_detections(cat, runs, path, fmt)
+            shown_lines = summary.lines() if summary is not None else ["COCO results list"]
+            out.print(f"wrote {escape(str(path))}: {escape(shown_lines[0])}", highlight=False)
     if not report.ok:
         raise typer.Exit(1)
 

@@ -20,7 +20,7 @@ import re
 import shutil
 import socket
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cache
 from glob import escape as glob_escape
@@ -172,6 +172,37 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
             _publish(tmp, path, read_only=False)
         finally:
             tmp.unlink(missing_ok=True)
+    except OutputError:
+        raise
+    except OSError as exc:
+        raise OutputError.from_os(path, exc) from exc
+
+
+def write_with_atomic(path: Path, write: Callable[[Path], None]) -> None:
+    """Let ``write`` create a file (a library that wants a path: GDAL, a zip writer) at a
+    temporary name beside ``path``, then flush it and rename it into place: all or nothing.
+    Side files the library left (SQLite journals) go with the temporary name."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.is_dir():
+            raise OutputError(path, "is a folder", "give a file name")
+        _sweep_beside(path)
+        tmp = temp_name(path)
+        try:
+            write(tmp)
+            fd = os.open(tmp, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            _publish(tmp, path, read_only=False)
+        finally:
+            for leftover in (
+                tmp,
+                *(tmp.with_name(tmp.name + s) for s in ("-journal", "-wal", "-shm")),
+            ):
+                leftover.unlink(missing_ok=True)
     except OutputError:
         raise
     except OSError as exc:

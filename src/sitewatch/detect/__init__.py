@@ -5,7 +5,6 @@ from sitewatch.detect.model import Detector, ModelInfo
 from sitewatch.detect.stage import (
     DetectReport,
     ImageResult,
-    export_detections,
     run_detector,
     select_images,
 )
@@ -18,7 +17,6 @@ __all__ = [
     "SceneDetections",
     "TileSpec",
     "detect_scene",
-    "export_detections",
     "run_detector",
     "select_images",
 ]

@@ -14,7 +14,6 @@ from sitewatch.detect.infer import SceneDetections, TileSpec, detect_scene
 from sitewatch.detect.model import Detector
 from sitewatch.detect.scene import open_scene
 from sitewatch.errors import NotFoundError, SitewatchError
-from sitewatch.export import ExportBox, write_boxes
 from sitewatch.store.catalog import Catalog, detections_at
 from sitewatch.store.models import Detection, Image, ImageSite, Run, utcnow
 
@@ -179,24 +178,3 @@ def _detect_one(
     return ImageResult(
         image.sha256, image.original_name, run_id, count, False, time.perf_counter() - start
     )
-
-
-def export_detections(
-    catalog: Catalog, report: DetectReport, out: Path, fmt: str, all_scores: bool = False
-) -> int:
-    """Write the report's detections (at the operating threshold unless ``all_scores``)."""
-    run_ids = [r.run_id for r in report.results if r.run_id is not None]
-    with catalog.session() as s:
-        query = (
-            select(Detection, Image)
-            .join(Image, Detection.image_id == Image.id)
-            .where(Detection.run_id.in_(run_ids))
-        )
-        if not all_scores:
-            query = query.where(Detection.score >= report.threshold)
-        rows = s.execute(query.order_by(Image.id, Detection.score.desc())).all()
-        boxes = [
-            ExportBox(im, d.class_name, d.x0, d.y0, d.x1, d.y1, round(d.score, 4)) for d, im in rows
-        ]
-    write_boxes(out, boxes, fmt)
-    return len(boxes)

@@ -12,7 +12,8 @@ from sqlalchemy import select
 
 from sitewatch.boxes import duplicate_of
 from sitewatch.errors import BadInputError, ConflictError, DatasetNotFoundError, NotFoundError
-from sitewatch.export import ExportBox, write_boxes
+from sitewatch.export import ExportSummary, export_boxes
+from sitewatch.export.boxes import Box
 from sitewatch.hashing import sha256_file
 from sitewatch.ingest import IngestOptions, ingest
 from sitewatch.labels.formats import READERS, BoxRecord, detect_format
@@ -129,7 +130,7 @@ def import_labels(
     return result
 
 
-def _label_boxes(catalog: Catalog, label_set: str | None, site: str | None) -> list[ExportBox]:
+def _label_boxes(catalog: Catalog, label_set: str | None, site: str | None) -> list[Box]:
     with catalog.session() as s:
         query = (
             select(Label, Image)
@@ -147,18 +148,19 @@ def _label_boxes(catalog: Catalog, label_set: str | None, site: str | None) -> l
                 ImageSite.site_id == site_row.id
             )
         rows = s.execute(query.order_by(Image.id, Label.id)).all()
-        return [ExportBox(img, lab.class_name, lab.x0, lab.y0, lab.x1, lab.y1) for lab, img in rows]
+        return [Box(img.id, lab.class_name, lab.x0, lab.y0, lab.x1, lab.y1) for lab, img in rows]
 
 
 def export_labels(
     catalog: Catalog,
     out: str | Path,
-    fmt: Literal["coco", "geojson"] = "coco",
+    fmt: str = "coco",
     label_set: str | None = None,
     site: str | None = None,
-) -> int:
+) -> tuple[int, ExportSummary | None]:
     """Write labels (optionally of one set and/or site) to ``out``, without the flagged
-    near-duplicates; returns the box count."""
+    near-duplicates: ``coco`` (a COCO dataset), or geojson, gpkg, kml, kmz, csv; returns
+    the box count and, for those, what went on the map."""
     boxes = _label_boxes(catalog, label_set, site)
-    write_boxes(Path(out), boxes, fmt)
-    return len(boxes)
+    summary = export_boxes(catalog, boxes, out, fmt, f"Labels {label_set or ''}".strip())
+    return len(boxes), summary

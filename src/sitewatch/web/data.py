@@ -16,7 +16,6 @@ from sqlalchemy import select
 
 from sitewatch import geo
 from sitewatch.claims.ledger import list_claims
-from sitewatch.export import ExportBox, to_geojson
 from sitewatch.register.features import project
 from sitewatch.register.site import frame_matrix, registrations, site_polygon
 from sitewatch.report.build import report_dict
@@ -260,22 +259,12 @@ def image_to_frame(session: Any, site: Site, image: Image) -> np.ndarray | None:
 
 
 def site_detections_geojson(catalog: Catalog, name: str) -> dict[str, Any]:
-    """Each image's latest detections at the model's operating threshold, as GeoJSON."""
-    with catalog.session() as s:
-        site = catalog.get_site(s, name)
-        images = s.scalars(select(Image).join(ImageSite).where(ImageSite.site_id == site.id)).all()
-        boxes = []
-        for im in sorted(images, key=lambda im: (im.acquired_at is None, im.acquired_at, im.id)):
-            run = latest_detect_run(s, im.id)
-            if run is None:
-                continue
-            for d in s.scalars(
-                select(Detection).where(
-                    Detection.run_id == run.id, Detection.score >= run_threshold(run)
-                )
-            ):
-                boxes.append(ExportBox(im, d.class_name, d.x0, d.y0, d.x1, d.y1, round(d.score, 4)))
-        return to_geojson(boxes)
+    """Each image's latest detections at the model's operating threshold, as RFC 7946
+    GeoJSON: those on images with map coordinates (the rest are in the CSV export)."""
+    from sitewatch.export.layers import site_layers
+    from sitewatch.formats.geojson import feature_collection
+
+    return feature_collection(site_layers(catalog, name, {"detections"})[0])
 
 
 COUNT_COLUMNS = (

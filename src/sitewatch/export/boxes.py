@@ -1,0 +1,113 @@
+"""Boxes (detections of runs, or labels) to COCO or to a map/table format."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+
+from sitewatch.errors import ConflictError
+from sitewatch.export.layers import add_detection, detection_layer
+from sitewatch.export.placement import of_image
+from sitewatch.export.site import ExportSummary
+from sitewatch.files import write_json_atomic
+from sitewatch.formats import VectorFormat, write_layers
+from sitewatch.formats.coco import CocoBox, CocoImage, categories, coco_dataset, coco_results
+from sitewatch.store.catalog import Catalog, iso, run_threshold
+from sitewatch.store.models import Detection, Image, Label, Run
+
+
+@dataclass(frozen=True)
+class Box:
+    """A box on a catalog image; ``score`` for detections."""
+
+    image_id: int
+    class_name: str
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+    score: float | None = None
+
+
+def catalog_classes(catalog: Catalog) -> list[str]:
+    """Every class named by a label or a detection: one COCO category table for both."""
+    with catalog.session() as s:
+        labels = s.scalars(select(Label.class_name).distinct()).all()
+        found = s.scalars(select(Detection.class_name).distinct()).all()
+    return [*labels, *found]
+
+
+def export_boxes(
+    catalog: Catalog, boxes: Sequence[Box], out: str | Path, fmt: str, title: str
+) -> ExportSummary | None:
+    """Write ``boxes``: ``coco`` writes a COCO dataset for labels and the results list
+    (what ``COCO.loadRes`` reads) for detections; other formats as a ``detections`` layer."""
+    out = Path(out)
+    scored = any(b.score is not None for b in boxes)
+    with catalog.session() as s:
+        images = {i: s.get(Image, i) for i in dict.fromkeys(b.image_id for b in boxes)}
+        if fmt == "coco":
+            table = categories(catalog_classes(catalog))
+            coco = [CocoBox(b.image_id, b.class_name, b.x0, b.y0, b.x1, b.y1, b.score)
+                    for b in boxes]  # fmt: skip
+            if scored:
+                write_json_atomic(out, coco_results(coco, table))
+            else:
+                write_json_atomic(out, coco_dataset(_coco_images(images.values()), coco, table))
+            return None
+        kind = VectorFormat.of(out, fmt)
+        layer = detection_layer(title)
+        places = {i: of_image(s, im) for i, im in images.items() if im is not None}
+        for b in boxes:
+            im = images[b.image_id]
+            assert im is not None  # boxes come from the catalog
+            add_detection(layer, im, places[b.image_id], b, None, b.score)
+    if kind is not VectorFormat.CSV and boxes and not layer.rows:
+        raise ConflictError(
+            f"{out}: none of these images has map coordinates (no georeference, no "
+            "registration to a georeferenced site frame); write --coco or --csv instead"
+        )
+    write_layers(out, [layer], kind, title)
+    return ExportSummary(out, kind, {"detections": len(layer.rows)},
+                         {"detections": len(layer.unplaced)})  # fmt: skip
+
+
+def _coco_images(images: object) -> list[CocoImage]:
+    return [
+        CocoImage(
+            im.id,
+            im.original_name,
+            im.width,
+            im.height,
+            im.sha256,
+            iso(im.acquired_at) or None,
+            bool(im.date_is_illustrative),
+            im.licence,
+            im.credit,
+        )
+        for im in images  # type: ignore[attr-defined]
+        if im is not None
+    ]
+
+
+def export_detections(
+    catalog: Catalog, run_ids: Sequence[int], out: str | Path, fmt: str, all_scores: bool = False
+) -> ExportSummary | None:
+    """The detections of these runs: at each run's operating threshold, or every stored
+    detection when ``all_scores`` (COCO results always keep every score: AP needs them)."""
+    keep_all = all_scores or fmt == "coco"
+    with catalog.session() as s:
+        rows = s.execute(
+            select(Detection).where(Detection.run_id.in_(run_ids))
+            .order_by(Detection.image_id, Detection.score.desc(), Detection.id)
+        ).scalars().all()  # fmt: skip
+        threshold = {r: run_threshold(s.get(Run, r)) for r in run_ids}  # type: ignore[arg-type]
+        boxes = [
+            Box(d.image_id, d.class_name, d.x0, d.y0, d.x1, d.y1, round(d.score, 4))
+            for d in rows
+            if keep_all or d.score >= threshold[d.run_id]
+        ]
+    return export_boxes(catalog, boxes, out, fmt, "Detections")
