@@ -51,7 +51,10 @@ demo: setup $(PANGO)
 	$(SW) site add demo-airport --reference examples/airport/ef92f434-c41b-4423-9218-4514c49f00c6.jpg
 	$(SW) ingest examples/airport --site demo-airport
 	$(SW) labels import examples/airport/annotations.csv --name demo-airport-truth
-	$(SW) detect --site demo-airport --geojson $(DEMO)/demo-airport-detections.geojson
+	@# the airport scenes have no georeference: boxes go to COCO results and CSV (pixels), not GeoJSON
+	$(SW) detect --site demo-airport --coco $(DEMO)/demo-airport-detections.coco.json \
+		--csv $(DEMO)/demo-airport-detections.csv
+	$(SW) labels export $(DEMO)/demo-airport-truth.coco.json --set demo-airport-truth
 	$(SW) register demo-airport
 	$(SW) monitor demo-airport
 	@echo "== Joplin, MO (georeferenced GeoTIFF + COG in two CRSs) =="
@@ -61,6 +64,12 @@ demo: setup $(PANGO)
 	$(SW) ingest examples/joplin/joplin-post.tif --acquired 2011-05-23 --illustrative \
 		--provider "Maxar Open Data" --credit "Maxar Open Data (via xView2)" --licence "CC BY-NC 4.0"
 	$(SW) register joplin-south
+	$(SW) detect --site joplin-south
+	$(SW) export joplin-south $(DEMO)/joplin-south.gpkg
+	$(SW) export joplin-south $(DEMO)/joplin-south.kmz
+	$(SW) export joplin-south $(DEMO)/joplin-south-footprints.geojson --layer footprints
+	$(SW) export joplin-south $(DEMO)/joplin-south-post-in-frame.tif \
+		--image examples/joplin/joplin-post.tif
 	$(SW) site list
 	$(SW) site show demo-airport
 	$(SW) site show joplin-south
@@ -118,12 +127,17 @@ check-bare:
 	$(BARE)/bin/pip install --quiet .
 	$(BARE_SW) site add demo-airport --reference examples/airport/ef92f434-c41b-4423-9218-4514c49f00c6.jpg
 	$(BARE_SW) ingest examples/airport --site demo-airport
-	$(BARE_SW) detect --site demo-airport
+	$(BARE_SW) detect --site demo-airport --coco $(BARE_WS)/detections.json --csv $(BARE_WS)/detections.csv
 	$(BARE_SW) register demo-airport
 	$(BARE_SW) monitor demo-airport
 	$(BARE_SW) claim import examples/claims/demo-airport-claims.yaml
 	$(BARE_SW) claim list
 	$(BARE_SW) report demo-airport --out $(BARE_WS)/report.html
+	$(BARE_SW) site add joplin-south --aoi examples/joplin/aoi.geojson
+	$(BARE_SW) ingest examples/joplin/joplin-pre.tif --acquired 2011-05-01 --illustrative
+	$(BARE_SW) register joplin-south
+	$(BARE_SW) export joplin-south $(BARE_WS)/joplin.kml
+	$(BARE_SW) export joplin-south $(BARE_WS)/joplin.csv --layer footprints
 	$(BARE_SW) check
 	@echo "bare install: core commands ran"
 

@@ -46,9 +46,14 @@ def test_demo_flow(tmp_path: Path) -> None:
     assert "→ site joplin" in result.stdout
     listing = run(ws, "site", "list").stdout
     assert "apt" in listing and "joplin" in listing and "2011-05-01" in listing
-    out = tmp_path / "apt.geojson"
-    result = run(ws, "labels", "export", str(out), "--format", "geojson", "--site", "apt")
-    assert result.exit_code == 0 and out.is_file()
+    out = tmp_path / "apt.csv"
+    result = run(ws, "labels", "export", str(out), "--format", "csv", "--site", "apt")
+    assert result.exit_code == 0 and out.is_file() and "without map coordinates" in result.stdout
+    # the airport scenes have no georeference: no GeoJSON of pixels pretending to be degrees
+    geojson = tmp_path / "apt.geojson"
+    result = run(ws, "labels", "export", str(geojson), "--format", "geojson", "--site", "apt")
+    assert result.exit_code == 1 and "no map coordinates" in result.stderr
+    assert result.stderr.count("\n") == 1 and not geojson.exists()
     result = run(ws, "site", "rm", "joplin")
     assert result.exit_code == 0 and "images kept" in result.stdout
 
@@ -60,7 +65,8 @@ def test_usage_errors_exit_non_zero_with_one_line(tmp_path: Path) -> None:
     missing = run(ws, "site", "show", "ghost")
     assert missing.exit_code == 1 and missing.stderr.count("\n") == 1
     fmt = run(ws, "labels", "export", str(tmp_path / "o.json"), "--format", "shapefile")
-    assert fmt.exit_code == 1 and "unknown --format 'shapefile'" in fmt.stderr
+    assert fmt.exit_code == 1 and "unknown export format 'shapefile'" in fmt.stderr
+    assert "use coco or one of geojson" in fmt.stderr
 
 
 def test_version() -> None:

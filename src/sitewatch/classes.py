@@ -25,6 +25,9 @@ ALIASES: dict[str, ObjectClass] = {
     "airplane": ObjectClass.AIRCRAFT,
     "aeroplane": ObjectClass.AIRCRAFT,
     "plane": ObjectClass.AIRCRAFT,
+    # Airbus labels an aircraft cut by the image edge apart; it is still an aircraft, and
+    # `sitewatch eval` scores it as one
+    "truncated_airplane": ObjectClass.AIRCRAFT,
     "car": ObjectClass.VEHICLE,
     "small-vehicle": ObjectClass.VEHICLE,
     "small vehicle": ObjectClass.VEHICLE,

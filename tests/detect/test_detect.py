@@ -1,5 +1,6 @@
 """The shipped detector on real scenes: catalog stage, tiles, map coordinates, bad input."""
 
+import csv
 import json
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from sitewatch.cli import app
 from sitewatch.detect import Detector, TileSpec, detect_scene, run_detector, select_images
 from sitewatch.detect.model import DEFAULT_MODEL
 from sitewatch.detect.scene import open_scene
-from sitewatch.errors import BadInputError, DatasetNotFoundError
+from sitewatch.errors import BadInputError, ConflictError, DatasetNotFoundError
 from sitewatch.store.models import Detection, Run
 from tests.conftest import AIRPORT, write_geotiff
 
@@ -67,13 +68,15 @@ def test_detect_stage_stores_runs_reuses_and_exports(tmp_path: Path) -> None:
         dets = s.scalars(select(Detection).where(Detection.run_id == runs[0].id)).all()
         assert sum(d.score >= first.threshold for d in dets) == counts[0]
         assert all(d.geometry_wgs84_wkt is None for d in dets)  # ungeoreferenced
-    out = tmp_path / "dets.geojson"
-    from sitewatch.detect import export_detections
+    from sitewatch.export import export_detections
 
-    n = export_detections(cat, first, out, "geojson")
-    features = json.loads(out.read_text())["features"]
-    assert n == len(features) == sum(counts)
-    assert {f["properties"]["coordinate_space"] for f in features} == {"pixel"}
+    out = tmp_path / "dets.csv"
+    summary = export_detections(cat, [r.run_id for r in first.results], out, "csv")
+    rows = list(csv.DictReader(out.open()))
+    assert summary is not None and summary.unplaced["detections"] == len(rows) == sum(counts)
+    assert {r["lon_deg"] for r in rows} == {""}  # pixels only: no made-up coordinates
+    with pytest.raises(ConflictError, match="no map coordinates"):
+        export_detections(cat, [r.run_id for r in first.results], tmp_path / "d.geojson", "geojson")
 
 
 def test_georeferenced_detections_land_at_the_right_map_coordinates(tmp_path: Path) -> None:

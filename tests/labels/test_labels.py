@@ -43,10 +43,15 @@ def test_airbus_csv_import_of_the_demo_site(catalog: Catalog) -> None:
 def test_coco_round_trip(catalog: Catalog, tmp_path: Path) -> None:
     sitewatch.import_labels(catalog, AIRPORT / "annotations.csv", name="truth")
     out = tmp_path / "truth.coco.json"
-    assert sitewatch.export_labels(catalog, out, "coco", label_set="truth") == 133
+    assert sitewatch.export_labels(catalog, out, "coco", label_set="truth")[0] == 133
     coco = json.loads(out.read_text())
     assert len(coco["images"]) == 5 and len(coco["annotations"]) == 133
-    assert {c["name"] for c in coco["categories"]} <= {"Airplane", "Truncated_airplane"}
+    # one canonical category (what detections are called too); the source's names are kept
+    assert coco["categories"] == [{"id": 1, "name": "aircraft", "supercategory": "object"}]
+    assert {a.get("source_class") for a in coco["annotations"]} == {
+        "Airplane",
+        "Truncated_airplane",
+    }
     other = Catalog(tmp_path / "other")
     result = sitewatch.import_labels(other, out, images_dir=AIRPORT, name="again")
     assert (result.labels, result.images, result.duplicates) == (133, 5, 0)
@@ -74,18 +79,18 @@ def test_geojson_export_pixel_and_map_coordinates(catalog: Catalog, tmp_path: Pa
     sitewatch.import_labels(catalog, tmp_path / "b.json", images_dir=JOPLIN)
     sitewatch.import_labels(catalog, AIRPORT / "annotations.csv")
     out = tmp_path / "all.geojson"
-    assert sitewatch.export_labels(catalog, out, "geojson") == 134
+    count, summary = sitewatch.export_labels(catalog, out, "geojson")
+    assert count == 134 and summary.placed == {"detections": 1}
+    assert summary.unplaced == {"detections": 133}  # the airport's pixels stay out of GeoJSON
     features = json.loads(out.read_text())["features"]
-    geo_features = [f for f in features if f["properties"]["coordinate_space"] == "EPSG:4326"]
-    assert len(geo_features) == 1
-    ring = geo_features[0]["geometry"]["coordinates"][0]
+    assert len(features) == 1 and features[0]["properties"]["class"] == "building"
+    ring = features[0]["geometry"]["coordinates"][0]
     with rasterio.open(JOPLIN / "joplin-pre.tif") as ds:
         x, y = ds.xy(200, 100, offset="ul")
         lon, lat = rasterio.warp.transform(ds.crs, "EPSG:4326", [x], [y])
-    assert ring[0] == pytest.approx([lon[0], lat[0]], abs=1e-9)
-    pixel = [f for f in features if f["properties"]["coordinate_space"] == "pixel"]
-    assert len(pixel) == 133
-    assert pixel[0]["geometry"]["coordinates"][0][0] == pixel[0]["properties"]["bbox_px"][:2]
+    nearest = min(abs(v[0] - lon[0]) + abs(v[1] - lat[0]) for v in ring)
+    assert nearest < 1e-6  # the box's top-left corner, to the 6 decimals written
+    assert features[0]["properties"]["x0_px"] == 100 and features[0]["properties"]["y0_px"] == 200
 
 
 def test_labels_errors(catalog: Catalog, tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from sitewatch.errors import ConflictError
+from sitewatch.errors import BadInputError, ConflictError
 from sitewatch.export.layers import add_detection, detection_layer
 from sitewatch.export.placement import of_image
 from sitewatch.export.site import ExportSummary
@@ -46,6 +46,10 @@ def export_boxes(
     """Write ``boxes``: ``coco`` writes a COCO dataset for labels and the results list
     (what ``COCO.loadRes`` reads) for detections; other formats as a ``detections`` layer."""
     out = Path(out)
+    if fmt != "coco" and fmt.lower() not in set(VectorFormat):
+        raise BadInputError(
+            out, f"unknown export format {fmt!r}", f"use coco or one of {', '.join(VectorFormat)}"
+        )
     scored = any(b.score is not None for b in boxes)
     with catalog.session() as s:
         images = {i: s.get(Image, i) for i in dict.fromkeys(b.image_id for b in boxes)}
@@ -67,8 +71,8 @@ def export_boxes(
             add_detection(layer, im, places[b.image_id], b, None, b.score)
     if kind is not VectorFormat.CSV and boxes and not layer.rows:
         raise ConflictError(
-            f"{out}: none of these images has map coordinates (no georeference, no "
-            "registration to a georeferenced site frame); write --coco or --csv instead"
+            f"{out}: no map coordinates: none of these images is georeferenced or registered "
+            "to a georeferenced site frame; write COCO or CSV instead"
         )
     write_layers(out, [layer], kind, title)
     return ExportSummary(out, kind, {"detections": len(layer.rows)},

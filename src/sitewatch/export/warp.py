@@ -97,7 +97,8 @@ def export_registered(catalog: Catalog, site: str, image_ref: str, out: str | Pa
         with rasterio.open(tmp, "w", **profile) as dst:
             dst.write(np.moveaxis(pixels, -1, 0), [1, 2, 3])
             dst.write(alpha, 4)
-            dst.colorinterp = [*dst.colorinterp[:3], rasterio.enums.ColorInterp.alpha]
+            ci = rasterio.enums.ColorInterp
+            dst.colorinterp = [ci.red, ci.green, ci.blue, ci.alpha]
             dst.update_tags(
                 SITEWATCH_SITE=site,
                 SITEWATCH_IMAGE_SHA256=sha,

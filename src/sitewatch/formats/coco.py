@@ -106,6 +106,13 @@ def coco_dataset(
                 "bbox": b.bbox,
                 "area": round((b.x1 - b.x0) * (b.y1 - b.y0), 2),
                 "iscrowd": 0,
+                # the source's own class name where it differs from the category's (Airbus
+                # "Truncated_airplane" under "aircraft"): a re-import keeps it
+                **(
+                    {"source_class": b.class_name}
+                    if b.class_name != canonical(b.class_name)
+                    else {}
+                ),
             }
             for i, b in enumerate(boxes, start=1)
         ],

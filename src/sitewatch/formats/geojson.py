@@ -11,9 +11,9 @@ from shapely.geometry.base import BaseGeometry
 
 from sitewatch.formats.layers import Layer
 
-# 7 decimals of a degree is about 1 cm on the ground: below any VHR pixel, and what
-# RFC 7946 §11.2 asks for instead of the 16 digits a float prints
-DECIMALS = 7
+# 6 decimals of a degree is about 10 cm on the ground (RFC 7946 §11.2): under a third of
+# a VHR pixel, instead of the 16 digits a float prints
+DECIMALS = 6
 
 
 def geometry(geom: BaseGeometry) -> dict[str, Any]:

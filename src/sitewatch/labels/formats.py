@@ -90,6 +90,9 @@ def read_coco(path: Path) -> list[BoxRecord]:
             x, y, w, h = (float(v) for v in ann["bbox"])
             file_name = images[ann["image_id"]]
             class_name = categories[ann["category_id"]]
+            # sitewatch's own exports keep the source's class name beside the category
+            if isinstance(ann.get("source_class"), str) and ann["source_class"].strip():
+                class_name = ann["source_class"]
         except (KeyError, TypeError, ValueError):
             raise BadInputError(
                 path, f"annotation {ann.get('id')!r} has a bad bbox, image_id or category_id"
