@@ -6,7 +6,7 @@ window.ui = SwaggerUIBundle({
   dom_id: "#swagger-ui",
   layout: "BaseLayout",
   presets: [SwaggerUIBundle.presets.apis],
-  deepLinking: true,
+  deepLinking: false, // its links sit inside the operation buttons: nested controls (axe)
   showExtensions: true,
   showCommonExtensions: true,
   validatorUrl: null, // no call to validator.swagger.io
