@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -89,7 +90,14 @@ def test_monitor_demo_site_end_to_end(catalog, tmp_path: Path) -> None:
     paths = result.write(tmp_path / "out")
     data = json.loads(paths[-1].read_text())
     assert data["counts"][0]["count"] == used[0].count
-    assert "stayed" in paths[1].read_text().splitlines()[0]
+    changes_header = paths[1].read_text().splitlines()[0].split(",")
+    assert {"stayed_objects", "common_coverage_fraction", "date_illustrative"} <= set(
+        changes_header
+    )
+    counts = list(csv.DictReader(paths[0].open()))
+    assert {"count_objects", "low90_objects", "coverage_fraction"} <= set(counts[0])
+    assert {r["date_illustrative"] for r in counts} == {"true"}  # the demo dates are
+    assert all(len(r["estimate_objects"].partition(".")[2]) <= 4 for r in counts)
     # a class the detector looks for but never found is counted as zero, not left out
     with catalog.session() as s:
         for run in s.scalars(select(Run).where(Run.stage == "detect")):

@@ -1,4 +1,5 @@
-"""Flat CSV of a layer: its fields, then the longitude and latitude of each feature's centre."""
+"""Flat CSV: a layer (its fields, then the longitude and latitude of each feature's centre),
+or rows of records under renamed columns; booleans as true/false, numbers rounded."""
 
 from __future__ import annotations
 
@@ -37,3 +38,22 @@ def _text(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+def records_csv(rows: list[dict[str, object]], columns: Mapping[str, str], digits: int = 4) -> str:
+    """``rows`` under ``columns`` (record key → CSV header, which names the unit): what a
+    spreadsheet reads without a schema. Floats keep ``digits`` decimals."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(list(columns.values()))
+    for row in rows:
+        writer.writerow([_cell(row.get(key), digits) for key in columns])
+    return buf.getvalue()
+
+
+def _cell(value: object, digits: int) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{round(value, digits):g}" if abs(value) < 1e15 else repr(value)
+    return _text(value)

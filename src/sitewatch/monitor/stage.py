@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import asdict, dataclass, field
 from itertools import pairwise
 from pathlib import Path
@@ -16,6 +14,7 @@ from sitewatch import __version__
 from sitewatch.alerts.method import AlertConfig, Episode, Point, Step, detect_episodes
 from sitewatch.errors import BadInputError
 from sitewatch.files import write_json_atomic, write_text_atomic
+from sitewatch.formats.table import records_csv
 from sitewatch.monitor import chips
 from sitewatch.monitor.change import Change, MatchConfig, common_region, match_objects
 from sitewatch.monitor.counts import (
@@ -83,6 +82,8 @@ class MonitorResult:
         def plain(obj: Any) -> Any:
             return {k: when(v) for k, v in asdict(obj).items()}
 
+        illustrative = {c.sha256: c.date_is_illustrative for c in self.counts}
+
         return {
             "site": self.site,
             "reference": self.reference,
@@ -97,6 +98,9 @@ class MonitorResult:
                     "after": p.after,
                     "before_date": p.before_date,
                     "after_date": p.after_date,
+                    "date_illustrative": bool(
+                        illustrative.get(p.before) or illustrative.get(p.after)
+                    ),
                     "common_coverage": p.common_coverage,
                     "before_count": p.before_count,
                     "after_count": p.after_count,
@@ -124,20 +128,28 @@ class MonitorResult:
         out.mkdir(parents=True, exist_ok=True)
         data = self.to_dict()
         paths = [out / f"{self.site}-counts.csv", out / f"{self.site}-changes.csv"]
-        _write_csv(paths[0], data["counts"])
-        _write_csv(paths[1], data["changes"])
+        write_text_atomic(paths[0], records_csv(data["counts"], COUNT_COLUMNS))
+        write_text_atomic(paths[1], records_csv(data["changes"], CHANGE_COLUMNS))
         paths.append(out / f"{self.site}-monitor.json")
         write_json_atomic(paths[2], data)
         return paths
 
 
-def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
-    buf = io.StringIO(newline="")
-    if rows:
-        writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    write_text_atomic(path, buf.getvalue())
+# CSV headers name their units: a spreadsheet keeps no schema
+COUNT_COLUMNS = {
+    "sha256": "sha256", "name": "image", "acquired_at": "acquired_utc",
+    "date_is_illustrative": "date_illustrative", "class_name": "class",
+    "count": "count_objects", "estimate": "estimate_objects", "sd": "sd_objects",
+    "low": "low90_objects", "high": "high90_objects", "coverage": "coverage_fraction",
+    "partial": "partial", "used": "used", "reason": "reason",
+}  # fmt: skip
+CHANGE_COLUMNS = {
+    "before": "before_sha256", "after": "after_sha256", "before_date": "before_date",
+    "after_date": "after_date", "date_illustrative": "date_illustrative",
+    "common_coverage": "common_coverage_fraction", "before_count": "before_count_objects",
+    "after_count": "after_count_objects", "stayed": "stayed_objects",
+    "appeared": "appeared_objects", "departed": "departed_objects",
+}  # fmt: skip
 
 
 def monitor_site(
