@@ -9,6 +9,7 @@ from sitewatch.claims import (
     list_claims,
     review,
 )
+from sitewatch.export import ExportSummary, export_detections, export_site
 from sitewatch.ingest import Dated, IngestOptions, IngestReport, Provenance
 from sitewatch.labels import export_labels, import_labels
 from sitewatch.monitor import MonitorResult, monitor_site
@@ -26,6 +27,7 @@ __all__ = [
     "Catalog",
     "ClaimSpec",
     "Dated",
+    "ExportSummary",
     "IngestOptions",
     "IngestReport",
     "MonitorResult",
@@ -36,7 +38,9 @@ __all__ = [
     "add_frame_site",
     "add_geo_site",
     "claimreview",
+    "export_detections",
     "export_labels",
+    "export_site",
     "import_claims",
     "import_labels",
     "list_claims",
