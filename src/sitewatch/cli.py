@@ -466,7 +466,15 @@ def report(
         str | None, typer.Option("--from", help="First date shown (YYYY-MM-DD).")
     ] = None,
     end: Annotated[str | None, typer.Option("--to", help="Last date shown (YYYY-MM-DD).")] = None,
-    pdf: Annotated[Path | None, typer.Option(help="Also write this PDF (WeasyPrint).")] = None,
+    pdf: Annotated[
+        Path | None, typer.Option(help="Also write this PDF (WeasyPrint; tagged).")
+    ] = None,
+    archival: Annotated[
+        bool,
+        typer.Option(
+            "--archival", help="Make the PDF archival: PDF/A-3b with report.json attached."
+        ),
+    ] = False,
 ) -> None:
     """A self-contained HTML assessment of the site, its JSON twin beside it, and a PDF."""
     from sitewatch.report.render import write_report
@@ -474,14 +482,17 @@ def report(
     first, last = _day(start, "--from"), _day(end, "--to")
     if first and last and first > last:
         raise BadInputError("--from", f"{first} is after --to {last}")
+    if archival and pdf is None:
+        raise BadInputError("--archival", "there is no PDF to make archival", "add --pdf FILE")
     for flag, target in (("--out", out_html), ("--pdf", pdf)):
         if target is not None and target.is_dir():  # said before any work is done
             raise BadInputError(flag, f"{target} is a folder", "give a file name in it")
-    files = write_report(catalog(), name, out_html, first, last, pdf)
+    files = write_report(catalog(), name, out_html, first, last, pdf, archival)
     out.print(f"report: {escape(str(files.html))}", highlight=False)
     out.print(f"data:   {escape(str(files.json))}", highlight=False)
     if files.pdf is not None:
-        out.print(f"pdf:    {escape(str(files.pdf))}", highlight=False)
+        kind = " (PDF/A-3b, report.json attached)" if archival else ""
+        out.print(f"pdf:    {escape(str(files.pdf))}{kind}", highlight=False)
 
 
 @app.command()

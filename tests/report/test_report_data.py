@@ -176,7 +176,7 @@ def test_a_failed_pdf_leaves_no_file_behind(monitored, tmp_path, monkeypatch) ->
     from sitewatch.errors import MissingDependencyError
     from sitewatch.report import render
 
-    def no_weasyprint(html: str) -> bytes:
+    def no_weasyprint(html: str, attach_json: bytes | None = None) -> bytes:
         raise MissingDependencyError("PDF output", "WeasyPrint is not usable", "pip install")
 
     monkeypatch.setattr(render, "to_pdf", no_weasyprint)

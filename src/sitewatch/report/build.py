@@ -106,7 +106,8 @@ def report_dict(
     records = sorted(m.images.values(), key=lambda rec: (iso(rec.acquired_at), rec.name))
     out["images"] = [
         {**asdict(rec), "acquired_at": iso(rec.acquired_at), "used": rec.sha256 in used,
-         "registration": m.registration.get(rec.sha256), "reason": reasons.get(rec.sha256)}
+         "registration": _registration(m.registration.get(rec.sha256)),
+         "reason": reasons.get(rec.sha256)}
         for rec in records
         if within(rec.acquired_at)
     ]  # fmt: skip
@@ -162,6 +163,14 @@ def before_after(
 def _date(m: StoredMonitoring, sha: str) -> str | None:
     t = m.images[sha].acquired_at
     return t.date().isoformat() if t else None
+
+
+def _registration(reg: dict[str, Any] | None) -> dict[str, Any] | None:
+    """An image's registration with its residual in hundredths of a pixel: the fit is not
+    known to nine decimals, and the printed table has no room for them."""
+    if reg is None:
+        return None
+    return {**reg, "rmse_px": _r(reg["rmse_px"], 2), "overlap": _r(reg["overlap"], 3)}
 
 
 def _r(value: float | None, digits: int = 1) -> float | None:

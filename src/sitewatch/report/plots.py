@@ -82,10 +82,48 @@ def _points(
 
 
 def to_svg(fig: Figure) -> str:
-    """The figure as standalone SVG text, reproducible (no date, fixed ids) for embedding."""
+    """The figure as a standalone SVG file's text, reproducible (no date, fixed ids); see
+    ``inline_svg`` for the form an HTML page embeds."""
     import matplotlib
 
     buf = io.StringIO()
     with matplotlib.rc_context({"svg.hashsalt": "sitewatch", "svg.fonttype": "path"}):
         fig.savefig(buf, format="svg", metadata={"Date": None})
     return buf.getvalue()
+
+
+SVG = "http://www.w3.org/2000/svg"
+XLINK = "http://www.w3.org/1999/xlink"
+
+
+def inline_svg(svg: str, label: str, prefix: str) -> str:
+    """``svg`` (as ``to_svg`` writes it) as an element to paste into HTML: an image with
+    ``label`` as its accessible name, its ids prefixed with ``prefix``.
+
+    The XML prolog, DOCTYPE and RDF ``<metadata>`` belong to a standalone file; inside HTML
+    they are validation errors (HTML has no processing instructions, one DOCTYPE, no RDF).
+    The prefix keeps two plots' ids (clip paths, glyphs) from colliding on one page.
+    """
+    import xml.etree.ElementTree as ET
+
+    # a global registry: the default namespace keeps tags as <svg>, <path>, not <ns0:svg>
+    ET.register_namespace("", SVG)
+    ET.register_namespace("xlink", XLINK)
+    root = ET.fromstring(svg)
+    for metadata in root.findall(f"{{{SVG}}}metadata"):
+        root.remove(metadata)
+    href = f"{{{XLINK}}}href"
+    for el in root.iter():
+        if "id" in el.attrib:
+            el.set("id", prefix + el.attrib["id"])
+        if el.get(href, "").startswith("#"):
+            el.set(href, "#" + prefix + el.attrib[href][1:])
+        for key, value in list(el.attrib.items()):
+            if "url(#" in value:  # clip-path="url(#p…)"
+                el.set(key, value.replace("url(#", "url(#" + prefix))
+    root.set("role", "img")
+    root.set("aria-label", label)
+    title = ET.Element(f"{{{SVG}}}title")
+    title.text = label  # shown as a tooltip; the accessible name in SVG's own terms
+    root.insert(0, title)
+    return ET.tostring(root, encoding="unicode")

@@ -1,20 +1,28 @@
-"""Write a site's report: self-contained HTML (plots inline) and its JSON twin."""
+"""Write a site's report: self-contained HTML (plots inline), its JSON twin, and a PDF
+(tagged; on request archival, PDF/A-3b with the twin attached)."""
 
 from __future__ import annotations
 
+import json
+import os
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from sitewatch.claims.check import check_claim
+from sitewatch.claims.exchange import claimreview
 from sitewatch.claims.ledger import list_claims
-from sitewatch.errors import MissingDependencyError
-from sitewatch.files import write_bytes_atomic, write_json_atomic, write_text_atomic
+from sitewatch.errors import BadInputError, MissingDependencyError
+from sitewatch.files import write_bytes_atomic, write_text_atomic
 from sitewatch.report.build import report_dict
 from sitewatch.report.data import StoredMonitoring, load_monitoring
 from sitewatch.report.figures import PairFigure, data_uri, pair_figure, site_view
-from sitewatch.report.plots import series_figure, to_svg
+from sitewatch.report.plots import inline_svg, series_figure, to_svg
 from sitewatch.store.catalog import Catalog
+
+if TYPE_CHECKING:
+    from markupsafe import Markup
 
 
 @dataclass(frozen=True)
@@ -29,8 +37,11 @@ def render_html(
     svgs: dict[str, str],
     figures: list[PairFigure] | None = None,
     site_jpeg: bytes | None = None,
+    reviews: dict[str, Any] | None = None,
 ) -> str:
-    """The report as one HTML document (no external files, nothing fetched when opened)."""
+    """The report as one HTML document (no external files, nothing fetched when opened);
+    ``svgs`` are inline plots (``inline_svg``), ``reviews`` the site's claims as ClaimReview
+    JSON-LD, embedded for search engines and fact-check tools when given."""
     from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
     env = Environment(
@@ -41,8 +52,29 @@ def render_html(
         lstrip_blocks=True,
     )
     env.filters["data_uri"] = data_uri
+    env.filters["jsonld"] = script_json
     return env.get_template("report.html.j2").render(
-        r=report, svgs=svgs, figures=figures or [], site_jpeg=site_jpeg
+        r=report, svgs=svgs, figures=figures or [], site_jpeg=site_jpeg, claimreview=reviews
+    )
+
+
+def script_json(data: Any) -> Markup:
+    """``data`` as JSON safe inside a ``<script>`` element: ``<``, ``>`` and ``&`` written
+    as JSON escapes, so no text in it (a claim quoting ``</script>``) can end the element
+    or open a comment; JSON parsers read the same strings back."""
+    from markupsafe import Markup
+
+    text = json.dumps(data, indent=1, ensure_ascii=False)
+    for char, escape in (("&", "\\u0026"), ("<", "\\u003c"), (">", "\\u003e")):
+        text = text.replace(char, escape)
+    return Markup(text)  # made safe above for a script element, where HTML escapes are text
+
+
+def plot_label(site: str, class_name: str) -> str:
+    """The accessible name of a class's plot (the table after it has the same numbers)."""
+    return (
+        f"Chart of {class_name} counted at {site} over time: each count with its 90 % "
+        "interval, the usual range and any alert episodes; the table below lists the numbers."
     )
 
 
@@ -53,36 +85,64 @@ def write_report(
     start: date | None = None,
     end: date | None = None,
     pdf: str | Path | None = None,
+    archival: bool = False,
 ) -> ReportFiles:
-    """Write ``out`` (HTML), its twin (same name, ``.json``) and optionally ``pdf``.
+    """Write ``out`` (HTML), its twin (same name, ``.json``) and optionally ``pdf``: tagged
+    for screen readers, and with ``archival`` PDF/A-3b with the twin attached (report.json).
 
     Everything is computed before the first byte is written, so a failure leaves no file.
     """
+    if archival and pdf is None:
+        raise BadInputError("archival", "an archival PDF needs a PDF to write", "give pdf=…")
     out = Path(out)
     m: StoredMonitoring = load_monitoring(catalog, name)
-    report = report_dict(m, start, end, list_claims(catalog, name))
-    svgs = {cls: to_svg(series_figure(m, cls, start, end)) for cls in m.classes}
+    claims = list_claims(catalog, name)
+    report = report_dict(m, start, end, claims)
+    svgs = {
+        cls: inline_svg(to_svg(series_figure(m, cls, start, end)), plot_label(m.site, cls),
+                        f"plot{i}-")
+        for i, cls in enumerate(m.classes)
+    }  # fmt: skip
     figures = [
         pair_figure(catalog, name, c["before_sha256"], c["after_sha256"])
         for c in report["before_after"]
     ]
-    html = render_html(report, svgs, figures, site_view(catalog, name))
-    document = to_pdf(html) if pdf is not None else None
+    # the same public address the dashboard's ClaimReview export uses; none: no review url
+    reviews = (
+        claimreview(
+            [(c, check_claim(c, m)) for c in claims], os.environ.get("SITEWATCH_PUBLIC_URL")
+        )
+        if claims
+        else None
+    )
+    html = render_html(report, svgs, figures, site_view(catalog, name), reviews)
+    # the twin's bytes, written once and attached as they are to an archival PDF
+    twin_text = json.dumps(report, indent=1, ensure_ascii=False)
+    document = None
+    if pdf is not None:
+        document = to_pdf(html, twin_text.encode("utf-8") if archival else None)
     twin = out.with_suffix(".json")
-    write_json_atomic(twin, report)
+    write_text_atomic(twin, twin_text)
     write_text_atomic(out, html)
     if document is not None:
         write_bytes_atomic(Path(pdf), document)
     return ReportFiles(out, twin, Path(pdf) if pdf is not None else None)
 
 
-def to_pdf(html: str) -> bytes:
-    """The HTML laid out as an A4 PDF by WeasyPrint (the ``pdf`` extra, Pango from Debian).
+ARCHIVAL = "pdf/a-3b"  # PDF/A-3 allows an attached file of any kind; B: looks the same
+
+
+def to_pdf(html: str, attach_json: bytes | None = None) -> bytes:
+    """The HTML laid out as an A4 PDF by WeasyPrint (the ``pdf`` extra, Pango from Debian),
+    tagged (headings, tables, figures for screen readers). Given ``attach_json`` (the JSON
+    twin), an archival PDF/A-3b carrying it as ``report.json``, the data the pages show.
 
     Importing WeasyPrint sets Pillow's process-wide ``LOAD_TRUNCATED_IMAGES``, which would
     let every later decode in this process accept truncated JPEGs (ingest validation and
     detection rely on them failing); the flag is put back as it was.
     """
+    import inspect
+
     from PIL import ImageFile
 
     truncated = ImageFile.LOAD_TRUNCATED_IMAGES
@@ -95,6 +155,24 @@ def to_pdf(html: str) -> bytes:
                 f"WeasyPrint is not usable ({exc})",
                 "pip install 'sitewatch[pdf]' and apt install libpango-1.0-0 libpangoft2-1.0-0",
             ) from None
-        return weasyprint.HTML(string=html).write_pdf()
+        if "pdf_tags" not in weasyprint.DEFAULT_OPTIONS:
+            raise MissingDependencyError(
+                "PDF output",
+                f"WeasyPrint {weasyprint.__version__} cannot tag a PDF for screen readers",
+                "pip install -U weasyprint (66 or later)",
+            )
+        options: dict[str, Any] = {"pdf_tags": True}
+        if attach_json is not None:
+            # "Data": what the tables and plot are drawn from (ISO 32000-2, 7.11.3)
+            relation = "relationship" in inspect.signature(weasyprint.Attachment).parameters
+            options["pdf_variant"] = ARCHIVAL
+            options["attachments"] = [
+                weasyprint.Attachment(
+                    string=attach_json, name="report.json",
+                    description="the report's data (sitewatch report.json)",
+                    **({"relationship": "Data"} if relation else {}),
+                )
+            ]  # fmt: skip
+        return weasyprint.HTML(string=html).write_pdf(**options)
     finally:
         ImageFile.LOAD_TRUNCATED_IMAGES = truncated
