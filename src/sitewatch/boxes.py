@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 # Two boxes of one class overlapping this much mark the same object twice: parked aircraft
 # never overlap like that. (The Airbus sample has seven scenes annotated twice over.)
 DUPLICATE_IOU = 0.6
+
+
+@dataclass(frozen=True)
+class ImageBox:
+    """A box in a catalog image's pixels (x0, y0, x1, y1) with its class; ``score`` for
+    detections, None for labels."""
+
+    image_id: int
+    class_name: str
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+    score: float | None = None
 
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:

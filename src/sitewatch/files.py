@@ -155,29 +155,6 @@ def _publish(tmp: Path, final: Path, read_only: bool) -> None:
     fsync_dir(final.parent)
 
 
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path``: complete or not at all, durable once this returns."""
-    path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if path.is_dir():
-            raise OutputError(path, "is a folder", "give a file name")
-        _sweep_beside(path)
-        tmp = temp_name(path)
-        try:
-            with _open_new(tmp) as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            _publish(tmp, path, read_only=False)
-        finally:
-            tmp.unlink(missing_ok=True)
-    except OutputError:
-        raise
-    except OSError as exc:
-        raise OutputError.from_os(path, exc) from exc
-
-
 def write_with_atomic(path: Path, write: Callable[[Path], None]) -> None:
     """Let ``write`` create a file (a library that wants a path: GDAL, a zip writer) at a
     temporary name beside ``path``, then flush it and rename it into place: all or nothing.
@@ -207,6 +184,16 @@ def write_with_atomic(path: Path, write: Callable[[Path], None]) -> None:
         raise
     except OSError as exc:
         raise OutputError.from_os(path, exc) from exc
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path``: complete or not at all, durable once this returns."""
+
+    def write(tmp: Path) -> None:
+        with _open_new(tmp) as fh:
+            fh.write(data)
+
+    write_with_atomic(path, write)
 
 
 def write_text_atomic(path: Path, text: str) -> None:

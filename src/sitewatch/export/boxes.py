@@ -3,33 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import select
 
+from sitewatch.boxes import ImageBox
 from sitewatch.errors import BadInputError, ConflictError
 from sitewatch.export.layers import add_detection, detection_layer
 from sitewatch.export.placement import of_image
 from sitewatch.export.site import ExportSummary
 from sitewatch.files import write_json_atomic
 from sitewatch.formats import VectorFormat, write_layers
-from sitewatch.formats.coco import CocoBox, CocoImage, categories, coco_dataset, coco_results
+from sitewatch.formats.coco import CocoImage, categories, coco_dataset, coco_results
 from sitewatch.store.catalog import Catalog, iso, run_threshold
 from sitewatch.store.models import Detection, Image, Label, Run
-
-
-@dataclass(frozen=True)
-class Box:
-    """A box on a catalog image; ``score`` for detections."""
-
-    image_id: int
-    class_name: str
-    x0: float
-    y0: float
-    x1: float
-    y1: float
-    score: float | None = None
 
 
 def catalog_classes(catalog: Catalog) -> list[str]:
@@ -41,7 +28,7 @@ def catalog_classes(catalog: Catalog) -> list[str]:
 
 
 def export_boxes(
-    catalog: Catalog, boxes: Sequence[Box], out: str | Path, fmt: str, title: str
+    catalog: Catalog, boxes: Sequence[ImageBox], out: str | Path, fmt: str, title: str
 ) -> ExportSummary | None:
     """Write ``boxes``: ``coco`` writes a COCO dataset for labels and the results list
     (what ``COCO.loadRes`` reads) for detections; other formats as a ``detections`` layer."""
@@ -55,12 +42,10 @@ def export_boxes(
         images = {i: s.get(Image, i) for i in dict.fromkeys(b.image_id for b in boxes)}
         if fmt == "coco":
             table = categories(catalog_classes(catalog))
-            coco = [CocoBox(b.image_id, b.class_name, b.x0, b.y0, b.x1, b.y1, b.score)
-                    for b in boxes]  # fmt: skip
             if scored:
-                write_json_atomic(out, coco_results(coco, table))
+                write_json_atomic(out, coco_results(boxes, table))
             else:
-                write_json_atomic(out, coco_dataset(_coco_images(images.values()), coco, table))
+                write_json_atomic(out, coco_dataset(_coco_images(images.values()), boxes, table))
             return None
         kind = VectorFormat.of(out, fmt)
         layer = detection_layer(title)
@@ -110,7 +95,7 @@ def export_detections(
         ).scalars().all()  # fmt: skip
         threshold = {r: run_threshold(s.get(Run, r)) for r in run_ids}  # type: ignore[arg-type]
         boxes = [
-            Box(d.image_id, d.class_name, d.x0, d.y0, d.x1, d.y1, round(d.score, 4))
+            ImageBox(d.image_id, d.class_name, d.x0, d.y0, d.x1, d.y1, round(d.score, 4))
             for d in rows
             if keep_all or d.score >= threshold[d.run_id]
         ]

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sitewatch.boxes import ImageBox
 from sitewatch.classes import ObjectClass, canonical
 
 # ids of classes outside ObjectClass: after these, in name order, so a catalog's exports
@@ -28,24 +29,6 @@ class CocoImage:
     credit: str | None = None
 
 
-@dataclass(frozen=True)
-class CocoBox:
-    """A box in image pixels; ``score`` for detections."""
-
-    image_id: int
-    class_name: str
-    x0: float
-    y0: float
-    x1: float
-    y1: float
-    score: float | None = None
-
-    @property
-    def bbox(self) -> list[float]:
-        return [round(self.x0, 3), round(self.y0, 3), round(self.x1 - self.x0, 3),
-                round(self.y1 - self.y0, 3)]  # fmt: skip
-
-
 def categories(class_names: Iterable[str]) -> list[dict[str, Any]]:
     """The category table for these class names (canonical names, fixed ids for known ones)."""
     names = {canonical(n) for n in class_names}
@@ -64,7 +47,7 @@ def _ids(table: Sequence[dict[str, Any]]) -> dict[str, int]:
 
 
 def coco_dataset(
-    images: Sequence[CocoImage], boxes: Sequence[CocoBox], table: Sequence[dict[str, Any]]
+    images: Sequence[CocoImage], boxes: Sequence[ImageBox], table: Sequence[dict[str, Any]]
 ) -> dict[str, Any]:
     """A COCO detection dataset: what ``pycocotools.coco.COCO`` loads as ground truth."""
     cat = _ids(table)
@@ -103,7 +86,7 @@ def coco_dataset(
                 "id": i,
                 "image_id": b.image_id,
                 "category_id": cat[canonical(b.class_name)],
-                "bbox": b.bbox,
+                "bbox": _bbox(b),
                 "area": round((b.x1 - b.x0) * (b.y1 - b.y0), 2),
                 "iscrowd": 0,
                 # the source's own class name where it differs from the category's (Airbus
@@ -119,11 +102,16 @@ def coco_dataset(
     }
 
 
-def coco_results(boxes: Sequence[CocoBox], table: Sequence[dict[str, Any]]) -> list[dict]:
+def coco_results(boxes: Sequence[ImageBox], table: Sequence[dict[str, Any]]) -> list[dict]:
     """The COCO results list (``COCO.loadRes`` input): image_id, category_id, bbox, score."""
     cat = _ids(table)
     return [
-        {"image_id": b.image_id, "category_id": cat[canonical(b.class_name)], "bbox": b.bbox,
+        {"image_id": b.image_id, "category_id": cat[canonical(b.class_name)], "bbox": _bbox(b),
          "score": round(b.score if b.score is not None else 1.0, 4)}
         for b in boxes
     ]  # fmt: skip
+
+
+def _bbox(b: ImageBox) -> list[float]:
+    """COCO's x, y, width, height (pixels, to a thousandth)."""
+    return [round(b.x0, 3), round(b.y0, 3), round(b.x1 - b.x0, 3), round(b.y1 - b.y0, 3)]

@@ -10,10 +10,9 @@ from typing import Literal
 import numpy as np
 from sqlalchemy import select
 
-from sitewatch.boxes import duplicate_of
+from sitewatch.boxes import ImageBox, duplicate_of
 from sitewatch.errors import BadInputError, ConflictError, DatasetNotFoundError, NotFoundError
 from sitewatch.export import ExportSummary, export_boxes
-from sitewatch.export.boxes import Box
 from sitewatch.hashing import sha256_file
 from sitewatch.ingest import IngestOptions, ingest
 from sitewatch.labels.formats import READERS, BoxRecord, detect_format
@@ -130,7 +129,7 @@ def import_labels(
     return result
 
 
-def _label_boxes(catalog: Catalog, label_set: str | None, site: str | None) -> list[Box]:
+def _label_boxes(catalog: Catalog, label_set: str | None, site: str | None) -> list[ImageBox]:
     with catalog.session() as s:
         query = (
             select(Label, Image)
@@ -148,7 +147,9 @@ def _label_boxes(catalog: Catalog, label_set: str | None, site: str | None) -> l
                 ImageSite.site_id == site_row.id
             )
         rows = s.execute(query.order_by(Image.id, Label.id)).all()
-        return [Box(img.id, lab.class_name, lab.x0, lab.y0, lab.x1, lab.y1) for lab, img in rows]
+        return [
+            ImageBox(img.id, lab.class_name, lab.x0, lab.y0, lab.x1, lab.y1) for lab, img in rows
+        ]
 
 
 def export_labels(
