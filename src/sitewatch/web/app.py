@@ -25,7 +25,6 @@ from fastapi.responses import (
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader
-from pydantic import BaseModel, Field
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from sitewatch import __version__
@@ -42,7 +41,19 @@ from sitewatch.files import leftovers, remove, temp_name
 from sitewatch.ingest.sniff import RASTER_SUFFIXES
 from sitewatch.store.catalog import Catalog
 from sitewatch.web import data
-from sitewatch.web.jobs import STAGES, JobRunner
+from sitewatch.web.jobs import JobRunner
+from sitewatch.web.models import (
+    Claim,
+    ClaimRecord,
+    FrameChanges,
+    FrameDetections,
+    Health,
+    Job,
+    JobRequest,
+    SiteDetail,
+    SiteOverview,
+    Upload,
+)
 from sitewatch.web.security import (
     COOKIE,
     HEADERS,
@@ -77,35 +88,9 @@ ORIGINAL = {"content": {"application/octet-stream": {"schema": {"type": "string"
             "description": "the file exactly as ingested"}  # fmt: skip
 TILE_FORMAT = Annotated[str, PathParam(pattern="^(webp|png)$", description="webp (small) or png")]
 TILE_CACHE = "private, max-age=300"
+# JSON answers pass through their model (web.models) with the keys the data has: none added
+TYPED: dict[str, Any] = {"response_model_exclude_unset": True}
 log = logging.getLogger("sitewatch.web")
-
-
-class SourceRecord(BaseModel):
-    kind: str = Field(examples=["media"])
-    outlet: str | None = None
-    author: str | None = None
-    date: str | None = Field(None, examples=["2024-05-20"])
-    url: str | None = None
-    origin: str | None = None
-    quote: str | None = None
-
-
-class ClaimRecord(BaseModel):
-    model_config = {"populate_by_name": True}
-
-    text: str
-    site: str
-    start: str | None = Field(None, alias="from", examples=["2024-05-01"])
-    end: str | None = Field(None, alias="to", examples=["2024-05-31"])
-    expects: str | None = Field(None, examples=["increase"])
-    class_name: str | None = Field(None, alias="class", examples=["aircraft"])
-    notes: str | None = None
-    review_url: str | None = None
-    sources: list[SourceRecord] = Field(default_factory=list)
-
-
-class JobRequest(BaseModel):
-    stages: list[str] = Field(default_factory=lambda: list(STAGES), examples=[list(STAGES)])
 
 
 def create_app(
@@ -205,27 +190,30 @@ def create_app(
         return page(request, "docs.html.j2", openapi_url=app.openapi_url)
 
     # -- reading -----------------------------------------------------------------------------
-    @app.get("/api/health", tags=["meta"])
+    @app.get("/api/health", tags=["meta"], response_model=Health, **TYPED)
     def health() -> dict[str, Any]:
         return {"sitewatch": __version__, "images": catalog.count_images()}
 
-    @app.get("/api/sites", tags=["sites"])
+    @app.get("/api/sites", tags=["sites"], response_model=list[SiteOverview], **TYPED)
     def sites() -> list[dict[str, Any]]:
         """Every site with its latest count, a sparkline of estimates and its alert state."""
         return data.overview(catalog)
 
-    @app.get("/api/sites/{name}", tags=["sites"])
+    @app.get("/api/sites/{name}", tags=["sites"], response_model=SiteDetail, **TYPED)
     def site(name: str) -> dict[str, Any]:
         """A site's report data (series, episodes, changes, images with provenance) plus its
         frame and map geometry."""
         return data.site_detail(catalog, name)
 
-    @app.get("/api/sites/{name}/images/{sha256}/detections", tags=["imagery"])
+    @app.get(
+        "/api/sites/{name}/images/{sha256}/detections",
+        tags=["imagery"], response_model=FrameDetections, **TYPED,
+    )  # fmt: skip
     def detections(name: str, sha256: SHA) -> dict[str, Any]:
         """The latest detections on one image of the site, in site-frame pixels."""
         return data.frame_detections(catalog, name, sha256)
 
-    @app.get("/api/sites/{name}/changes", tags=["imagery"])
+    @app.get("/api/sites/{name}/changes", tags=["imagery"], response_model=FrameChanges, **TYPED)
     def changes(
         name: str,
         before: Annotated[str, Query(pattern=r"^[0-9a-f]{64}$")],
@@ -346,7 +334,7 @@ def create_app(
         media = {"html": "text/html", "json": "application/json", "pdf": "application/pdf"}[fmt]
         return _download(Response(body, media_type=media), f"{name}-report.{fmt}")
 
-    @app.get("/api/claims", tags=["claims"])
+    @app.get("/api/claims", tags=["claims"], response_model=list[Claim], **TYPED)
     def claims(site: str | None = None) -> list[dict[str, Any]]:
         """Every claim (or one site's) with its status against the imagery and its origins."""
         from sitewatch.claims import claim_dict, review
@@ -371,7 +359,7 @@ def create_app(
         body = claimreview(rows, base_url=os.environ.get("SITEWATCH_PUBLIC_URL"))
         return _download(JSONResponse(body, media_type="application/ld+json"), name)
 
-    @app.post("/api/claims", tags=["claims"], status_code=201)
+    @app.post("/api/claims", tags=["claims"], status_code=201, response_model=Claim, **TYPED)
     def add_claim(record: ClaimRecord) -> dict[str, Any]:
         """Add a claim with its sources (token needed); the same fields as a claims file."""
         from sitewatch.claims import add_claim, check_claim, claim_dict, get_claim
@@ -382,11 +370,11 @@ def create_app(
         stored = get_claim(catalog, claim_id)
         return claim_dict(stored, check_claim(stored, load_monitoring(catalog, stored.site)))
 
-    @app.get("/api/jobs", tags=["jobs"])
+    @app.get("/api/jobs", tags=["jobs"], response_model=list[Job], **TYPED)
     def list_jobs() -> list[dict[str, Any]]:
         return [j.to_dict() for j in jobs.list()]
 
-    @app.get("/api/jobs/{job_id}", tags=["jobs"])
+    @app.get("/api/jobs/{job_id}", tags=["jobs"], response_model=Job, **TYPED)
     def job(job_id: Annotated[str, PathParam(pattern="^[0-9a-f]{12}$")]) -> dict[str, Any]:
         found = jobs.get(job_id)
         if found is None:
@@ -394,12 +382,15 @@ def create_app(
         return found.to_dict()
 
     # -- writing (token) ---------------------------------------------------------------------
-    @app.post("/api/sites/{name}/jobs", tags=["jobs"], status_code=202)
+    @app.post("/api/sites/{name}/jobs", tags=["jobs"], status_code=202, response_model=Job, **TYPED)
     def start_job(name: str, request: JobRequest) -> dict[str, Any]:
         """Run detect, register and/or monitor on the site in the background (token needed)."""
         return jobs.submit(name, request.stages).to_dict()
 
-    @app.post("/api/images", tags=["imagery"], status_code=201)
+    @app.post(
+        "/api/images", tags=["imagery"], status_code=201, response_model=Upload,
+        responses={200: {"model": Upload, "description": "already in the catalog"}},
+    )  # fmt: skip
     def upload(
         file: Annotated[UploadFile, File(description="GeoTIFF/COG, JPEG 2000, JPEG or PNG")],
         site: Annotated[str | None, Form()] = None,

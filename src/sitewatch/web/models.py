@@ -1,0 +1,434 @@
+"""The JSON the dashboard's API reads and answers, as pydantic models: /openapi.json names
+every field, its type, whether it may be null and, for closed vocabularies, its values.
+
+The models describe what ``web.data``, ``report.build.report_dict`` and ``claims`` already
+return; they do not reshape it. A route answers with ``response_model_exclude_unset``, so a
+key that the data leaves out (a claim's evidence ``reference``) stays out rather than
+appearing as null, and tests/web/test_openapi.py checks that no key the data has is dropped.
+(Validation does convert: a whole number in a ``float`` field is written as ``5.0``.)
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from sitewatch.report.language import Level
+from sitewatch.web.jobs import STAGES
+
+# -- values -------------------------------------------------------------------------------
+Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$", description="full SHA-256 (hex)")]
+Day = Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$", json_schema_extra={"format": "date"})]
+# a count's date: empty for an undated image (``Count.date``)
+DayOrEmpty = Annotated[str, Field(pattern=r"^(\d{4}-\d{2}-\d{2})?$")]
+# ``store.catalog.iso``: UTC to the second with a Z; empty for an undated image
+Timestamp = Annotated[
+    str,
+    Field(
+        pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$", json_schema_extra={"format": "date-time"}
+    ),
+]
+TimestampOrEmpty = Annotated[str, Field(pattern=r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z)?$")]
+Point = Annotated[list[float], Field(min_length=2, max_length=2, description="x, y")]
+
+# closed vocabularies, as Literal (enum in the schema): the code keeps them as plain strings
+# (its only StrEnum, store.models.RunStatus, is in no answer); those the code lists in a tuple
+# are checked against it in tests/web/test_openapi.py
+SiteKind = Literal["geo", "frame"]
+SiteState = Literal["alert", "warm-up", "normal", "unmonitored"]  # web.data.site_state
+StepState = Literal["warm-up", "normal", "alert", "partial"]  # alerts.method.Step, or partial
+LinkMethod = Literal["explicit", "footprint", "reference"]  # store.models.ImageSite.method
+RegistrationStatus = Literal["ok", "failed"]
+ChangeKind = Literal["stayed", "appeared", "departed"]
+Expectation = Literal["increase", "decrease", "presence", "absence", "construction"]
+SourceKind = Literal[
+    "imagery_provider", "government", "media", "named_official", "anonymous_official",
+    "own_imagery",
+]  # fmt: skip
+ClaimStatus = Literal["supported", "consistent", "contradicted", "not_observable"]
+Stage = Literal["detect", "register", "monitor"]
+JobStatus = Literal["queued", "running", "done", "failed"]
+IngestStatus = Literal["ingested", "duplicate"]  # a failed ingest answers with an error
+
+
+class Model(BaseModel):
+    """Fields by their JSON names (``class``, ``from``, ``to`` are Python keywords)."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+
+# -- geometry -----------------------------------------------------------------------------
+class Polygon(Model):
+    """A GeoJSON Polygon: lon/lat for a map area, frame pixels for a site frame's area."""
+
+    type: Literal["Polygon"]
+    coordinates: list[list[Point]]
+
+
+class MultiPolygon(Model):
+    """A GeoJSON MultiPolygon (an area across the antimeridian, or in several parts)."""
+
+    type: Literal["MultiPolygon"]
+    coordinates: list[list[list[Point]]]
+
+
+Area = Annotated[Polygon | MultiPolygon, Field(discriminator="type")]
+
+
+# -- /api/health --------------------------------------------------------------------------
+class Health(Model):
+    sitewatch: str = Field(description="the server's version", examples=["0.1.0"])
+    images: int = Field(ge=0, description="images in the catalog")
+
+
+# -- /api/sites ---------------------------------------------------------------------------
+class LatestCount(Model):
+    """The newest full view of the site's leading class."""
+
+    date: DayOrEmpty
+    count: int
+    estimate: float | None
+    low: float | None
+    high: float | None
+    sha256: Sha256
+
+
+class SparkPoint(Model):
+    date: DayOrEmpty
+    estimate: float | None
+
+
+class SiteOverview(Model):
+    """One line of the overview: where the site is, its latest count and its state."""
+
+    name: str
+    kind: SiteKind
+    images: int
+    first: Day | None = Field(description="the earliest acquisition date")
+    last: Day | None
+    class_name: str | None = Field(alias="class", description="the class the line counts")
+    latest: LatestCount | None
+    sparkline: list[SparkPoint]
+    state: SiteState
+    episodes: int = Field(description="alert episodes, all classes")
+    aoi: Area | None = Field(description="the map area (lon/lat); null for a frame site")
+    map_image: Sha256 | None = Field(description="the latest georeferenced image")
+    note: str | None = Field(description="why nothing was counted, if so")
+
+
+# -- /api/sites/{name}: the report's data ---------------------------------------------------
+class Period(Model):
+    start: Day | None = Field(alias="from")
+    end: Day | None = Field(alias="to")
+
+
+class Judgement(Model):
+    """The key judgement for one class, in estimative language (ICD 203)."""
+
+    text: str
+    likelihood: float | None
+    term: str | None
+    term_range: tuple[float, float] | None
+    confidence: Level
+    confidence_reasons: list[str]
+
+
+class SeriesRow(Model):
+    """One image's count of one class, with the baseline it was judged against."""
+
+    date: DayOrEmpty
+    image: str = Field(description="the image's file name")
+    sha256: Sha256
+    count: int | None
+    estimate: float | None = Field(description="corrected for the detector's precision/recall")
+    low: float | None = Field(description="90 % interval")
+    high: float | None
+    coverage: float | None = Field(description="share of the site area the image sees")
+    partial: bool
+    baseline: float | None
+    usual_low: float | None
+    usual_high: float | None
+    state: StepState | None
+
+
+class Episode(Model):
+    """An alert episode: a run of counts above the usual range."""
+
+    start: Day
+    alarm: Day
+    end: Day | None = Field(description="null while ongoing")
+    ongoing: bool
+    baseline: float
+    peak: float
+    magnitude: float
+    likelihood: float
+    term: str
+    observations: int
+
+
+class ChangePair(Model):
+    """Objects matched between two consecutive compared images."""
+
+    before: str = Field(description="the earlier image's file name")
+    after: str
+    before_sha256: Sha256
+    after_sha256: Sha256
+    before_date: Day | None
+    after_date: Day | None
+    stayed: int
+    appeared: int
+    departed: int
+
+
+class BeforeAfter(ChangePair):
+    """A pair the report shows side by side, and why."""
+
+    why: str
+
+
+class ImageRegistration(Model):
+    method: str = Field(examples=["features"], description="how it was fitted to the frame")
+    status: RegistrationStatus
+    reason: str | None
+    inliers: int | None
+    rmse_px: float | None
+    overlap: float | None
+
+
+class SiteImage(Model):
+    """One image of the site with its provenance and whether it was counted."""
+
+    sha256: Sha256
+    name: str
+    acquired_at: TimestampOrEmpty = Field(description="empty when undated")
+    date_is_illustrative: bool
+    provider: str | None
+    credit: str | None
+    licence: str | None
+    source_url: str | None
+    gsd_m: float | None
+    width: int
+    height: int
+    georeferenced: bool
+    link_method: LinkMethod
+    coverage: float | None
+    labels: int
+    detected: int | None = Field(description="detections at the model's threshold")
+    used: bool = Field(description="counted by the latest monitoring")
+    registration: ImageRegistration | None
+    reason: str | None = Field(description="why it was not counted")
+
+
+class Detector(Model):
+    name: str | None
+    version: str | None
+    accuracy_source: str | None
+    precision: float | None
+    recall: float | None
+    ap50: float | None
+    ap50_95: float | None
+    count_error: float | None
+    held_out: str | None
+
+
+class AlertSettings(Model):
+    method: str
+    far_per_year: float = Field(description="stated false alarms per site and year")
+    threshold_h: float
+    min_baseline: int
+
+
+class ClaimSource(Model):
+    kind: SourceKind
+    outlet: str | None
+    author: str | None
+    published: Day | None
+    url: str | None
+    origin: str = Field(description="what the source rests on; one origin counts once")
+    quote: str | None
+
+
+class EvidenceView(Model):
+    """A view weighed for a claim."""
+
+    date: DayOrEmpty
+    image: str
+    sha256: Sha256
+    count: int | None
+    estimate: float | None
+    low: float | None
+    high: float | None
+    partial: bool
+    illustrative: bool
+    reference: bool = Field(False, description="the view a change is measured from")
+
+
+class Claim(Model):
+    """A public claim about a site and its status against the imagery."""
+
+    id: int
+    site: str
+    text: str
+    start: Day | None = Field(alias="from")
+    end: Day | None = Field(alias="to")
+    expects: Expectation | None
+    class_name: str | None = Field(alias="class")
+    notes: str | None
+    sources: list[ClaimSource]
+    status: ClaimStatus
+    label: str
+    reasons: list[str]
+    caveats: list[str]
+    evidence: list[EvidenceView]
+    origins: int = Field(description="independent origins among the sources")
+    source_count: int
+
+
+class ScaleTerm(Model):
+    phrase: str
+    low: float
+    high: float
+
+
+class FrameImage(Model):
+    status: RegistrationStatus
+    reason: str | None
+    footprint: list[Point] | None = Field(description="the image's corners in frame pixels")
+
+
+class Frame(Model):
+    """The site frame: the reference image's pixels, tiled for Leaflet's CRS.Simple."""
+
+    reference: Sha256
+    width: int
+    height: int
+    zmax: int = Field(description="the zoom at which a tile pixel is a frame pixel")
+    area: Area = Field(description="the site area in frame pixels")
+    registered: dict[Sha256, FrameImage] = Field(description="by image SHA-256")
+
+
+class SiteInfo(Model):
+    name: str
+    kind: SiteKind
+    notes: str | None
+    first: Day | None
+    last: Day | None
+    aoi: Area | None
+    footprints: dict[Sha256, Area] = Field(description="georeferenced images' outlines, by SHA-256")
+    map_image: Sha256 | None
+    frame: Frame | None = Field(description="null until the site has a reference image")
+
+
+class SiteDetail(Model):
+    """The site's report data (``sitewatch report``'s JSON twin) plus its frame and map."""
+
+    sitewatch: str
+    generated_at: Timestamp
+    site: str
+    period: Period
+    note: str | None
+    classes: list[str]
+    judgements: dict[str, Judgement] = Field(description="by class")
+    series: dict[str, list[SeriesRow]] = Field(description="by class, in time order")
+    episodes: dict[str, list[Episode]] = Field(description="by class")
+    changes: list[ChangePair]
+    before_after: list[BeforeAfter]
+    images: list[SiteImage]
+    detector: Detector
+    alerts: AlertSettings
+    claims: list[Claim]
+    scale: list[ScaleTerm] = Field(description="the estimative-language scale")
+    site_info: SiteInfo
+    state: SiteState
+
+
+# -- imagery ------------------------------------------------------------------------------
+class FrameDetection(Model):
+    class_name: str = Field(alias="class")
+    score: float
+    frame: list[Point] = Field(description="the box's corners in frame pixels")
+
+
+class FrameDetections(Model):
+    """The latest detector run's boxes on one image, every stored score."""
+
+    image: Sha256
+    registered: bool = Field(description="false: the boxes are in the image's own pixels")
+    model: str | None = Field(description="null when never detected")
+    threshold: float | None = Field(description="the model's operating threshold")
+    classes: list[str]
+    detections: list[FrameDetection]
+
+
+class ChangedObject(Model):
+    id: int
+    kind: ChangeKind
+    class_name: str = Field(alias="class")
+    x: float = Field(description="frame pixels")
+    y: float
+    distance_m: float | None
+    chip: bool = Field(description="a before|after chip exists (…/changes/{id}/chip.png)")
+
+
+class FrameChanges(Model):
+    before: Sha256
+    after: Sha256
+    compared: bool = Field(description="false when monitoring did not compare the pair")
+    objects: list[ChangedObject]
+
+
+# -- writing ------------------------------------------------------------------------------
+class SourceRecord(BaseModel):
+    """A source as a claims file gives it (checked, with the claim, by ``claims.checked``)."""
+
+    kind: str = Field(examples=["media"])
+    outlet: str | None = None
+    author: str | None = None
+    date: str | None = Field(None, examples=["2024-05-20"])
+    url: str | None = None
+    origin: str | None = None
+    quote: str | None = None
+
+
+class ClaimRecord(BaseModel):
+    """A claim as a claims file gives it. Unknown values answer 400 with the field named."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    text: str
+    site: str
+    start: str | None = Field(None, alias="from", examples=["2024-05-01"])
+    end: str | None = Field(None, alias="to", examples=["2024-05-31"])
+    expects: str | None = Field(None, examples=["increase"])
+    class_name: str | None = Field(None, alias="class", examples=["aircraft"])
+    notes: str | None = None
+    review_url: str | None = None
+    sources: list[SourceRecord] = Field(default_factory=list)
+
+
+class JobRequest(BaseModel):
+    stages: list[str] = Field(default_factory=lambda: list(STAGES), examples=[list(STAGES)])
+
+
+class Job(Model):
+    """A background job's progress (kept in memory until the server stops)."""
+
+    id: str = Field(pattern=r"^[0-9a-f]{12}$")
+    site: str
+    stages: list[Stage]
+    status: JobStatus
+    stage: Stage | None = Field(description="the stage running or last run")
+    done: int = Field(description="units finished in the current stage")
+    total: int
+    message: str
+    created_at: Timestamp
+    finished_at: Timestamp | None
+
+
+class Upload(Model):
+    status: IngestStatus
+    sha256: Sha256
+    name: str = Field(description="the stored file name")
+    sites: list[str] = Field(description="the sites it was linked to")
+    message: str
