@@ -5,7 +5,10 @@ from __future__ import annotations
 import csv
 import importlib.util
 import io
+import shutil
+import subprocess
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -258,12 +261,21 @@ def test_exports_match_the_catalog(workspace) -> None:
         res = client.get("/api/sites/apt/counts.csv")
         assert "attachment" in res.headers["content-disposition"]
         rows = list(csv.DictReader(io.StringIO(res.text)))
-        assert [r["estimate"] for r in rows] == [
-            str(r["estimate"]) for r in report["series"]["aircraft"]
+        assert [float(r["estimate_objects"]) for r in rows] == [
+            pytest.approx(r["estimate"], abs=1e-4) for r in report["series"]["aircraft"]
         ]
+        assert {"low90_objects", "coverage_fraction"} <= set(rows[0])
+        assert {r["date_illustrative"] for r in rows} == {"true"}
+        # the demo airport has no georeference: its GeoJSON holds no pixels posing as degrees,
+        # and every box is in the detections CSV instead
         geojson = client.get("/api/sites/apt/detections.geojson").json()
+        assert geojson["features"] == []
         detected = sum(im["detected"] for im in report["images"])
-        assert len(geojson["features"]) == detected
+        table = client.get("/api/sites/apt/layers.csv")
+        assert table.headers["content-type"].startswith("text/csv")
+        assert len(list(csv.DictReader(io.StringIO(table.text)))) == detected
+        refused = client.get("/api/sites/apt/layers.gpkg")
+        assert refused.status_code == 409 and "nothing on the map" in refused.json()["detail"]
         html = client.get("/api/sites/apt/report.html")
         assert html.headers["content-type"].startswith("text/html") and "apt" in html.text
         data = client.get("/api/sites/apt/report.json").json()
@@ -275,13 +287,49 @@ def test_exports_match_the_catalog(workspace) -> None:
         assert DEMO_REF.name in original.headers["content-disposition"]
 
 
-def test_pdf_report_download(workspace) -> None:
+def test_map_layers_download_and_open_in_gdal(workspace, tmp_path: Path) -> None:
+    with make_client(workspace) as client:
+        page = client.get("/sites/joplin").text
+        assert "/api/sites/joplin/layers.gpkg" in page and "layers.kmz" in page
+        assert "layers.gpkg" not in client.get("/sites/apt").text  # no map: no map files
+        for fmt in ("gpkg", "kml", "kmz"):
+            res = client.get(f"/api/sites/joplin/layers.{fmt}")
+            assert res.status_code == 200, res.text
+            assert f'joplin.{fmt}"' in res.headers["content-disposition"]
+            (tmp_path / f"joplin.{fmt}").write_bytes(res.content)
+        assert client.get("/api/sites/joplin/layers.shp").status_code == 422
+    if shutil.which("ogrinfo") is None:
+        pytest.skip("GDAL's ogrinfo is missing (apt gdal-bin)")
+    for fmt in ("gpkg", "kml", "kmz"):
+        listing = subprocess.run(["ogrinfo", "-ro", "-so", str(tmp_path / f"joplin.{fmt}")],
+                                 capture_output=True, text=True, check=True).stdout  # fmt: skip
+        for layer in ("site", "footprints", "detections", "changes"):
+            assert f": {layer}" in listing, (fmt, listing)
+
+
+def test_pdf_report_download(workspace, tmp_path: Path) -> None:
     if importlib.util.find_spec("weasyprint") is None:  # found, not imported: importing it
         pytest.skip("the PDF report needs the pdf extra")  # flips a Pillow global for good
     with make_client(workspace) as client:
         pdf = client.get("/api/sites/apt/report.pdf")
+        archival = client.get("/api/sites/apt/report.pdfa")
     assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
     assert pdf.content.startswith(b"%PDF") and len(pdf.content) > 50_000
+    assert (
+        archival.status_code == 200
+        and "report-archival.pdf" in archival.headers["content-disposition"]
+    )
+    assert archival.content.startswith(b"%PDF")
+    if shutil.which("pdfinfo") is None:
+        pytest.skip("poppler's pdfinfo is missing (apt poppler-utils)")
+    path = tmp_path / "archival.pdf"
+    path.write_bytes(archival.content)
+    meta = subprocess.run(["pdfinfo", "-meta", str(path)], capture_output=True, text=True)
+    assert (
+        "pdfaid:part" in meta.stdout
+        and "report.json"
+        in subprocess.run(["pdfdetach", "-list", str(path)], capture_output=True, text=True).stdout
+    )
 
 
 def test_changes_between_compared_dates_and_their_chips(workspace) -> None:

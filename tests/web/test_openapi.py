@@ -50,6 +50,15 @@ def test_writes_declare_the_token_and_reads_may_go_without(spec: dict) -> None:
         ("/api/sites/{name}/detections.geojson", {"application/geo+json"}),
         ("/api/sites/{name}/report.{fmt}", {"text/html", "application/pdf", "application/json"}),
         ("/api/claims.{fmt}", {"application/ld+json", "text/csv"}),
+        (
+            "/api/sites/{name}/layers.{fmt}",
+            {
+                "application/geopackage+sqlite3",
+                "text/csv",
+                "application/vnd.google-earth.kml+xml",
+                "application/vnd.google-earth.kmz",
+            },
+        ),
         ("/api/images/{sha256}/file", {"application/octet-stream"}),
         ("/api/sites/{name}/frame/{sha256}/{z}/{x}/{y}.{fmt}", {"image/webp", "image/png"}),
     ],

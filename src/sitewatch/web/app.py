@@ -79,7 +79,18 @@ GEOJSON = {"content": {"application/geo+json": {"schema": {"type": "object"}}},
 REPORT = {"content": {"text/html": {"schema": {"type": "string"}},
                       "application/pdf": {"schema": {"type": "string", "format": "binary"}},
                       "application/json": {"schema": {"type": "object"}}},
-          "description": "the report as HTML, PDF or its JSON twin"}  # fmt: skip
+          "description": "the report as HTML, tagged PDF, archival PDF/A-3b (pdfa, with "
+                         "report.json attached) or its JSON twin"}  # fmt: skip
+BINARY = {"schema": {"type": "string", "format": "binary"}}
+LAYER_MEDIA = {
+    "gpkg": "application/geopackage+sqlite3",
+    "kml": "application/vnd.google-earth.kml+xml",
+    "kmz": "application/vnd.google-earth.kmz",
+    "csv": "text/csv",
+}
+LAYERS_FILE = {"content": {m: BINARY for m in LAYER_MEDIA.values()},
+               "description": "GeoPackage, KML or KMZ with the layers site, footprints, "
+                              "detections and changes; or every detection as CSV"}  # fmt: skip
 CLAIMS_FILE = {"content": {"application/ld+json": {"schema": {"type": "object"}},
                            "text/csv": {"schema": {"type": "string"}}},
                "description": "ClaimReview JSON-LD or CSV (by the path's suffix)"}  # fmt: skip
@@ -176,7 +187,7 @@ def create_app(
     def site_page(request: Request, name: str) -> HTMLResponse:
         with catalog.session() as s:
             catalog.get_site(s, name)
-        return page(request, "site.html.j2", site=name)
+        return page(request, "site.html.j2", site=name, on_map=data.site_on_map(catalog, name))
 
     @app.get("/sites/{name}/view", response_class=HTMLResponse, include_in_schema=False)
     def viewer_page(request: Request, name: str) -> HTMLResponse:
@@ -316,23 +327,44 @@ def create_app(
     )  # fmt: skip
     def report(
         name: str,
-        fmt: Annotated[str, PathParam(pattern="^(html|pdf|json)$")],
+        fmt: Annotated[str, PathParam(pattern="^(html|pdf|pdfa|json)$")],
         start: Annotated[date | None, Query(alias="from")] = None,
         end: Annotated[date | None, Query(alias="to")] = None,
     ) -> Response:
-        """The analyst report (``sitewatch report``) as HTML, PDF or its JSON twin."""
+        """The analyst report (``sitewatch report``) as HTML, tagged PDF, archival PDF/A-3b
+        (``pdfa``: the JSON twin attached) or its JSON twin."""
         from sitewatch.report.render import write_report
 
         if start and end and start > end:
             raise BadInputError("from", f"{start} is after to {end}")
         with tempfile.TemporaryDirectory(prefix="sitewatch-report-") as tmp:
-            out = Path(tmp) / f"{name}-report.html"
-            pdf = out.with_suffix(".pdf") if fmt == "pdf" else None
-            files = write_report(catalog, name, out, start, end, pdf=pdf)
-            path = {"html": files.html, "json": files.json, "pdf": files.pdf}[fmt]
+            out = Path(tmp) / "report.html"
+            pdf = out.with_suffix(".pdf") if fmt in ("pdf", "pdfa") else None
+            files = write_report(catalog, name, out, start, end, pdf=pdf, archival=fmt == "pdfa")
+            path = {"html": files.html, "json": files.json}.get(fmt, files.pdf)
             body = path.read_bytes() if path else b""
-        media = {"html": "text/html", "json": "application/json", "pdf": "application/pdf"}[fmt]
-        return _download(Response(body, media_type=media), f"{name}-report.{fmt}")
+        media = {"html": "text/html", "json": "application/json"}.get(fmt, "application/pdf")
+        filename = f"{name}-report-archival.pdf" if fmt == "pdfa" else f"{name}-report.{fmt}"
+        return _download(Response(body, media_type=media), filename)
+
+    @app.get(
+        "/api/sites/{name}/layers.{fmt}",
+        tags=["exports"], response_class=Response, responses={200: LAYERS_FILE},
+    )  # fmt: skip
+    def layers(
+        name: str, fmt: Annotated[str, PathParam(pattern="^(gpkg|kml|kmz|csv)$")]
+    ) -> Response:
+        """The site for GIS and Google Earth (``sitewatch export``): its area, footprints,
+        detections and object changes in lon/lat; CSV: every detection, pixels and lon/lat.
+        409 when nothing of the site has map coordinates (use the CSV)."""
+        from sitewatch.export import export_site
+
+        with tempfile.TemporaryDirectory(prefix="sitewatch-export-") as tmp:
+            out = Path(tmp) / f"layers.{fmt}"
+            export_site(catalog, name, out)
+            body = out.read_bytes()
+        filename = f"{name}-detections.csv" if fmt == "csv" else f"{name}.{fmt}"
+        return _download(Response(body, media_type=LAYER_MEDIA[fmt]), filename)
 
     @app.get("/api/claims", tags=["claims"], response_model=list[Claim], **TYPED)
     def claims(site: str | None = None) -> list[dict[str, Any]]:

@@ -6,8 +6,6 @@ site frame, the area, footprints. The overview is one line of that per site.
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Any
 
 import numpy as np
@@ -267,18 +265,32 @@ def site_detections_geojson(catalog: Catalog, name: str) -> dict[str, Any]:
     return feature_collection(site_layers(catalog, name, {"detections"})[0])
 
 
-COUNT_COLUMNS = (
-    "class", "date", "image", "sha256", "count", "estimate", "low", "high", "coverage",
-    "partial", "baseline", "usual_low", "usual_high", "state",
-)  # fmt: skip
+# CSV headers name their units (a spreadsheet keeps no schema)
+COUNT_COLUMNS = {
+    "class": "class", "date": "date", "date_illustrative": "date_illustrative",
+    "image": "image", "sha256": "sha256", "count": "count_objects",
+    "estimate": "estimate_objects", "low": "low90_objects", "high": "high90_objects",
+    "coverage": "coverage_fraction", "partial": "partial", "baseline": "baseline_objects",
+    "usual_low": "usual_low_objects", "usual_high": "usual_high_objects", "state": "state",
+}  # fmt: skip
 
 
 def counts_csv(report: dict[str, Any]) -> str:
     """The report's count series, one row per image and class."""
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=COUNT_COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    for cls, rows in report["series"].items():
-        for row in rows:
-            writer.writerow({"class": cls, **row})
-    return buf.getvalue()
+    from sitewatch.formats.table import records_csv
+
+    illustrative = {im["sha256"]: im["date_is_illustrative"] for im in report["images"]}
+    rows = [
+        {"class": cls, "date_illustrative": illustrative.get(row["sha256"]), **row}
+        for cls, series in report["series"].items()
+        for row in series
+    ]
+    return records_csv(rows, COUNT_COLUMNS)
+
+
+def site_on_map(catalog: Catalog, name: str) -> bool:
+    """Whether the site has map coordinates to export: a map area, or a georeferenced frame."""
+    with catalog.session() as s:
+        site = catalog.get_site(s, name)
+        ref = site.reference_image
+        return site.aoi_wgs84_wkt is not None or (ref is not None and ref.georeferenced)
