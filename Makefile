@@ -135,6 +135,7 @@ check-bare:
 	$(BARE_SW) report demo-airport --out $(BARE_WS)/report.html
 	$(BARE_SW) site add joplin-south --aoi examples/joplin/aoi.geojson
 	$(BARE_SW) ingest examples/joplin/joplin-pre.tif --acquired 2011-05-01 --illustrative
+	$(BARE_SW) ingest examples/joplin/joplin-post.tif --acquired 2011-05-23 --illustrative
 	$(BARE_SW) register joplin-south
 	$(BARE_SW) export joplin-south $(BARE_WS)/joplin.kml
 	$(BARE_SW) export joplin-south $(BARE_WS)/joplin.csv --layer footprints

@@ -172,9 +172,11 @@ def _unwrap_ring(coords: np.ndarray, around_pole: bool = False) -> np.ndarray:
     step = np.diff(coords[:, 0])
     along_antimeridian = (np.abs(coords[:-1, 0]) == 180) & (np.abs(coords[1:, 0]) == 180)
     wrap = (np.abs(step) > 180) & ~along_antimeridian
-    step[wrap] -= 360 * np.sign(step[wrap])
-    coords[1:, 0] = coords[0, 0] + np.cumsum(step)
-    if abs(coords[-1, 0] - coords[0, 0]) > 1e-9:
+    # whole turns added to the given longitudes (not a running sum of steps, which drifts by
+    # an ulp: the closing vertex would miss the first and shapely would see a spike there)
+    turns = np.cumsum(np.where(wrap, -np.sign(step), 0.0))
+    coords[1:, 0] += 360 * turns
+    if turns[-1] != 0:
         if not around_pole:
             raise ValueError(
                 "a ring winds around a pole; give it as parts cut at the antimeridian (±180)"
