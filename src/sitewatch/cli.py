@@ -25,7 +25,7 @@ from sitewatch.cli_common import (
     progress_bar,
 )
 from sitewatch.cli_export import export as export_command
-from sitewatch.errors import BadInputError
+from sitewatch.errors import BadInputError, SitewatchError
 
 if TYPE_CHECKING:
     pass
@@ -325,8 +325,12 @@ def labels_import(
 def labels_export(
     out_path: Annotated[Path, typer.Argument(metavar="OUT")],
     fmt: Annotated[
-        str, typer.Option("--format", help="coco, or geojson, gpkg, kml, kmz, csv.")
-    ] = "coco",
+        str | None,
+        typer.Option(
+            "--format",
+            help="coco, geojson, gpkg, kml, kmz or csv (default: by suffix; .json: coco).",
+        ),
+    ] = None,
     label_set: Annotated[str | None, typer.Option("--set", help="Only this label set.")] = None,
     site: Annotated[str | None, typer.Option(help="Only images of this site.")] = None,
 ) -> None:
@@ -387,12 +391,19 @@ def detect(
         report = run_detector(cat, chosen, model, force, spec, shown, tiles)
     out.print(f"model {report.model} {report.version}, operating threshold {report.threshold:.2f}")
     runs = [r.run_id for r in report.results if r.run_id is not None]
+    failed = not report.ok
     for path, fmt in ((geojson, "geojson"), (coco, "coco"), (csv, "csv")):
-        if path is not None:
+        if path is None:
+            continue
+        try:  # each file on its own: one refused (no map coordinates) keeps the others
             summary = export_detections(cat, runs, path, fmt)
-            shown_lines = summary.lines() if summary is not None else ["COCO results list"]
-            out.print(f"wrote {escape(str(path))}: {escape(shown_lines[0])}", highlight=False)
-    if not report.ok:
+        except SitewatchError as exc:
+            error_line(str(exc))
+            failed = True
+            continue
+        shown_lines = summary.lines() if summary is not None else ["COCO results list"]
+        out.print(f"wrote {escape(str(path))}: {escape(shown_lines[0])}", highlight=False)
+    if failed:
         raise typer.Exit(1)
 
 

@@ -37,8 +37,11 @@ def export(
 ) -> None:
     """Export a site for GIS: GeoPackage, KML/KMZ, GeoJSON (RFC 7946) or a flat CSV."""
     if image is not None:
+        from sitewatch.errors import BadInputError
         from sitewatch.export.warp import export_registered
 
+        if layer or fmt not in (None, "tif", "tiff"):
+            raise BadInputError("--image", "writes a GeoTIFF of one image: drop --layer/--format")
         warped = export_registered(catalog(), name, image, out_path)
         residual = "" if warped.residual_px is None else f", residual {warped.residual_px:.2f} px"
         out.print(

@@ -164,6 +164,9 @@ def write_with_atomic(path: Path, write: Callable[[Path], None]) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.is_dir():
             raise OutputError(path, "is a folder", "give a file name")
+        if path.exists() and not path.is_file():
+            # a device or a pipe: the rename would replace it with a plain file
+            raise OutputError(path, "is not a regular file", "give the name of a file")
         _sweep_beside(path)
         tmp = temp_name(path)
         try:
@@ -233,9 +236,13 @@ def copy_durable(source: Path, target: Path, expected_sha256: str) -> None:
 def _sweep_beside(path: Path) -> None:
     """Remove what killed writers of ``path`` left beside it: outputs may live anywhere
     (a report in the home folder), so each write cleans up after its own earlier attempts."""
-    for old in path.parent.glob(f".tmp-*-{glob_escape(path.name)}"):
+    for old in path.parent.glob(f".tmp-*-{glob_escape(path.name)}*"):
         m = _TEMP.match(old.name)
-        if m and m["final"] == path.name and owner_alive(m["tag"]) is False:
+        rest = m["final"].removeprefix(path.name) if m else None
+        # the file itself, its journals, or formats.vector's GeoPackage work file
+        if rest in ("", "-journal", "-wal", "-shm", ".gpkg", ".gpkg-journal") and (
+            owner_alive(m["tag"]) is False  # type: ignore[index]
+        ):
             old.unlink(missing_ok=True)
 
 

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +21,8 @@ from tests.conftest import DEMO_REF, write_geotiff
 # 0.5 m pixels on UTM zone 31N, north of the equator: an ordinary projected grid
 UTM = "EPSG:32631"
 TRANSFORM = Affine(0.5, 0.0, 600_000.0, 0.0, -0.5, 5_400_000.0)
+CROP = (300, 200, 2300, 2000)  # left, top, right, bottom in the GeoTIFF's pixels
+SCALE = 0.8
 
 
 @pytest.fixture(scope="session")
@@ -32,13 +33,20 @@ def placed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Catalog, 
     with PILImage.open(DEMO_REF) as im:
         pixels = np.moveaxis(np.asarray(im.convert("RGB")), -1, 0)
     tif = write_geotiff(folder / "airport-utm.tif", crs=UTM, transform=TRANSFORM, pixels=pixels)
-    jpeg = shutil.copy(DEMO_REF, folder / "news-photo.jpg")
+    # the "news photo": a crop of the same scene at 80 % size, so its registration is a real
+    # scale and shift (a reversed or dropped homography would put boxes metres off)
+    with PILImage.open(DEMO_REF) as im:
+        crop = im.convert("RGB").crop(CROP)
+        crop = crop.resize((round(crop.width * SCALE), round(crop.height * SCALE)))
+        crop.save(folder / "news-photo.jpg", quality=92)
+    jpeg = folder / "news-photo.jpg"
     catalog = Catalog(folder / "workspace")
     prov = given("2024-01-10", True, "test", "sitewatch tests", "CC BY-NC-SA 4.0")
     assert ingest(catalog, [tif], IngestOptions(provenance=prov)).ok
     add_frame_site(catalog, "placed", str(tif))
-    later = given("2024-02-10", True, "test", "sitewatch tests", "CC BY-NC-SA 4.0")
-    assert ingest(catalog, [Path(jpeg)], IngestOptions(site="placed", provenance=later)).ok
+    later = given("2024-02-10", True, "test", "sitewatch tests", "CC BY-NC-SA 4.0",
+                  gsd=0.5 / SCALE)  # fmt: skip
+    assert ingest(catalog, [jpeg], IngestOptions(site="placed", provenance=later)).ok
     run_detector(catalog, select_images(catalog, [], "placed"))
     register_site(catalog, "placed")
     monitor_site(catalog, "placed", write_chips=False)

@@ -8,6 +8,13 @@ keep every box in pixels.
 
 from sitewatch.export.boxes import export_boxes, export_detections
 from sitewatch.export.layers import LAYER_NAMES
-from sitewatch.export.site import ExportSummary, export_site
+from sitewatch.export.site import ExportSummary, export_site, on_map
 
-__all__ = ["LAYER_NAMES", "ExportSummary", "export_boxes", "export_detections", "export_site"]
+__all__ = [
+    "LAYER_NAMES",
+    "ExportSummary",
+    "export_boxes",
+    "export_detections",
+    "export_site",
+    "on_map",
+]

@@ -11,7 +11,7 @@ from sitewatch.boxes import ImageBox
 from sitewatch.errors import BadInputError, ConflictError
 from sitewatch.export.layers import add_detection, detection_layer
 from sitewatch.export.placement import of_image
-from sitewatch.export.site import ExportSummary
+from sitewatch.export.site import ExportSummary, checked_target
 from sitewatch.files import write_json_atomic
 from sitewatch.formats import VectorFormat, write_layers
 from sitewatch.formats.coco import CocoImage, categories, coco_dataset, coco_results
@@ -27,22 +27,38 @@ def catalog_classes(catalog: Catalog) -> list[str]:
     return [*labels, *found]
 
 
-def export_boxes(
-    catalog: Catalog, boxes: Sequence[ImageBox], out: str | Path, fmt: str, title: str
-) -> ExportSummary | None:
-    """Write ``boxes``: ``coco`` writes a COCO dataset for labels and the results list
-    (what ``COCO.loadRes`` reads) for detections; other formats as a ``detections`` layer."""
-    out = Path(out)
-    if fmt != "coco" and fmt.lower() not in set(VectorFormat):
+def box_format(out: Path, fmt: str | None) -> str:
+    """``coco`` or a VectorFormat value, from ``fmt`` or the file's suffix (``.json``: COCO)."""
+    text = (fmt or ("coco" if out.suffix.lower() == ".json" else out.suffix.lstrip("."))).lower()
+    if text == "coco":
+        return text
+    try:
+        return VectorFormat.of(out, text).value
+    except BadInputError:
         raise BadInputError(
-            out, f"unknown export format {fmt!r}", f"use coco or one of {', '.join(VectorFormat)}"
-        )
-    scored = any(b.score is not None for b in boxes)
+            "--format", f"unknown export format {text!r}",
+            f"use coco or one of {', '.join(VectorFormat)}",
+        ) from None  # fmt: skip
+
+
+def export_boxes(
+    catalog: Catalog,
+    boxes: Sequence[ImageBox],
+    out: str | Path,
+    fmt: str | None,
+    title: str,
+    detections: bool,
+) -> ExportSummary | None:
+    """Write ``boxes`` (format by ``fmt`` or the suffix): ``coco`` writes the results list
+    ``COCO.loadRes`` reads for ``detections``, a COCO dataset for labels; other formats a
+    ``detections`` layer."""
+    out = checked_target(catalog, out)
+    fmt = box_format(out, fmt)
     with catalog.session() as s:
         images = {i: s.get(Image, i) for i in dict.fromkeys(b.image_id for b in boxes)}
         if fmt == "coco":
             table = categories(catalog_classes(catalog))
-            if scored:
+            if detections:
                 write_json_atomic(out, coco_results(boxes, table))
             else:
                 write_json_atomic(out, coco_dataset(_coco_images(images.values()), boxes, table))
@@ -83,11 +99,15 @@ def _coco_images(images: object) -> list[CocoImage]:
 
 
 def export_detections(
-    catalog: Catalog, run_ids: Sequence[int], out: str | Path, fmt: str, all_scores: bool = False
+    catalog: Catalog,
+    run_ids: Sequence[int],
+    out: str | Path,
+    fmt: str | None = None,
+    all_scores: bool = False,
 ) -> ExportSummary | None:
     """The detections of these runs: at each run's operating threshold, or every stored
     detection when ``all_scores`` (COCO results always keep every score: AP needs them)."""
-    keep_all = all_scores or fmt == "coco"
+    keep_all = all_scores or box_format(Path(out), fmt) == "coco"
     with catalog.session() as s:
         rows = s.execute(
             select(Detection).where(Detection.run_id.in_(run_ids))
@@ -99,4 +119,4 @@ def export_detections(
             for d in rows
             if keep_all or d.score >= threshold[d.run_id]
         ]
-    return export_boxes(catalog, boxes, out, fmt, "Detections")
+    return export_boxes(catalog, boxes, out, fmt, "Detections", detections=True)

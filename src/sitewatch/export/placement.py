@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sitewatch import geo
-from sitewatch.register import frame_matrix
+from sitewatch.register import image_to_frame
 from sitewatch.store.models import Image, Registration, Site
 
 
@@ -60,13 +60,22 @@ def own(image: Image) -> Placement | None:
     return Placement(image, "image georeference")
 
 
-def through(row: Registration, reference: Image) -> Placement | None:
-    """Placement of a registered image through its site frame's georeferenced reference."""
-    if row.status != "ok" or row.matrix is None or own(reference) is None:
+def through(session: Session, site: Site, image: Image) -> Placement | None:
+    """Placement of an image through its registration to ``site``'s frame, when the frame's
+    reference is georeferenced."""
+    reference = site.reference_image
+    if reference is None or own(reference) is None:
         return None
-    rmse = f", residual {row.rmse_px:.1f} px" if row.rmse_px is not None else ""
-    how = f"registration ({row.method}{rmse}) to {reference.original_name}"
-    return Placement(reference, how, frame_matrix(row))
+    h = image_to_frame(session, site, image)
+    if h is None:
+        return None
+    row = session.scalar(select(Registration).where(Registration.site_id == site.id,
+                                                    Registration.image_id == image.id))  # fmt: skip
+    detail = ""
+    if row is not None:
+        rmse = f", residual {row.rmse_px:.1f} px" if row.rmse_px is not None else ""
+        detail = f" ({row.method}{rmse})"
+    return Placement(reference, f"registration{detail} to {reference.original_name}", h)
 
 
 def of_image(session: Session, image: Image, site: Site | None = None) -> Placement | None:
@@ -75,12 +84,11 @@ def of_image(session: Session, image: Image, site: Site | None = None) -> Placem
     placed = own(image)
     if placed is not None:
         return placed
-    query = select(Registration).where(Registration.image_id == image.id,
-                                       Registration.status == "ok")  # fmt: skip
-    if site is not None:
-        query = query.where(Registration.site_id == site.id)
-    for row in session.scalars(query.order_by(Registration.id.desc())):
-        reference = session.get(Site, row.site_id).reference_image  # type: ignore[union-attr]
-        if reference is not None and (placed := through(row, reference)) is not None:
+    query = select(Registration.site_id).where(Registration.image_id == image.id,
+                                               Registration.status == "ok")  # fmt: skip
+    site_ids = [site.id] if site is not None else session.scalars(query).all()
+    for site_id in site_ids:
+        frame = session.get(Site, site_id)
+        if frame is not None and (placed := through(session, frame, image)) is not None:
             return placed
     return None

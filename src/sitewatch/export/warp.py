@@ -10,8 +10,9 @@ import numpy as np
 
 from sitewatch.errors import BadInputError, ConflictError, MissingDependencyError
 from sitewatch.export.placement import own
+from sitewatch.export.site import checked_target
 from sitewatch.files import write_with_atomic
-from sitewatch.register import frame_matrix, registrations
+from sitewatch.register import image_to_frame, registrations
 from sitewatch.store.catalog import Catalog
 
 MAX_SIDE = 32_768  # frame pixels per side of the output; beyond it the frame is mis-fit
@@ -30,7 +31,7 @@ def export_registered(catalog: Catalog, site: str, image_ref: str, out: str | Pa
     """Resample ``image_ref`` (a SHA-256 prefix or file) through its registration into the
     frame of ``site``, at the reference image's pixel size, and write a COG (RGB + alpha:
     transparent where the image has no pixels) in the reference's CRS."""
-    out = Path(out)
+    out = checked_target(catalog, out)
     if out.suffix.lower() not in (".tif", ".tiff"):
         raise BadInputError(out, "a registered image is written as GeoTIFF", "name it *.tif")
     with catalog.session() as s:
@@ -42,17 +43,15 @@ def export_registered(catalog: Catalog, site: str, image_ref: str, out: str | Pa
                 f"site {site!r} has no georeferenced frame: its reference image has no map "
                 "coordinates, so a registered image cannot be placed on a map"
             )
+        h = image_to_frame(s, site_row, image)
         row = registrations(s, site_row).get(image.id)
-        if image.id == ref.id:
-            h, residual = np.eye(3), 0.0
-        elif row is None or row.status != "ok" or row.matrix is None:
+        if h is None:
             why = row.reason if row is not None and row.reason else "not registered"
             raise ConflictError(
                 f"image {image.sha256[:12]} is not registered to site {site!r} ({why}); "
                 f"run `sitewatch register {site}` first"
             )
-        else:
-            h, residual = frame_matrix(row), row.rmse_px
+        residual = 0.0 if image.id == ref.id else row.rmse_px if row is not None else None
         path = catalog.readable_path(image)
         width, height, sha = image.width, image.height, image.sha256
         ref_transform, ref_crs = list(ref.transform), ref.crs_wkt

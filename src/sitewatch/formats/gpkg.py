@@ -8,7 +8,13 @@ from pathlib import Path
 import numpy as np
 import shapely
 
-from sitewatch.errors import MissingDependencyError, OutputError, describe_os_error
+from sitewatch.errors import (
+    LOW_SPACE,
+    MissingDependencyError,
+    OutputError,
+    describe_os_error,
+    free_bytes,
+)
 from sitewatch.formats.layers import FieldType, Layer
 
 _DTYPE = {
@@ -19,9 +25,11 @@ _DTYPE = {
 }
 
 
-def write_gpkg(path: Path, layers: Sequence[Layer]) -> None:
+def write_gpkg(path: Path, layers: Sequence[Layer], shown: Path | None = None) -> None:
     """Write every layer as a table of a new GeoPackage at ``path`` (which must not exist:
-    the caller writes to a temporary name and renames it, so no half-file is left)."""
+    the caller writes to a temporary name and renames it, so no half-file is left); errors
+    name ``shown``, the file the user asked for."""
+    shown = shown or path
     try:
         from pyogrio.raw import write
     except ImportError as exc:
@@ -51,10 +59,15 @@ def write_gpkg(path: Path, layers: Sequence[Layer]) -> None:
             )
         except (DataSourceError, DataLayerError, FieldError, GeometryError) as exc:
             # GDAL says why (a full disk: "database or disk is full"); name the file with it
-            cause, fix = describe_os_error(path, exc)
-            raise OutputError(
-                path, f"GDAL could not write layer {layer.name!r}: {cause}", fix
-            ) from exc
+            cause, fix = describe_os_error(shown, exc)
+            free = free_bytes(path)
+            if free is not None and free < LOW_SPACE:  # SQLite inside GDAL says it vaguely
+                cause, fix = (
+                    f"the disk is full ({free / 1e6:.1f} MB free there)",
+                    ("free some space and run it again"),
+                )
+            raise OutputError(shown, f"GDAL could not write layer {layer.name!r}: {cause}",
+                              fix) from exc  # fmt: skip
 
 
 _FILL = {FieldType.STRING: "", FieldType.INTEGER: 0, FieldType.REAL: 0.0, FieldType.BOOLEAN: False}

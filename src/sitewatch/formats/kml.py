@@ -4,6 +4,7 @@ typed ExtendedData under a Schema, so GIS reads them back as fields."""
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 from collections.abc import Sequence
 from xml.etree import ElementTree as ET
@@ -32,10 +33,15 @@ STYLES = {
 }
 
 
+# characters XML 1.0 cannot hold at all (a file name may carry them): written as U+FFFD
+_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
 def _el(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
-    e = ET.SubElement(parent, f"{{{NS}}}{tag}", attrs)
+    e = ET.SubElement(parent, f"{{{NS}}}{tag}", {k: _ILLEGAL.sub("\ufffd", v)
+                                                 for k, v in attrs.items()})  # fmt: skip
     if text is not None:
-        e.text = text
+        e.text = _ILLEGAL.sub("\ufffd", text)
     return e
 
 
@@ -84,14 +90,14 @@ def kml_document(
     if description:
         _el(doc, "description", description)
     for key, colour in STYLES.items():
-        style = _el(doc, "Style", id=f"style-{key}")
+        style = _el(doc, "Style", id=f"style-{key}")  # children in the order KML 2.2 fixes
+        icon = _el(style, "IconStyle")
+        _el(icon, "color", colour)
+        _el(icon, "scale", "0.8")
         line = _el(style, "LineStyle")
         _el(line, "color", colour)
         _el(line, "width", "2")
         _el(_el(style, "PolyStyle"), "fill", "0")
-        icon = _el(style, "IconStyle")
-        _el(icon, "color", colour)
-        _el(icon, "scale", "0.8")
     for layer in layers:
         schema = _el(doc, "Schema", id=f"{layer.name}.schema")
         for f in layer.fields:

@@ -37,8 +37,9 @@ _PYTHON = {
 
 @dataclass(frozen=True)
 class Field:
-    """A column; ``description`` names its unit where it has one (it travels into the files
-    that can hold it: GeoPackage column comments, the KML schema, the CSV header)."""
+    """A column; ``description`` says what it holds (KML carries it as the field's
+    displayName). Units live in the names themselves (``_px``, ``_m``), which every format
+    keeps."""
 
     name: str
     type: FieldType
@@ -102,7 +103,7 @@ class Layer:
         if geometry is None:
             self.unplaced.append(row)
             return
-        check_lonlat(geometry, self.name)
+        check_degrees(geometry, self.name)
         if geometry.geom_type.removeprefix("Multi") != self.shape:
             raise ValueError(f"layer {self.name!r} holds {self.shape}s, not {geometry.geom_type}")
         self.rows.append(Row(geometry, row))
@@ -115,8 +116,10 @@ class Layer:
         return f"Multi{self.shape}" if multi else self.shape
 
 
-def check_lonlat(geometry: BaseGeometry, where: str) -> None:
-    """Refuse geometries that are not finite lon/lat degrees (pixel coordinates, NaN)."""
+def check_degrees(geometry: BaseGeometry, where: str) -> None:
+    """Refuse geometries that are not finite lon/lat degrees within ±180/±90 (pixel
+    coordinates, NaN). Stricter than ``geo.check_lonlat``, which reads user input that may
+    use 0…360: what is written has been split at the antimeridian already."""
     if geometry.is_empty:
         raise BadInputError(where, "an empty geometry cannot be written")
     xy = shapely.get_coordinates(geometry)

@@ -55,5 +55,6 @@ def _cell(value: object, digits: int) -> str:
     if value is None:
         return ""
     if isinstance(value, float):
-        return f"{round(value, digits):g}" if abs(value) < 1e15 else repr(value)
+        text = f"{value:.{digits}f}".rstrip("0").rstrip(".")
+        return "0" if text in ("-0", "") else text
     return _text(value)

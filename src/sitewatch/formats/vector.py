@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from enum import StrEnum
 from pathlib import Path
@@ -65,4 +66,15 @@ def write_layers(path: Path, layers: Sequence[Layer], fmt: VectorFormat, title: 
     else:
         from sitewatch.formats.gpkg import write_gpkg
 
-        write_with_atomic(path, lambda tmp: write_gpkg(tmp, layers))
+        def write(tmp: Path) -> None:
+            # GDAL reopens the file between layers and picks its driver by the suffix:
+            # write under .gpkg whatever the user called it, then take its place
+            work = tmp.with_name(tmp.name + ".gpkg")
+            try:
+                write_gpkg(work, layers, shown=path)
+                os.replace(work, tmp)
+            finally:
+                for side in ("", "-journal", "-wal", "-shm"):
+                    work.with_name(work.name + side).unlink(missing_ok=True)
+
+        write_with_atomic(path, write)

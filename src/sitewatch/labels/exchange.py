@@ -155,13 +155,16 @@ def _label_boxes(catalog: Catalog, label_set: str | None, site: str | None) -> l
 def export_labels(
     catalog: Catalog,
     out: str | Path,
-    fmt: str = "coco",
+    fmt: str | None = None,
     label_set: str | None = None,
     site: str | None = None,
 ) -> tuple[int, ExportSummary | None]:
     """Write labels (optionally of one set and/or site) to ``out``, without the flagged
-    near-duplicates: ``coco`` (a COCO dataset), or geojson, gpkg, kml, kmz, csv; returns
-    the box count and, for those, what went on the map."""
+    near-duplicates: ``coco`` (a COCO dataset; the default for ``.json``), or geojson,
+    gpkg, kml, kmz, csv (default: by suffix); returns the box count and, for map and table
+    formats, what went on the map."""
     boxes = _label_boxes(catalog, label_set, site)
-    summary = export_boxes(catalog, boxes, out, fmt, f"Labels {label_set or ''}".strip())
+    summary = export_boxes(
+        catalog, boxes, out, fmt, f"Labels {label_set or ''}".strip(), detections=False
+    )
     return len(boxes), summary

@@ -414,6 +414,21 @@ def frame_matrix(row: Registration) -> np.ndarray:
     return np.array(row.matrix, float).reshape(3, 3)
 
 
+def image_to_frame(session: Session, site: Site, image: Image) -> np.ndarray | None:
+    """How ``image``'s pixels map into the site frame (3×3): identity for the reference,
+    the stored homography once it registered; None otherwise."""
+    if site.reference_image_id == image.id:
+        return np.eye(3)
+    row = session.scalar(
+        select(Registration).where(
+            Registration.site_id == site.id, Registration.image_id == image.id
+        )
+    )  # one row: the dashboard asks this for every tile
+    if row is None or row.status != "ok" or row.matrix is None:
+        return None
+    return frame_matrix(row)
+
+
 __all__ = [
     "ImageRegistration",
     "RegisterConfig",

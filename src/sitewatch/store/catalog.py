@@ -57,6 +57,19 @@ class Catalog:
         self.engine.dispose()
 
     # -- paths ---------------------------------------------------------------------------
+    def owns(self, path: str | Path) -> bool:
+        """Whether writing ``path`` would overwrite the catalog itself: its SQLite database
+        (and journals), the image store, or its locks. Outputs must go elsewhere."""
+        target = Path(path).resolve()
+        ws = self.workspace.resolve()
+        owned = [self.settings.image_store.resolve(), ws / ".locks"]
+        url = self.engine.url
+        database = url.database if url.get_backend_name() == "sqlite" else None
+        if database:
+            db_file = Path(database).resolve()
+            owned += [db_file.with_name(db_file.name + s) for s in ("", "-wal", "-shm", "-journal")]
+        return any(target == p or target.is_relative_to(p) for p in owned)
+
     def resolve_path(self, stored_path: str) -> Path:
         """Absolute path of an image file as recorded in the catalog."""
         path = Path(stored_path)

@@ -355,8 +355,9 @@ def create_app(
         name: str, fmt: Annotated[str, PathParam(pattern="^(gpkg|kml|kmz|csv)$")]
     ) -> Response:
         """The site for GIS and Google Earth (``sitewatch export``): its area, footprints,
-        detections and object changes in lon/lat; CSV: every detection, pixels and lon/lat.
-        409 when nothing of the site has map coordinates (use the CSV)."""
+        detections (each image's latest run, at its operating threshold) and object changes
+        in lon/lat; CSV: those detections with pixels, and lon/lat where placed. 409 when
+        nothing of the site has map coordinates (use the CSV)."""
         from sitewatch.export import export_site
 
         with tempfile.TemporaryDirectory(prefix="sitewatch-export-") as tmp:

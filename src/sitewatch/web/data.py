@@ -15,11 +15,11 @@ from sqlalchemy import select
 from sitewatch import geo
 from sitewatch.claims.ledger import list_claims
 from sitewatch.register.features import project
-from sitewatch.register.site import frame_matrix, registrations, site_polygon
+from sitewatch.register.site import frame_matrix, image_to_frame, registrations, site_polygon
 from sitewatch.report.build import report_dict
 from sitewatch.report.data import load_monitoring
 from sitewatch.store.catalog import Catalog, latest_detect_run, run_threshold
-from sitewatch.store.models import Detection, Image, ImageSite, Registration, Site
+from sitewatch.store.models import Detection, Image, ImageSite, Site
 from sitewatch.web.tiles import max_zoom
 
 
@@ -242,20 +242,6 @@ def image_of_site(catalog: Catalog, session: Any, site: Site, sha256: str) -> Im
     return image
 
 
-def image_to_frame(session: Any, site: Site, image: Image) -> np.ndarray | None:
-    """How ``image`` maps into the site frame; None until it registered successfully."""
-    if site.reference_image_id == image.id:
-        return np.eye(3)
-    reg = session.scalar(
-        select(Registration).where(
-            Registration.site_id == site.id, Registration.image_id == image.id
-        )
-    )  # one row: this runs for every tile
-    if reg is None or reg.status != "ok":
-        return None
-    return frame_matrix(reg)
-
-
 def site_detections_geojson(catalog: Catalog, name: str) -> dict[str, Any]:
     """Each image's latest detections at the model's operating threshold, as RFC 7946
     GeoJSON: those on images with map coordinates (the rest are in the CSV export)."""
@@ -289,8 +275,9 @@ def counts_csv(report: dict[str, Any]) -> str:
 
 
 def site_on_map(catalog: Catalog, name: str) -> bool:
-    """Whether the site has map coordinates to export: a map area, or a georeferenced frame."""
-    with catalog.session() as s:
-        site = catalog.get_site(s, name)
-        ref = site.reference_image
-        return site.aoi_wgs84_wkt is not None or (ref is not None and ref.georeferenced)
+    """Whether the site has anything with map coordinates to export (as ``sitewatch export``
+    places it: a map area, an image's georeference, or a registration to a georeferenced
+    frame)."""
+    from sitewatch.export import on_map
+
+    return on_map(catalog, name)
