@@ -143,3 +143,20 @@ def run_at_once(*targets: Callable[[], object], timeout: float = 120) -> None:
         t.start()
     for t in threads:
         t.join(timeout=timeout)
+
+
+def building_label(catalog: Catalog, folder: Path) -> None:
+    """Ingest the Joplin GeoTIFF and import one COCO "building" box on it (a label with
+    map coordinates), through a COCO file written to ``folder``."""
+    import json
+
+    from sitewatch.labels import import_labels
+
+    ingest(catalog, [JOPLIN / "joplin-pre.tif"], IngestOptions(allow_undated=True))
+    coco = {
+        "images": [{"id": 1, "file_name": "joplin-pre.tif", "width": 675, "height": 565}],
+        "categories": [{"id": 3, "name": "building"}],
+        "annotations": [{"id": 9, "image_id": 1, "category_id": 3, "bbox": [100, 200, 50, 40]}],
+    }
+    (folder / "b.json").write_text(json.dumps(coco))
+    import_labels(catalog, folder / "b.json", images_dir=JOPLIN)

@@ -26,7 +26,7 @@ from sitewatch.formats.kml import kml_document
 from sitewatch.formats.table import records_csv
 from sitewatch.ingest import IngestOptions, ingest
 from sitewatch.store.models import Run
-from tests.conftest import JOPLIN, copy_catalog
+from tests.conftest import JOPLIN, building_label, copy_catalog
 
 
 def _dead_tag() -> str:
@@ -92,14 +92,7 @@ def test_coco_results_of_no_detections_are_an_empty_list(placed, tmp_path) -> No
 
 def test_labels_export_goes_by_suffix(tmp_path: Path) -> None:
     catalog = Catalog(tmp_path / "ws")
-    ingest(catalog, [JOPLIN / "joplin-pre.tif"], IngestOptions(allow_undated=True))
-    coco = {
-        "images": [{"id": 1, "file_name": "joplin-pre.tif", "width": 675, "height": 565}],
-        "categories": [{"id": 3, "name": "building"}],
-        "annotations": [{"id": 9, "image_id": 1, "category_id": 3, "bbox": [100, 200, 50, 40]}],
-    }
-    (tmp_path / "b.json").write_text(json.dumps(coco))
-    sitewatch.import_labels(catalog, tmp_path / "b.json", images_dir=JOPLIN)
+    building_label(catalog, tmp_path)
     catalog.close()
     ws = str(tmp_path / "ws")
     runner = CliRunner()

@@ -13,7 +13,7 @@ import sitewatch
 from sitewatch import Catalog, IngestOptions
 from sitewatch.errors import BadInputError, ConflictError, DatasetNotFoundError
 from sitewatch.store.models import Image, Label
-from tests.conftest import AIRPORT, JOPLIN
+from tests.conftest import AIRPORT, JOPLIN, building_label
 
 
 def _label_count(catalog: Catalog) -> int:
@@ -69,14 +69,7 @@ def test_coco_round_trip(catalog: Catalog, tmp_path: Path) -> None:
 
 
 def test_geojson_export_pixel_and_map_coordinates(catalog: Catalog, tmp_path: Path) -> None:
-    sitewatch.ingest(catalog, [JOPLIN / "joplin-pre.tif"], IngestOptions(allow_undated=True))
-    coco = {
-        "images": [{"id": 1, "file_name": "joplin-pre.tif", "width": 675, "height": 565}],
-        "categories": [{"id": 3, "name": "building"}],
-        "annotations": [{"id": 9, "image_id": 1, "category_id": 3, "bbox": [100, 200, 50, 40]}],
-    }
-    (tmp_path / "b.json").write_text(json.dumps(coco))
-    sitewatch.import_labels(catalog, tmp_path / "b.json", images_dir=JOPLIN)
+    building_label(catalog, tmp_path)
     sitewatch.import_labels(catalog, AIRPORT / "annotations.csv")
     out = tmp_path / "all.geojson"
     count, summary = sitewatch.export_labels(catalog, out, "geojson")
