@@ -25,6 +25,7 @@ from sitewatch.formats import Field, FieldType, Layer
 from sitewatch.formats.kml import kml_document
 from sitewatch.formats.table import records_csv
 from sitewatch.ingest import IngestOptions, ingest
+from sitewatch.report.render import write_report
 from sitewatch.store.models import Run
 from tests.conftest import JOPLIN, building_label, copy_catalog
 
@@ -41,6 +42,9 @@ def test_exports_never_overwrite_the_catalog_a_device_or_a_pipe(placed, tmp_path
     for target in (db, catalog.settings.image_store / "x.gpkg"):
         with pytest.raises(OutputError, match="catalog's own database or image store"):
             export_site(catalog, "placed", target, fmt="gpkg")
+    with pytest.raises(OutputError, match="catalog's own database"):
+        write_report(catalog, "placed", tmp_path / "r.html", pdf=db)
+    assert not (tmp_path / "r.html").exists()
     assert db.stat().st_size == before and sitewatch.list_sites(catalog)
     fifo = tmp_path / "pipe.csv"
     os.mkfifo(fifo)

@@ -11,7 +11,7 @@ from sitewatch.boxes import ImageBox
 from sitewatch.errors import BadInputError, ConflictError
 from sitewatch.export.layers import add_detection, detection_layer
 from sitewatch.export.placement import of_image
-from sitewatch.export.site import ExportSummary, checked_target
+from sitewatch.export.site import ExportSummary
 from sitewatch.files import write_json_atomic
 from sitewatch.formats import VectorFormat, write_layers
 from sitewatch.formats.coco import CocoImage, categories, coco_dataset, coco_results
@@ -52,7 +52,7 @@ def export_boxes(
     """Write ``boxes`` (format by ``fmt`` or the suffix): ``coco`` writes the results list
     ``COCO.loadRes`` reads for ``detections``, a COCO dataset for labels; other formats a
     ``detections`` layer."""
-    out = checked_target(catalog, out)
+    out = catalog.output(out)
     fmt = box_format(out, fmt)
     with catalog.session() as s:
         images = {i: s.get(Image, i) for i in dict.fromkeys(b.image_id for b in boxes)}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from sitewatch.errors import BadInputError, ConflictError, OutputError
+from sitewatch.errors import BadInputError, ConflictError
 from sitewatch.export.layers import LAYER_NAMES, site_layers
 from sitewatch.formats import Layer, VectorFormat, write_layers
 from sitewatch.store.catalog import Catalog
@@ -34,17 +34,6 @@ class ExportSummary:
         return out
 
 
-def checked_target(catalog: Catalog, out: str | Path) -> Path:
-    """``out`` as a Path, refused when writing it would overwrite the catalog's own files."""
-    out = Path(out)
-    if catalog.owns(out):
-        raise OutputError(
-            out, "that is the catalog's own database or image store",
-            "write exports to another file (beside the workspace, or in it under a new name)",
-        )  # fmt: skip
-    return out
-
-
 def on_map(catalog: Catalog, name: str) -> bool:
     """Whether anything of the site has map coordinates (what map exports need)."""
     return any(layer.rows for layer in site_layers(catalog, name, {"site", "footprints"}))
@@ -62,7 +51,7 @@ def export_site(
     GeoPackage, KML and KMZ take every layer by default; GeoJSON and CSV take one
     (``detections`` by default). Nothing is written when nothing can be placed on a map.
     """
-    out = checked_target(catalog, out)
+    out = catalog.output(out)
     kind = VectorFormat.of(out, fmt)
     chosen = list(layers) if layers else (["detections"] if kind.one_layer else list(LAYER_NAMES))
     unknown = [n for n in chosen if n not in LAYER_NAMES]

@@ -10,7 +10,6 @@ import numpy as np
 
 from sitewatch.errors import BadInputError, ConflictError, MissingDependencyError
 from sitewatch.export.placement import own
-from sitewatch.export.site import checked_target
 from sitewatch.files import write_with_atomic
 from sitewatch.register import image_to_frame, registrations
 from sitewatch.store.catalog import Catalog
@@ -31,7 +30,7 @@ def export_registered(catalog: Catalog, site: str, image_ref: str, out: str | Pa
     """Resample ``image_ref`` (a SHA-256 prefix or file) through its registration into the
     frame of ``site``, at the reference image's pixel size, and write a COG (RGB + alpha:
     transparent where the image has no pixels) in the reference's CRS."""
-    out = checked_target(catalog, out)
+    out = catalog.output(out)
     if out.suffix.lower() not in (".tif", ".tiff"):
         raise BadInputError(out, "a registered image is written as GeoTIFF", "name it *.tif")
     with catalog.session() as s:

@@ -94,7 +94,10 @@ def write_report(
     """
     if archival and pdf is None:
         raise BadInputError("archival", "an archival PDF needs a PDF to write", "give pdf=…")
-    out = Path(out)
+    # refused before any work when a path is the catalog's own database or image store
+    out = catalog.output(out)
+    for path in (out.with_suffix(".json"), *([pdf] if pdf is not None else [])):
+        catalog.output(path)
     m: StoredMonitoring = load_monitoring(catalog, name)
     claims = list_claims(catalog, name)
     report = report_dict(m, start, end, claims)

@@ -13,7 +13,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from sitewatch.config import Settings
-from sitewatch.errors import ConflictError, NotFoundError
+from sitewatch.errors import ConflictError, NotFoundError, OutputError
 from sitewatch.files import owner_alive, owner_tag
 from sitewatch.hashing import sha256_file
 from sitewatch.store import db
@@ -69,6 +69,16 @@ class Catalog:
             db_file = Path(database).resolve()
             owned += [db_file.with_name(db_file.name + s) for s in ("", "-wal", "-shm", "-journal")]
         return any(target == p or target.is_relative_to(p) for p in owned)
+
+    def output(self, path: str | Path) -> Path:
+        """``path`` as a Path for a file sitewatch writes (an export, a report); refused
+        (OutputError) when writing it would overwrite the catalog's own files."""
+        if self.owns(path):
+            raise OutputError(
+                path, "that is the catalog's own database or image store",
+                "write it to another file (beside the workspace, or in it under a new name)",
+            )  # fmt: skip
+        return Path(path)
 
     def resolve_path(self, stored_path: str) -> Path:
         """Absolute path of an image file as recorded in the catalog."""
