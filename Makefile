@@ -107,6 +107,7 @@ web-assets:
 
 lint: setup
 	$(BIN)/ruff check src tests bench examples
+	$(BIN)/lint-imports
 	$(BIN)/ruff format --check src tests bench examples
 
 format: setup

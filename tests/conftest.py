@@ -17,8 +17,8 @@ from rasterio.transform import Affine
 from sitewatch import Catalog, add_frame_site, monitor_site
 from sitewatch.detect import run_detector, select_images
 from sitewatch.ingest import IngestOptions, ingest
+from sitewatch.monitor.stored import load_monitoring
 from sitewatch.register import register_site
-from sitewatch.report.data import load_monitoring
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"

@@ -119,7 +119,7 @@ def claim_show(claim_id: Annotated[int, typer.Argument(help="The claim's id.")])
 
 def _print_one(cat: Catalog, claim_id: int) -> None:
     from sitewatch.claims import check_claim, get_claim
-    from sitewatch.report.data import load_monitoring
+    from sitewatch.monitor.stored import load_monitoring
 
     c = get_claim(cat, claim_id)
     v = check_claim(c, load_monitoring(cat, c.site))

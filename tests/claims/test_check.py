@@ -11,8 +11,9 @@ from sitewatch.alerts import AlertConfig
 from sitewatch.alerts.method import Episode
 from sitewatch.claims import check_claim
 from sitewatch.claims.ledger import StoredClaim
-from sitewatch.monitor.counts import Accuracy, Count
-from sitewatch.report.data import StoredMonitoring
+from sitewatch.monitor.counts import Count
+from sitewatch.monitor.stored import StoredMonitoring
+from sitewatch.uncertainty import Accuracy
 
 ACC = Accuracy(0.97, 0.96, "held-out airports")
 

@@ -22,8 +22,8 @@ from sitewatch.claims import (
     list_claims,
     review,
 )
+from sitewatch.monitor.stored import load_monitoring
 from sitewatch.report.build import report_dict
-from sitewatch.report.data import load_monitoring
 from sitewatch.report.render import write_report
 from tests.conftest import DEMO_REF, EXAMPLES, copy_catalog
 from tests.report.test_report_data import _Spans

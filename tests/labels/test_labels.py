@@ -132,7 +132,7 @@ def test_full_shared_airbus_set(catalog: Catalog, shared_datasets: Path) -> None
 
 
 def test_coco_with_a_repeated_key_or_nan_is_refused_in_one_line(tmp_path: Path) -> None:
-    from sitewatch.labels.formats import read_coco
+    from sitewatch.formats.annotations import read_coco
 
     dup = tmp_path / "dup.json"
     dup.write_text('{"images": [], "images": [], "annotations": [], "categories": []}')

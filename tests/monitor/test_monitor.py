@@ -15,10 +15,11 @@ from sitewatch import add_frame_site
 from sitewatch.detect import run_detector, select_images
 from sitewatch.errors import BadInputError
 from sitewatch.ingest import IngestOptions, ingest
-from sitewatch.monitor import MatchConfig, estimate, match_objects, monitor_site
-from sitewatch.monitor.counts import Accuracy, FrameObject, ImageView
+from sitewatch.monitor import MatchConfig, match_objects, monitor_site
+from sitewatch.monitor.counts import FrameObject, ImageView
 from sitewatch.register import register_site
 from sitewatch.store.models import Run
+from sitewatch.uncertainty import Accuracy, estimate
 from tests.conftest import AIRPORT
 
 REF = AIRPORT / "ef92f434-c41b-4423-9218-4514c49f00c6.jpg"

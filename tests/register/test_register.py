@@ -53,7 +53,7 @@ def test_recovers_a_known_warp_with_light_change(catalog, tmp_path: Path) -> Non
     ingest(catalog, [ref_path, mov_path])
     add_frame_site(catalog, "apt", str(ref_path))
     with catalog.session() as s:
-        from sitewatch.sites.links import link
+        from sitewatch.store.links import link
 
         site = catalog.get_site(s, "apt")
         link(s, catalog.find_image(s, str(mov_path)), site, "explicit")

@@ -12,8 +12,9 @@ import pytest
 
 from sitewatch import monitor_site
 from sitewatch.alerts import AlertConfig
+from sitewatch.monitor.stored import load_monitoring
 from sitewatch.report.build import report_dict
-from sitewatch.report.data import evidence_of, judgements, load_monitoring
+from sitewatch.report.data import evidence_of, judgements
 from sitewatch.report.plots import series_figure
 from tests.conftest import copy_catalog
 
@@ -46,7 +47,7 @@ def test_series_plot_shows_counts_bands_episodes_and_partial_views(tmp_path) -> 
 
     from sitewatch.alerts import AlertConfig
     from sitewatch.monitor.stage import alert_scan
-    from sitewatch.report.data import StoredMonitoring
+    from sitewatch.monitor.stored import StoredMonitoring
     from sitewatch.report.plots import series_figure, to_svg
     from tests.report.test_language import counts_of
 
@@ -206,8 +207,8 @@ def test_only_partial_coverage_is_said_plainly(tmp_path) -> None:
 
     from sitewatch.alerts import AlertConfig
     from sitewatch.monitor.stage import alert_scan
+    from sitewatch.monitor.stored import StoredMonitoring
     from sitewatch.report.build import report_dict
-    from sitewatch.report.data import StoredMonitoring
     from sitewatch.report.render import render_html
     from sitewatch.sites.registry import SiteImage
     from tests.report.test_language import counts_of

@@ -15,9 +15,9 @@ import pytest
 from PIL import Image as PILImage
 from sqlalchemy import select
 
+from sitewatch.monitor.stored import load_monitoring
 from sitewatch.register.features import project
 from sitewatch.report.build import report_dict
-from sitewatch.report.data import load_monitoring
 from sitewatch.store.models import Image
 from tests.conftest import AIRPORT, DEMO_REF, write_jpeg
 from tests.web.conftest import TOKEN, make_client

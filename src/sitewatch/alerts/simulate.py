@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 
 from sitewatch.alerts.method import Point
-from sitewatch.monitor.counts import Accuracy, estimate
+from sitewatch.uncertainty import Accuracy, estimate
 
 EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
 

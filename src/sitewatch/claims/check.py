@@ -28,7 +28,7 @@ from typing import Any
 
 from sitewatch.claims.ledger import StoredClaim, origin_key
 from sitewatch.monitor.counts import Count
-from sitewatch.report.data import StoredMonitoring
+from sitewatch.monitor.stored import StoredMonitoring
 
 STATUSES = {
     "supported": "supported by imagery",

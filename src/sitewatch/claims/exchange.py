@@ -21,7 +21,7 @@ from sitewatch.claims.ledger import (
     store_claims,
 )
 from sitewatch.errors import BadInputError
-from sitewatch.report.data import load_monitoring
+from sitewatch.monitor.stored import load_monitoring
 from sitewatch.store.catalog import Catalog
 from sitewatch.values import kind_of, load_json, load_yaml, read_document
 

@@ -15,7 +15,7 @@ from sitewatch.detect.infer import TileSpec, detect_scene
 from sitewatch.detect.model import Detector
 from sitewatch.detect.scene import open_scene
 from sitewatch.errors import BadInputError, DatasetNotFoundError
-from sitewatch.labels.formats import READERS, detect_format
+from sitewatch.formats.annotations import READERS, detect_format
 
 
 @dataclass

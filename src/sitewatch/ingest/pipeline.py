@@ -37,8 +37,8 @@ from sitewatch.ingest.provenance import (
 )
 from sitewatch.ingest.sniff import RASTER_SUFFIXES, sniff
 from sitewatch.ingest.stac import read_item
-from sitewatch.sites.links import auto_link_image, link
 from sitewatch.store.catalog import Catalog
+from sitewatch.store.links import auto_link_image, link
 from sitewatch.store.models import Image, RunStatus
 
 Status = Literal["ingested", "duplicate", "failed"]

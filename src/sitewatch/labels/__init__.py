@@ -1,7 +1,7 @@
 """Ground-truth labels: import (Airbus CSV, COCO) and export (COCO, GeoJSON)."""
 
+from sitewatch.formats.annotations import BoxRecord, read_airbus_csv, read_coco
 from sitewatch.labels.exchange import LabelImport, export_labels, import_labels
-from sitewatch.labels.formats import BoxRecord, read_airbus_csv, read_coco
 
 __all__ = [
     "BoxRecord",

@@ -13,9 +13,9 @@ from sqlalchemy import select
 from sitewatch.boxes import ImageBox, duplicate_of
 from sitewatch.errors import BadInputError, ConflictError, DatasetNotFoundError, NotFoundError
 from sitewatch.export import ExportSummary, export_boxes
+from sitewatch.formats.annotations import READERS, BoxRecord, detect_format
 from sitewatch.hashing import sha256_file
 from sitewatch.ingest import IngestOptions, ingest
-from sitewatch.labels.formats import READERS, BoxRecord, detect_format
 from sitewatch.store.catalog import Catalog
 from sitewatch.store.models import Image, ImageSite, Label, LabelSet, Site
 

@@ -9,7 +9,6 @@ partial coverage is marked and never compared as if it were whole.
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -25,18 +24,9 @@ from sitewatch.register.georef import footprint_in
 from sitewatch.register.site import frame_matrix
 from sitewatch.store.catalog import run_threshold
 from sitewatch.store.models import Detection, Image, Registration, Run
+from sitewatch.uncertainty import Accuracy
 
 FULL_COVERAGE = 0.98  # below this fraction of the site seen, a count is "partial"
-Z90 = 1.6449  # two-sided 90 % normal quantile
-
-
-@dataclass(frozen=True)
-class Accuracy:
-    """The detector's measured precision and recall at its operating threshold."""
-
-    precision: float
-    recall: float
-    source: str  # where the numbers come from
 
 
 @dataclass(frozen=True)
@@ -71,25 +61,6 @@ class ImageView:
         ys = np.array([o.y for o in self.objects])
         keep = shapely.contains_xy(region, xs, ys)
         return [o for o, k in zip(self.objects, keep, strict=True) if k]
-
-
-def estimate(count: int, accuracy: Accuracy) -> tuple[float, float]:
-    """True-count estimate and its standard deviation from a detected count.
-
-    With recall R and precision P measured on held-out sites, N detections hold about
-    N·(1−P) false ones and find a fraction R of the real objects, so T ≈ N·P/R. Misses are
-    binomial (variance T·R·(1−R)), false detections Poisson (variance N·(1−P)); both are
-    divided by R² when carried to T.
-    """
-    p, r = accuracy.precision, accuracy.recall
-    false = count * (1 - p)
-    true = count * p / r
-    var = (true * r * (1 - r) + false) / (r * r)
-    return true, math.sqrt(max(var, 0.0))
-
-
-def interval(true: float, sd: float) -> tuple[float, float]:
-    return max(0.0, true - Z90 * sd), true + Z90 * sd
 
 
 def run_accuracy(run: Run) -> Accuracy:

@@ -17,18 +17,12 @@ from sitewatch.files import write_json_atomic, write_text_atomic
 from sitewatch.formats.table import records_csv
 from sitewatch.monitor import chips
 from sitewatch.monitor.change import Change, MatchConfig, common_region, match_objects
-from sitewatch.monitor.counts import (
-    FULL_COVERAGE,
-    Count,
-    ImageView,
-    estimate,
-    interval,
-    view_of,
-)
+from sitewatch.monitor.counts import FULL_COVERAGE, Count, ImageView, view_of
 from sitewatch.register.site import registrations, site_polygon
 from sitewatch.store.catalog import Catalog, iso, latest_detect_run
 from sitewatch.store.models import Episode as EpisodeRow
 from sitewatch.store.models import Image, ObjectChange, Observation, Site
+from sitewatch.uncertainty import estimate, interval
 
 MAX_CHIPS = 40  # per pair of dates
 

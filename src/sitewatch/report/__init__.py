@@ -1,6 +1,6 @@
 """Analyst report: estimative language and confidence (HTML/PDF rendering to come)."""
 
-from sitewatch.report.data import evidence_of, judgements, load_monitoring
+from sitewatch.report.data import evidence_of, judgements
 from sitewatch.report.judgement import KeyJudgement, key_judgement
 from sitewatch.report.language import (
     SCALE,
@@ -21,6 +21,5 @@ __all__ = [
     "evidence_of",
     "judgements",
     "key_judgement",
-    "load_monitoring",
     "term_for",
 ]

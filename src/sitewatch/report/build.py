@@ -15,7 +15,8 @@ from sitewatch.alerts.calibration import threshold_for
 from sitewatch.claims.check import check_claim
 from sitewatch.claims.exchange import claim_dict
 from sitewatch.claims.ledger import StoredClaim
-from sitewatch.report.data import StoredMonitoring, judge
+from sitewatch.monitor.stored import StoredMonitoring
+from sitewatch.report.data import judge
 from sitewatch.report.language import SCALE, term_for
 from sitewatch.store.catalog import iso
 

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from sitewatch.monitor.counts import Count
-    from sitewatch.report.data import StoredMonitoring
+    from sitewatch.monitor.stored import StoredMonitoring
 
 
 def series_figure(

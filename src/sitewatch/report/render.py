@@ -15,8 +15,8 @@ from sitewatch.claims.exchange import claimreview
 from sitewatch.claims.ledger import list_claims
 from sitewatch.errors import BadInputError, MissingDependencyError
 from sitewatch.files import write_bytes_atomic, write_text_atomic
+from sitewatch.monitor.stored import StoredMonitoring, load_monitoring
 from sitewatch.report.build import report_dict
-from sitewatch.report.data import StoredMonitoring, load_monitoring
 from sitewatch.report.figures import PairFigure, data_uri, pair_figure, site_view
 from sitewatch.report.plots import inline_svg, series_figure, to_svg
 from sitewatch.store.catalog import Catalog

@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 
 from sitewatch.errors import BadInputError, ConflictError
 from sitewatch.sites.aoi import parse_pixel_polygon, read_aoi
-from sitewatch.sites.links import auto_link_site, link
 from sitewatch.store.catalog import Catalog, detections_at, latest_detect_run, run_threshold
+from sitewatch.store.links import auto_link_site, link
 from sitewatch.store.models import Image, ImageSite, Label, Registration, Site
 from sitewatch.values import shown, text
 

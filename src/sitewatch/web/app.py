@@ -397,7 +397,7 @@ def create_app(
         """Add a claim with its sources (token needed); the same fields as a claims file."""
         from sitewatch.claims import add_claim, check_claim, claim_dict, get_claim
         from sitewatch.claims.exchange import from_record
-        from sitewatch.report.data import load_monitoring
+        from sitewatch.monitor.stored import load_monitoring
 
         claim_id = add_claim(catalog, from_record(record.model_dump(by_alias=True), "claim"))
         stored = get_claim(catalog, claim_id)

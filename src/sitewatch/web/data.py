@@ -14,10 +14,10 @@ from sqlalchemy import select
 
 from sitewatch import geo
 from sitewatch.claims.ledger import list_claims
+from sitewatch.monitor.stored import load_monitoring
 from sitewatch.register.features import project
 from sitewatch.register.site import frame_matrix, image_to_frame, registrations, site_polygon
 from sitewatch.report.build import report_dict
-from sitewatch.report.data import load_monitoring
 from sitewatch.store.catalog import Catalog, latest_detect_run, run_threshold
 from sitewatch.store.models import Detection, Image, ImageSite, Site
 from sitewatch.web.tiles import max_zoom

@@ -12,7 +12,7 @@ import numpy as np
 
 from sitewatch.boxes import unique_boxes
 from sitewatch.detect.imageio import load_scaled
-from sitewatch.labels.formats import read_airbus_csv
+from sitewatch.formats.annotations import read_airbus_csv
 
 
 @dataclass
