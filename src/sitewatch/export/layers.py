@@ -84,11 +84,16 @@ def image_values(image: Image, site: str | None) -> dict[str, object]:
 class Boxed(Protocol):
     """A box in image pixels with a class (a stored detection or label, an export box)."""
 
-    class_name: str
-    x0: float
-    y0: float
-    x1: float
-    y1: float
+    @property
+    def class_name(self) -> str: ...
+    @property
+    def x0(self) -> float: ...
+    @property
+    def y0(self) -> float: ...
+    @property
+    def x1(self) -> float: ...
+    @property
+    def y1(self) -> float: ...
 
 
 def add_detection(
@@ -139,7 +144,7 @@ def _site_layer(site: Site) -> Layer:
         "reference_sha256": ref.sha256 if ref is not None else None,
         "area_km2": round(geo.area_m2(area) / 1e6, 6) if area is not None else None,
     }
-    layer.add(area, **values)  # type: ignore[arg-type]
+    layer.add(area, **values)
     return layer
 
 
@@ -166,7 +171,7 @@ def _footprints(
             licence=im.licence,
             credit=im.credit,
             gsd_m=round(im.gsd_m, 4) if im.gsd_m else None,
-            coverage=round(coverage[im.id], 4) if coverage.get(im.id) is not None else None,
+            coverage=None if (seen := coverage.get(im.id)) is None else round(seen, 4),
             placed_by=placed.how if placed is not None else None,
         )
     return layer

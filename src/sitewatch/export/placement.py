@@ -30,12 +30,14 @@ class Placement:
     def lonlat(self, xy: np.ndarray) -> np.ndarray:
         """(N, 2) pixel coordinates → (N, 2) longitude, latitude."""
         xy = np.asarray(xy, float).reshape(-1, 2)
+        transform, crs_wkt = self.via.transform, self.via.crs_wkt
+        assert transform is not None and crs_wkt is not None  # own()/through() check both
         if self.homography is not None:
             from sitewatch.register.features import project
 
             xy = project(self.homography, xy)
-        x, y = geo.pixel_to_native(self.via.transform, xy[:, 0], xy[:, 1])
-        lon, lat = geo.to_wgs84(CRS.from_wkt(self.via.crs_wkt)).transform(x, y)
+        x, y = geo.pixel_to_native(transform, xy[:, 0], xy[:, 1])
+        lon, lat = geo.to_wgs84(CRS.from_wkt(crs_wkt)).transform(x, y)
         return np.column_stack([lon, lat])
 
     def box(self, x0: float, y0: float, x1: float, y1: float) -> BaseGeometry:

@@ -53,6 +53,7 @@ def export_registered(catalog: Catalog, site: str, image_ref: str, out: str | Pa
         residual = 0.0 if image.id == ref.id else row.rmse_px if row is not None else None
         path = catalog.readable_path(image)
         width, height, sha = image.width, image.height, image.sha256
+        assert ref.transform is not None and ref.crs_wkt is not None  # own(ref) checked both
         ref_transform, ref_crs = list(ref.transform), ref.crs_wkt
     corners = np.array([[0, 0], [width, 0], [width, height], [0, height]], float)
     from sitewatch.register.features import project, warp

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import shapely
@@ -17,7 +18,7 @@ from sitewatch.errors import (
 )
 from sitewatch.formats.layers import FieldType, Layer
 
-_DTYPE = {
+_DTYPE: dict[FieldType, Any] = {
     FieldType.STRING: object,
     FieldType.INTEGER: "int64",
     FieldType.REAL: "float64",

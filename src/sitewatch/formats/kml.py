@@ -101,9 +101,9 @@ def kml_document(
     for layer in layers:
         schema = _el(doc, "Schema", id=f"{layer.name}.schema")
         for f in layer.fields:
-            field = _el(schema, "SimpleField", name=f.name, type=_KML_TYPE[f.type])
+            simple = _el(schema, "SimpleField", name=f.name, type=_KML_TYPE[f.type])
             if f.description:
-                _el(field, "displayName", f.description)
+                _el(simple, "displayName", f.description)
     for layer in layers:
         folder = doc
         if nest:
@@ -114,8 +114,8 @@ def kml_document(
             mark = _el(folder, "Placemark")
             _el(mark, "name", str(row.values.get("class") or row.values.get("kind") or i))
             kind = row.values.get("kind")
-            style = kind if kind in STYLES else layer.name if layer.name in STYLES else "default"
-            _el(mark, "styleUrl", f"#style-{style}")
+            look = kind if kind in STYLES else layer.name if layer.name in STYLES else "default"
+            _el(mark, "styleUrl", f"#style-{look}")
             data = _el(_el(mark, "ExtendedData"), "SchemaData", schemaUrl=f"#{layer.name}.schema")
             for key, value in row.values.items():
                 if value is not None:
