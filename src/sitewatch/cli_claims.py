@@ -13,6 +13,7 @@ from rich.table import Table
 from sitewatch.cli_common import catalog, err, fails_cleanly, out
 
 if TYPE_CHECKING:
+    from sitewatch.claims import SourceSpec
     from sitewatch.store.catalog import Catalog
 
 claim_app = typer.Typer(
@@ -28,7 +29,7 @@ SOURCE_HELP = (
 )
 
 
-def _source(text: str):  # type: ignore[no-untyped-def]
+def _source(text: str) -> SourceSpec:
     from sitewatch.claims import SourceSpec
     from sitewatch.claims.ledger import parse_day
     from sitewatch.errors import BadInputError

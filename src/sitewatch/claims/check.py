@@ -23,7 +23,7 @@ unmeasured detector and few views are stated as caveats beside the status.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sitewatch.claims.ledger import StoredClaim, origin_key
@@ -87,7 +87,7 @@ def _judge(
         found = ", ".join(detectable) or "nothing yet"
         return _no(f"the detector finds {found}; {cls!r} is not among them")
     dated = [c for c in m.counts if c.acquired_at is not None]
-    inside = [c for c in dated if _within(c.acquired_at.date(), claim.start, claim.end)]
+    inside = [c for c in dated if _within(_at(c).date(), claim.start, claim.end)]
     views = [c for c in inside if c.class_name == cls and c.used]
     if not inside:
         seen = ", ".join(sorted({c.date for c in dated})) or "none"
@@ -154,10 +154,10 @@ def _change(
     before_window = [
         c for c in dated
         if c.class_name == cls and c.used and not c.partial and claim.start is not None
-        and c.acquired_at.date() < claim.start
+        and _at(c).date() < claim.start
     ]  # fmt: skip
     reference = before_window[-1] if before_window else (full[0] if full else None)
-    later = [c for c in full if reference is not None and c.acquired_at > reference.acquired_at]
+    later = [c for c in full if reference is not None and _at(c) > _at(reference)]
     episodes = [
         e for e in m.episodes.get(cls, [])
         if (claim.end is None or e.start.date() <= claim.end)
@@ -210,7 +210,7 @@ def _object_change(m: StoredMonitoring, first: Count, last: Count) -> list[str]:
     appeared = departed = pairs = 0
     for (before, after), tally in m.changes.items():
         b, a = when.get(before), when.get(after)
-        if b and a and first.acquired_at <= b and a <= last.acquired_at:
+        if b and a and _at(first) <= b and a <= _at(last):
             appeared += tally.get("appeared", 0)
             departed += tally.get("departed", 0)
             pairs += 1
@@ -218,6 +218,12 @@ def _object_change(m: StoredMonitoring, first: Count, last: Count) -> list[str]:
         return []
     return [f"object matching over {pairs} consecutive pair(s) between those dates: "
             f"{appeared} appeared, {departed} departed"]  # fmt: skip
+
+
+def _at(c: Count) -> datetime:
+    """When a view was taken; every view weighed here comes from the dated counts."""
+    assert c.acquired_at is not None  # _judge keeps only dated counts
+    return c.acquired_at
 
 
 def _caveats(evidence: list[dict[str, Any]], m: StoredMonitoring) -> list[str]:

@@ -52,8 +52,8 @@ def import_labels(
         beside = path.parent / "images"
         images_dir = beside if beside.is_dir() else path.parent
     images_dir = Path(images_dir)
-    fmt = fmt or detect_format(path)
-    records = READERS[fmt](path)
+    kind = fmt or detect_format(path)
+    records = READERS[kind](path)
     if not records:
         raise BadInputError(path, "no annotations in the file")
     name = name or path.stem
@@ -85,7 +85,7 @@ def import_labels(
     with catalog.session() as s:
         label_set = LabelSet(
             name=name,
-            format=fmt,
+            format=kind,
             source_path=str(path.resolve()),
             source_sha256=digest,
             licence=opts.provenance.licence,
@@ -96,6 +96,7 @@ def import_labels(
             if file_name not in sha_of:
                 continue
             image = s.scalar(select(Image).where(Image.sha256 == sha_of[file_name]))
+            assert image is not None  # ingest just stored (or found) it under this sha256
             result.images += 1
             clipped = []
             for rec in recs:

@@ -227,13 +227,16 @@ def alert_scan(
     """Alert steps and episodes per class over the full-coverage counts (partial ones never)."""
     steps, episodes = {}, {}
     for cls in classes:
-        series = [
-            Point(c.acquired_at, c.estimate, c.sd)
-            for c in counts
-            if c.class_name == cls and c.used and not c.partial
-        ]
+        series = [_point(c) for c in counts if c.class_name == cls and c.used and not c.partial]
         steps[cls], episodes[cls] = detect_episodes(series, alerts)
     return steps, episodes
+
+
+def _point(c: Count) -> Point:
+    """A used count as an alert observation (used counts are dated and estimated: _counts)."""
+    if c.acquired_at is None or c.estimate is None or c.sd is None:
+        raise ValueError(f"{c.name}: a used {c.class_name} count lacks its date, estimate or sd")
+    return Point(c.acquired_at, c.estimate, c.sd)
 
 
 def _view(
@@ -354,7 +357,7 @@ def _chips(
         if ch.kind == "stayed" or obj is None or written >= MAX_CHIPS:
             out.append(ch)
             continue
-        if pa is None:
+        if pa is None or pb is None:  # both open together, on the first chip
             pa = chips.ChipSource(catalog.readable_path(a.image))
             pb = chips.ChipSource(catalog.readable_path(b.image))
         side = max(64.0, 2.5 * obj.length)

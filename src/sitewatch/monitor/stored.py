@@ -60,6 +60,7 @@ def load_monitoring(catalog: Catalog, name: str) -> StoredMonitoring:
         if not rows:
             return _unmonitored(name, images)
         run = s.get(Run, rows[0][0].run_id)
+        assert run is not None  # Observation.run_id is a foreign key to runs
         alerts = AlertConfig.stored(run.parameters)
         counts = [_count(o, im) for o, im in rows]
         counts.sort(key=lambda c: (c.acquired_at is None, c.acquired_at or datetime.min, c.name))

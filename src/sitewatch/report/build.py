@@ -74,7 +74,9 @@ def report_dict(
         for c in shown:
             if c.class_name != cls:
                 continue
-            step = by_time.get(c.acquired_at) if not c.partial else None
+            step = (
+                by_time.get(c.acquired_at) if c.acquired_at is not None and not c.partial else None
+            )
             rows.append({
                 "date": c.date, "image": c.name, "sha256": c.sha256, "count": c.count,
                 "estimate": _r(c.estimate), "low": _r(c.low), "high": _r(c.high),

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from itertools import pairwise
 
 from sitewatch.alerts import Step
@@ -23,19 +24,25 @@ def evidence_of(
     mine = [c for c in counts if c.class_name == class_name]
     full = [c for c in mine if c.used and not c.partial]
     excluded = {c.sha256 for c in counts if not c.used}
-    gaps = [(b.acquired_at - a.acquired_at).total_seconds() / 86400 for a, b in pairwise(full)]
-    measured = m.accuracy is not None and not m.accuracy.source.startswith("unknown")
+    gaps = [(_taken(b) - _taken(a)).total_seconds() / 86400 for a, b in pairwise(full)]
+    acc = m.accuracy
+    measured = acc if acc is not None and not acc.source.startswith("unknown") else None
     return Evidence(
         full_views=len(full),
         partial_views=sum(c.partial for c in mine if c.used),
         excluded_images=len(excluded),
         longest_gap_days=max(gaps) if gaps else None,
-        precision=m.accuracy.precision if measured else None,
-        recall=m.accuracy.recall if measured else None,
+        precision=measured.precision if measured is not None else None,
+        recall=measured.recall if measured is not None else None,
         dates_illustrative=any(c.date_is_illustrative for c in full),
         providers=len({m.images[c.sha256].provider for c in full} - {None}),
         min_baseline=m.alerts.min_baseline,
     )
+
+
+def _taken(c: Count) -> datetime:
+    assert c.acquired_at is not None  # a used count is of a dated image (monitoring skips undated)
+    return c.acquired_at
 
 
 def judge(

@@ -15,6 +15,7 @@ from PIL import ImageDraw
 from sqlalchemy import select
 
 from sitewatch.detect.scene import open_scaled
+from sitewatch.errors import BadInputError
 from sitewatch.register.features import project, warp
 from sitewatch.register.georef import footprint_in
 from sitewatch.register.site import frame_matrix, registrations, site_polygon
@@ -40,6 +41,12 @@ def pair_figure(
     with catalog.session() as s:
         site = catalog.get_site(s, site_name)
         ref = site.reference_image
+        if ref is None:  # pairs come from monitoring, which needs the site registered
+            raise BadInputError(
+                site.name,
+                "the site has not been registered",
+                f"run `sitewatch register {site.name}` first",
+            )
         regs = registrations(s, site)
         images = {sha: catalog.find_image(s, sha) for sha in (before, after)}
         rows = s.scalars(

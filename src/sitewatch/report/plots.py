@@ -34,9 +34,16 @@ def series_figure(
     partial = [c for c in counts if c.partial]
     fig = Figure(figsize=(9, 3.2), dpi=100, layout="constrained")
     ax = fig.add_subplot()
-    steps = [s for s in m.steps.get(class_name, []) if s.baseline is not None and shown(s.t)]
-    if steps:
-        ax.fill_between([s.t for s in steps], [s.low for s in steps], [s.high for s in steps],
+    # steps past warm-up: each has a baseline and its usual range (low, high), set together
+    band = [
+        (s.t, s.low, s.high)
+        for s in m.steps.get(class_name, [])
+        if s.low is not None and s.high is not None and shown(s.t)
+    ]
+    if band:
+        # matplotlib plots datetimes through its units machinery; its stubs say float arrays
+        ax.fill_between([t for t, _, _ in band],  # type: ignore[arg-type]
+                        [low for _, low, _ in band], [high for _, _, high in band],
                         step="mid", color="#9ab", alpha=0.35, lw=0,
                         label="usual range (baseline ± 2 spreads)")  # fmt: skip
     episodes = [
@@ -44,9 +51,11 @@ def series_figure(
         if (end is None or e.start.date() <= end)
         and (start is None or e.end is None or e.end.date() >= start)
     ]  # fmt: skip
+    last = full[-1].acquired_at if full else None  # shown() keeps dated counts only
     for i, e in enumerate(episodes):
-        until = e.end or (full[-1].acquired_at if full else e.start)
-        ax.axvspan(e.start, until, color="#e74", alpha=0.18, lw=0,
+        until = e.end or last or e.start
+        # datetimes, as above: matplotlib converts them, its stubs want floats
+        ax.axvspan(e.start, until, color="#e74", alpha=0.18, lw=0,  # type: ignore[arg-type]
                    label="alert episode" if i == 0 else None)  # fmt: skip
     if full:
         _points(ax, full, "o", "#124", "count (90 % interval)", filled=True)
@@ -54,9 +63,9 @@ def series_figure(
         _points(ax, partial, "s", "#888", "partial coverage (not used for alerts)", filled=False)
     illustrative = any(c.date_is_illustrative for c in counts)
     if start is not None:  # an episode that began earlier is shaded from the period's start
-        ax.set_xlim(left=datetime.combine(start, time(), UTC))
+        ax.set_xlim(left=datetime.combine(start, time(), UTC))  # type: ignore[arg-type]
     if end is not None:
-        ax.set_xlim(right=datetime.combine(end, time(23, 59), UTC))
+        ax.set_xlim(right=datetime.combine(end, time(23, 59), UTC))  # type: ignore[arg-type]
     ax.set_ylabel(f"{class_name} in site")
     ax.set_ylim(bottom=0)
     ax.set_title(
@@ -73,11 +82,20 @@ def series_figure(
 def _points(
     ax: Axes, counts: list[Count], marker: str, colour: str, label: str, filled: bool
 ) -> None:
-    t: list[datetime] = [c.acquired_at for c in counts]
-    est = [c.estimate for c in counts]
-    below = [c.estimate - c.low for c in counts]
-    above = [c.high - c.estimate for c in counts]
-    ax.errorbar(t, est, yerr=[below, above], fmt=marker, color=colour, ms=5, capsize=2,
+    t: list[datetime] = []
+    est: list[float] = []
+    below: list[float] = []
+    above: list[float] = []
+    for c in counts:
+        # plotted counts are used ones: dated, with an estimate and its interval
+        assert c.acquired_at is not None and c.estimate is not None
+        assert c.low is not None and c.high is not None
+        t.append(c.acquired_at)
+        est.append(c.estimate)
+        below.append(c.estimate - c.low)
+        above.append(c.high - c.estimate)
+    # datetimes on x: matplotlib converts them, its stubs want floats
+    ax.errorbar(t, est, yerr=[below, above], fmt=marker, color=colour, ms=5, capsize=2,  # type: ignore[arg-type]
                 mfc=colour if filled else "white", label=label)  # fmt: skip
 
 

@@ -127,7 +127,7 @@ def write_report(
     twin = out.with_suffix(".json")
     write_text_atomic(twin, twin_text)
     write_text_atomic(out, html)
-    if document is not None:
+    if pdf is not None and document is not None:  # a document is made only for a pdf
         write_bytes_atomic(Path(pdf), document)
     return ReportFiles(out, twin, Path(pdf) if pdf is not None else None)
 
