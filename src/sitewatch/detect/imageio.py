@@ -19,7 +19,7 @@ def load_scaled(path: str | Path, scale: float) -> np.ndarray:
         tw, th = max(1, round(w * scale)), max(1, round(h * scale))
         if im.format == "JPEG" and scale < 1:
             im.draft("RGB", (tw, th))
-        im = im.convert("RGB")
-        if im.size != (tw, th):
-            im = im.resize((tw, th), Image.Resampling.BOX)
-        return np.asarray(im)
+        rgb = im.convert("RGB")
+        if rgb.size != (tw, th):
+            rgb = rgb.resize((tw, th), Image.Resampling.BOX)
+        return np.asarray(rgb)

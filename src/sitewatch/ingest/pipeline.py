@@ -258,6 +258,7 @@ def _ingest_one(catalog: Catalog, path: Path, options: IngestOptions, run_id: in
             return FileOutcome(path, "ingested", message, sha, tuple(sites))
     with catalog.session() as s:  # outside the lock: restoring a lost file takes it
         existing = s.scalar(select(Image).where(Image.sha256 == sha))
+        assert existing is not None  # the IntegrityError above: another writer committed it
         return _duplicate(catalog, s, existing, source, options)
 
 

@@ -61,7 +61,7 @@ def window_shifts(
             centre = (x0 + window / 2, y0 + window / 2)
             src.append(centre)
             dst.append((centre[0] + sx - search, centre[1] + sy - search))
-    return np.float32(src).reshape(-1, 2), np.float32(dst).reshape(-1, 2)
+    return np.array(src, np.float32).reshape(-1, 2), np.array(dst, np.float32).reshape(-1, 2)
 
 
 def refine_by_windows(

@@ -65,13 +65,13 @@ def extract(gray: np.ndarray, config: MatchConfig) -> Features:
     """SIFT keypoints on a contrast-normalised image (pixels that are 0 are nodata)."""
     clahe = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(8, 8))
     normalised = clahe.apply(gray)
-    mask = (gray > 0).astype(np.uint8) * 255
+    mask: np.ndarray = (gray > 0).astype(np.uint8) * 255
     mask = cv2.erode(mask, np.ones((9, 9), np.uint8))  # no keypoints on nodata edges
-    sift = cv2.SIFT_create(nfeatures=config.features)
+    sift = cv2.SIFT.create(nfeatures=config.features)
     keypoints, descriptors = sift.detectAndCompute(normalised, mask)
     if descriptors is None:
         return Features(np.zeros((0, 2), np.float32), np.zeros((0, 128), np.float32))
-    return Features(np.float32([k.pt for k in keypoints]) + 0.5, descriptors)
+    return Features(np.array([k.pt for k in keypoints], np.float32) + 0.5, descriptors)
 
 
 def match(moving: Features, fixed: Features, config: MatchConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -81,8 +81,8 @@ def match(moving: Features, fixed: Features, config: MatchConfig) -> tuple[np.nd
     index = cv2.FlannBasedMatcher({"algorithm": 1, "trees": 5}, {"checks": 64})
     pairs = index.knnMatch(moving.descriptors, fixed.descriptors, k=2)
     good = [p[0] for p in pairs if len(p) == 2 and p[0].distance < config.ratio * p[1].distance]
-    src = np.float32([moving.points[m.queryIdx] for m in good]).reshape(-1, 2)
-    dst = np.float32([fixed.points[m.trainIdx] for m in good]).reshape(-1, 2)
+    src = np.array([moving.points[m.queryIdx] for m in good], np.float32).reshape(-1, 2)
+    dst = np.array([fixed.points[m.trainIdx] for m in good], np.float32).reshape(-1, 2)
     return src, dst
 
 
@@ -101,7 +101,7 @@ def register(
     and the final transform rests on the whole overlap, not on its most distinctive part.
     """
     first = fit_homography(*match(moving, fixed, config), config, moving_shape, model)
-    if not first.ok:
+    if first.matrix is None:  # same test as ``first.ok``, spelled so the type narrows
         return first
     src, dst = guided_match(moving, fixed, first.matrix, 2 * config.ransac_px, config)
     second = fit_homography(src, dst, config, moving_shape, model)
@@ -126,6 +126,8 @@ def ground_layer(
     of its matches, so a thin scatter does not pass for ground) is kept. None when no layer
     qualifies.
     """
+    if fit.matrix is None:
+        raise ValueError("ground_layer needs a fit with a matrix")
     src, dst = guided_match(moving, fixed, fit.matrix, config.parallax_px, config)
     height, width = shape
     grid = 8
@@ -181,7 +183,7 @@ def guided_match(
             continue
         src.append(moving.points[i])
         dst.append(fixed.points[candidates[order[0]]])
-    return np.float32(src).reshape(-1, 2), np.float32(dst).reshape(-1, 2)
+    return np.array(src, np.float32).reshape(-1, 2), np.array(dst, np.float32).reshape(-1, 2)
 
 
 MODELS = {"translation": 2, "similarity": 4, "affine": 6, "homography": 8}  # degrees of freedom
@@ -301,7 +303,7 @@ def degenerate(h: np.ndarray, shape: tuple[int, int]) -> str | None:
     if det < 0:
         return "transform mirrors the image"
     height, width = shape
-    corners = np.float32([[0, 0], [width, 0], [width, height], [0, height]])
+    corners = np.array([[0, 0], [width, 0], [width, height], [0, height]], np.float32)
     warped = project(h, corners)
     w = h[2, 0] * corners[:, 0] + h[2, 1] * corners[:, 1] + h[2, 2]
     if np.any(w <= 0):

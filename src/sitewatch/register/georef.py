@@ -14,7 +14,15 @@ from sitewatch.store.models import Image
 
 
 def _crs(image: Image) -> CRS:
+    if image.crs_wkt is None:
+        raise ValueError(f"{image.original_name} is not georeferenced: it has no CRS")
     return CRS.from_wkt(image.crs_wkt)
+
+
+def _transform(image: Image) -> list[float]:
+    if image.transform is None:
+        raise ValueError(f"{image.original_name} is not georeferenced: it has no transform")
+    return image.transform
 
 
 def crs_homography(moving: Image, fixed: Image, grid: int = 9) -> tuple[np.ndarray, float]:
@@ -25,11 +33,11 @@ def crs_homography(moving: Image, fixed: Image, grid: int = 9) -> tuple[np.ndarr
     returned so that claim is checked rather than assumed.
     """
     t = np.linspace(0.0, 1.0, grid)
-    cols, rows = np.meshgrid(t * moving.width, t * moving.height)
-    cols, rows = cols.ravel(), rows.ravel()
-    x, y = geo.pixel_to_native(moving.transform, cols, rows)
+    grid_cols, grid_rows = np.meshgrid(t * moving.width, t * moving.height)
+    cols, rows = grid_cols.ravel(), grid_rows.ravel()
+    x, y = geo.pixel_to_native(_transform(moving), cols, rows)
     x2, y2 = geo.transformer(_crs(moving), _crs(fixed)).transform(x, y)
-    c2, r2 = geo.native_to_pixel(fixed.transform, np.asarray(x2), np.asarray(y2))
+    c2, r2 = geo.native_to_pixel(_transform(fixed), np.asarray(x2), np.asarray(y2))
     src = np.column_stack([cols, rows])
     dst = np.column_stack([c2, r2])
     if not np.all(np.isfinite(dst)):
@@ -45,10 +53,11 @@ def wgs84_to_pixels(geom: BaseGeometry, image: Image) -> BaseGeometry:
     """A lon/lat geometry in an image's pixel coordinates (edges densified first)."""
     geom = shapely.segmentize(geom, max_segment_length=_degrees_per_pixel(image) * 16)
     to_native = geo.transformer(geo.WGS84, _crs(image))
+    transform = _transform(image)
 
     def fn(xs: np.ndarray, ys: np.ndarray) -> tuple:
         x, y = to_native.transform(xs, ys)
-        return geo.native_to_pixel(image.transform, np.asarray(x), np.asarray(y))
+        return geo.native_to_pixel(transform, np.asarray(x), np.asarray(y))
 
     return shapely.transform(geom, lambda pts: np.column_stack(fn(pts[:, 0], pts[:, 1])))
 

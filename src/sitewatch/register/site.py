@@ -154,6 +154,7 @@ def _register_all(
         site = catalog.get_site(s, name)
         images = [ln.image for ln in site.image_links]
         reference = site.reference_image
+        assert reference is not None  # register_site chose it (choose_reference) before the run
         polygon = site_polygon(site, reference)
         previous = registrations(s, site)
         images.sort(key=lambda im: (im.id != reference.id, im.acquired_at is None, im.id))
@@ -171,6 +172,7 @@ def _register_all(
             res = _register_one(catalog, image, reference, polygon, cache, config)
             results[image.id] = res
             if res.ok:
+                assert res.matrix is not None  # an ok registration has its matrix (_finish)
                 matrices[image.id] = res.matrix
         _chain_failures(catalog, images, reference, polygon, cache, config, results, matrices)
         for image in images:
@@ -198,6 +200,7 @@ def _register_one(
     fit = _match_pair(catalog, image, reference, cache, config)
     if not fit.ok:
         return _failed(image, "features", f"no match to the reference: {fit.reason}", fit)
+    assert fit.matrix is not None  # fit.ok is exactly "has a matrix"
     return _finish(
         image, polygon, config, "features", fit.matrix, None, fit.matches, fit.inliers, fit.rmse
     )
@@ -231,6 +234,7 @@ def _register_by_map(
         method = "crs+windows"
     if not fit.ok:
         return _with_reason(coarse, f"map alignment only: image refinement failed ({fit.reason})")
+    assert fit.rmse is not None  # every fit with a matrix has its RMSE
     correction = np.linalg.inv(ref.to_working) @ fit.matrix @ ref.to_working
     # how far the correction moves the ground inside the site: the georeferencing error
     seen = polygon.intersection(footprint_in((image.width, image.height), h0))
@@ -296,6 +300,7 @@ def _chain_failures(
                     fit.rmse,
                 )
                 if chained.ok:
+                    assert chained.matrix is not None  # an ok registration has its matrix
                     results[image.id] = chained
                     matrices[image.id] = chained.matrix
                     progress = True
@@ -310,6 +315,7 @@ def _match_pair(
     fit = ft.register(mov.features, fix.features, config.match, mov.gray.shape)
     if not fit.ok:
         return fit
+    assert fit.rmse is not None  # every fit with a matrix has its RMSE
     matrix = np.linalg.inv(fix.to_working) @ fit.matrix @ mov.to_working
     return replace(fit, matrix=matrix / matrix[2, 2], rmse=fit.rmse / fix.scale)
 

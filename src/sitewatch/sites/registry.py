@@ -100,7 +100,9 @@ def add_frame_site(
 
         report = ingest(catalog, [reference])
         if not report.ok:
-            raise report.of("failed")[0].error
+            error = report.of("failed")[0].error
+            assert error is not None  # every failed outcome carries its error
+            raise error
     with catalog.session() as s:
         _check_new_name(s, name)
         ref = catalog.find_image(s, reference)

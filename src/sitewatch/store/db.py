@@ -9,8 +9,9 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import ConnectionPoolEntry, NullPool
 
 from sitewatch.errors import StoreError, describe_os_error, is_disk_full
 
@@ -24,7 +25,9 @@ def alembic_config(engine: Engine) -> Config:
     return cfg
 
 
-def _sqlite_pragmas(dbapi_connection, _record, foreign_keys: bool = True) -> None:  # type: ignore[no-untyped-def]
+def _sqlite_pragmas(
+    dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry, foreign_keys: bool = True
+) -> None:
     cur = dbapi_connection.cursor()
     cur.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
     cur.execute("PRAGMA journal_mode=WAL")
@@ -119,12 +122,12 @@ def _upgrade_sqlite(engine: Engine) -> None:
     mig = create_engine(engine.url, poolclass=NullPool)
 
     @event.listens_for(mig, "connect")
-    def _connect(dbapi_connection, record) -> None:  # type: ignore[no-untyped-def]
+    def _connect(dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry) -> None:
         dbapi_connection.isolation_level = None
         _sqlite_pragmas(dbapi_connection, record, foreign_keys=False)
 
     @event.listens_for(mig, "begin")
-    def _begin(conn) -> None:  # type: ignore[no-untyped-def]
+    def _begin(conn: Connection) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     try:

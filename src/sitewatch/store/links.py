@@ -44,6 +44,7 @@ def auto_link_image(session: Session, image: Image) -> list[str]:
     footprint = geo.load_wkt(image.footprint_wgs84_wkt)
     linked = []
     for site in session.scalars(select(Site).where(Site.kind == "geo")):
+        assert site.aoi_wgs84_wkt is not None  # every geo site has an AOI (add_geo_site)
         if geo.load_wkt(site.aoi_wgs84_wkt).intersection(footprint).area > 0 and link(
             session, image, site, "footprint"
         ):
@@ -53,9 +54,12 @@ def auto_link_image(session: Session, image: Image) -> list[str]:
 
 def auto_link_site(session: Session, site: Site) -> int:
     """Link every georeferenced image that overlaps a (new) geo site."""
+    if site.aoi_wgs84_wkt is None:
+        raise ValueError(f"site {site.name!r} has no AOI: only geo sites link by footprint")
     aoi = geo.load_wkt(site.aoi_wgs84_wkt)
     count = 0
     for image in session.scalars(select(Image).where(Image.footprint_wgs84_wkt.is_not(None))):
+        assert image.footprint_wgs84_wkt is not None  # the query selects only these
         if aoi.intersection(geo.load_wkt(image.footprint_wgs84_wkt)).area > 0 and link(
             session, image, site, "footprint"
         ):

@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import date
 from pathlib import Path
@@ -114,7 +115,7 @@ def create_app(
     sources = SourceCache()
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI):  # type: ignore[no-untyped-def]
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         for leftover in leftovers(catalog.workspace):  # staging and temp files of dead servers
             remove(leftover)
         yield
@@ -137,7 +138,9 @@ def create_app(
     templates = Jinja2Templates(env=env)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
-    async def guard(request: Request, call_next):  # type: ignore[no-untyped-def]
+    async def guard(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
         token = request.query_params.get("token")
         if token is not None and request.method == "GET" and access.check(token):
             # log in once: keep the token in a cookie, drop it from the address bar
@@ -435,7 +438,7 @@ def create_app(
         source_url: Annotated[str | None, Form()] = None,
         gsd: Annotated[float | None, Form(description="metres")] = None,
         notes: Annotated[str | None, Form()] = None,
-    ) -> dict[str, Any]:
+    ) -> JSONResponse:
         """Ingest one image with its provenance, exactly as `sitewatch ingest` would (token
         needed). 201 when stored, 200 when it was already in the catalog."""
         from sitewatch.ingest import IngestOptions, ingest
@@ -486,7 +489,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         "tokenHeader": {"type": "apiKey", "in": "header", "name": "X-Sitewatch-Token"},
         "tokenCookie": {"type": "apiKey", "in": "cookie", "name": COOKIE},
     })  # fmt: skip
-    token = [{"bearer": []}, {"tokenHeader": []}, {"tokenCookie": []}]
+    token: list[dict[str, list[str]]] = [{"bearer": []}, {"tokenHeader": []}, {"tokenCookie": []}]
     for operations in schema.get("paths", {}).values():
         for method, operation in operations.items():
             open_read = method.upper() in READ_METHODS

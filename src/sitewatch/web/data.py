@@ -6,6 +6,7 @@ site frame, the area, footprints. The overview is one line of that per site.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -125,7 +126,9 @@ def _site_info(catalog: Catalog, name: str) -> dict[str, Any]:
             "last": dates[-1].date().isoformat() if dates else None,
             "aoi": mapping(geo.load_wkt(aoi)) if aoi else None,
             "footprints": {
-                im.sha256: mapping(geo.load_wkt(im.footprint_wgs84_wkt)) for im in geo_images
+                im.sha256: mapping(geo.load_wkt(im.footprint_wgs84_wkt))
+                for im in geo_images
+                if im.footprint_wgs84_wkt  # as geo_images are chosen; narrows the type
             },
             "map_image": latest_geo.sha256 if latest_geo else None,
             "frame": frame,
@@ -179,7 +182,7 @@ def frame_changes(catalog: Catalog, name: str, before: str, after: str) -> dict[
     with catalog.session() as s:
         site = catalog.get_site(s, name)
         ids = {sha: image_of_site(catalog, s, site, sha).id for sha in (before, after)}
-        rows = []
+        rows: Sequence[ObjectChange] = []
         for b, a in ((before, after), (after, before)):
             rows = s.scalars(
                 select(ObjectChange)

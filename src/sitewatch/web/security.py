@@ -73,9 +73,9 @@ class Access:
         return self.open_reads and method in READ_METHODS
 
 
-def presented_token(headers: dict[str, str] | object, cookies: dict[str, str]) -> str | None:
+def presented_token(headers: Mapping[str, str], cookies: Mapping[str, str]) -> str | None:
     """The token a request carries, from whichever place it was put."""
-    get = headers.get  # type: ignore[attr-defined]
+    get = headers.get
     auth = get("authorization") or ""
     if auth.lower().startswith("bearer "):
         return auth[7:].strip()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import onnx
 import torch
@@ -29,9 +30,8 @@ AIRBUS_CREDIT = "Airbus Aircraft Detection sample dataset, © Airbus DS Intellig
 def load_checkpoint(path: Path) -> tuple[CenterNet, TrainConfig]:
     ckpt = torch.load(path, map_location="cpu", weights_only=False)
     raw = dict(ckpt["config"])
-    raw["net"] = NetConfig(
-        **{k: tuple(v) if isinstance(v, list) else v for k, v in raw["net"].items()}
-    )
+    net: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in raw["net"].items()}
+    raw["net"] = NetConfig(**net)
     raw["scale_jitter"] = tuple(raw["scale_jitter"])
     cfg = TrainConfig(**raw)
     model = CenterNet(cfg.net)
@@ -87,7 +87,7 @@ def export_onnx(
     dummy = torch.rand(1, 3, 256, 256)
     torch.onnx.export(
         model,
-        dummy,
+        (dummy,),
         tmp,
         opset_version=17,
         dynamo=False,

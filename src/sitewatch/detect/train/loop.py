@@ -84,7 +84,8 @@ def split(cfg: TrainConfig) -> tuple[list[str], list[str]]:
     """Annotated images of training and validation airports (whole sites per fold)."""
     sites = read_sites(Path(cfg.data))
     folds = site_folds(sites, cfg.folds)
-    train, val = [], []
+    train: list[str] = []
+    val: list[str] = []
     for name, (site, _acq, annotated) in sorted(sites.items()):
         if not annotated:
             continue

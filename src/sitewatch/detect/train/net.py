@@ -48,6 +48,13 @@ class Residual(nn.Module):
         return F.relu(x + self.b(self.a(x)))
 
 
+def _last_bias(head: nn.Sequential) -> Tensor:
+    """The bias of a head's final convolution (torch types ``Sequential[-1]`` as any Module)."""
+    conv = head[-1]
+    assert isinstance(conv, nn.Conv2d) and conv.bias is not None  # _head ends in a biased Conv2d
+    return conv.bias
+
+
 class CenterNet(nn.Module):
     def __init__(self, cfg: NetConfig = NetConfig()) -> None:
         super().__init__()
@@ -68,8 +75,8 @@ class CenterNet(nn.Module):
         self.size = self._head(2)
         self.offset = self._head(2)
         prior = 0.01  # start with few positives so the focal loss is stable
-        nn.init.constant_(self.heatmap[-1].bias, -math.log((1 - prior) / prior))
-        nn.init.constant_(self.size[-1].bias, math.log(40.0))  # typical aircraft at 1 m GSD
+        nn.init.constant_(_last_bias(self.heatmap), -math.log((1 - prior) / prior))
+        nn.init.constant_(_last_bias(self.size), math.log(40.0))  # typical aircraft at 1 m GSD
 
     def _head(self, cout: int) -> nn.Sequential:
         return nn.Sequential(

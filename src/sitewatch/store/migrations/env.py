@@ -1,13 +1,14 @@
 """Alembic environment: runs on the connection (or engine) sitewatch hands it."""
 
 from alembic import context
+from sqlalchemy import Connection
 
 from sitewatch.store.models import Base
 
 config = context.config
 
 
-def _run(connection) -> None:  # type: ignore[no-untyped-def]
+def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=Base.metadata,
