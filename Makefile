@@ -105,9 +105,10 @@ web-assets:
 	cd $(FRONTEND)/node_modules/swagger-ui-dist && cp swagger-ui-bundle.js \
 		swagger-ui-bundle.js.LICENSE.txt swagger-ui.css LICENSE $(CURDIR)/$(VENDOR)/swagger-ui/
 
-lint: setup
+lint: setup-train  # mypy checks the training code against torch too
 	$(BIN)/ruff check src tests bench examples
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 	$(BIN)/ruff format --check src tests bench examples
 
 format: setup
