@@ -204,8 +204,9 @@ def site_show(name: str) -> None:
 
 def print_site(summary: Any) -> None:
     from sitewatch.store.catalog import iso
+    from sitewatch.store.models import SiteKind
 
-    if summary.kind == "geo":
+    if summary.kind == SiteKind.GEO:
         from sitewatch import geo
 
         aoi = geo.load_wkt(summary.aoi_wkt)
@@ -255,7 +256,7 @@ def print_site(summary: Any) -> None:
     out.print(table)
     if any(im.date_is_illustrative for im in summary.images):
         out.print("* date illustrative (not published with the imagery)")
-    if summary.kind == "frame" and any(im.coverage is None for im in summary.images):
+    if summary.kind == SiteKind.FRAME and any(im.coverage is None for im in summary.images):
         out.print(
             f"coverage of frame-site images is known after `sitewatch register {summary.name}`"
         )

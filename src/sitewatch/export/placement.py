@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from sitewatch import geo
 from sitewatch.register import image_to_frame
-from sitewatch.store.models import Image, Registration, Site
+from sitewatch.store.models import Image, Registration, RegistrationStatus, Site
 
 
 @dataclass(frozen=True)
@@ -86,8 +86,9 @@ def of_image(session: Session, image: Image, site: Site | None = None) -> Placem
     placed = own(image)
     if placed is not None:
         return placed
-    query = select(Registration.site_id).where(Registration.image_id == image.id,
-                                               Registration.status == "ok")  # fmt: skip
+    query = select(Registration.site_id).where(
+        Registration.image_id == image.id, Registration.status == RegistrationStatus.OK
+    )
     site_ids = [site.id] if site is not None else session.scalars(query).all()
     for site_id in site_ids:
         frame = session.get(Site, site_id)

@@ -39,7 +39,7 @@ from sitewatch.ingest.sniff import RASTER_SUFFIXES, sniff
 from sitewatch.ingest.stac import read_item
 from sitewatch.store.catalog import Catalog
 from sitewatch.store.links import auto_link_image, link
-from sitewatch.store.models import Image, RunStatus
+from sitewatch.store.models import Image, LinkMethod, RunStatus
 
 Status = Literal["ingested", "duplicate", "failed"]
 
@@ -237,7 +237,7 @@ def _ingest_one(catalog: Catalog, path: Path, options: IngestOptions, run_id: in
                 s.flush()
                 sites = auto_link_image(s, image)
                 if options.site and options.site not in sites:
-                    link(s, image, catalog.get_site(s, options.site), "explicit")
+                    link(s, image, catalog.get_site(s, options.site), LinkMethod.EXPLICIT)
                     sites.append(options.site)
         except IntegrityError:
             # Another writer committed the same content first: "already present" (below).
@@ -277,7 +277,7 @@ def _duplicate(
         note = "; its missing stored file was restored"
     if options.site:
         site = catalog.get_site(session, options.site)
-        if link(session, image, site, "explicit") is not None:
+        if link(session, image, site, LinkMethod.EXPLICIT) is not None:
             note = f"; now linked to site {site.name}"
             sites = (site.name,)
     flag_time = options.provenance.acquired

@@ -15,6 +15,7 @@ from scipy.optimize import linear_sum_assignment
 from shapely.geometry.base import BaseGeometry
 
 from sitewatch.monitor.counts import FrameObject
+from sitewatch.store.models import ChangeKind
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,7 @@ class MatchConfig:
 
 @dataclass(frozen=True)
 class Change:
-    kind: str  # "stayed" | "appeared" | "departed"
+    kind: ChangeKind
     class_name: str
     x: float  # frame pixels
     y: float
@@ -56,14 +57,14 @@ def match_objects(
         paired_b = {j for _, j, _ in pairs}
         for i, j, dist in pairs:
             x, y = (a[i].x + b[j].x) / 2, (a[i].y + b[j].y) / 2
-            changes.append(Change("stayed", cls, x, y, a[i], b[j], dist))
+            changes.append(Change(ChangeKind.STAYED, cls, x, y, a[i], b[j], dist))
         changes += [
-            Change("departed", cls, o.x, o.y, o, None, None)
+            Change(ChangeKind.DEPARTED, cls, o.x, o.y, o, None, None)
             for i, o in enumerate(a)
             if i not in paired_a
         ]
         changes += [
-            Change("appeared", cls, o.x, o.y, None, o, None)
+            Change(ChangeKind.APPEARED, cls, o.x, o.y, None, o, None)
             for j, o in enumerate(b)
             if j not in paired_b
         ]

@@ -22,7 +22,7 @@ from sitewatch.register.area import refine_by_windows
 from sitewatch.register.georef import crs_homography, footprint_in, wgs84_to_pixels
 from sitewatch.register.imagery import load_gray
 from sitewatch.store.catalog import Catalog
-from sitewatch.store.models import Image, Registration, Site
+from sitewatch.store.models import Image, Registration, RegistrationStatus, Site, SiteKind
 
 METHOD = "sift-magsac"
 
@@ -57,7 +57,7 @@ class ImageRegistration:
 
     @property
     def ok(self) -> bool:
-        return self.status == "ok"
+        return self.status == RegistrationStatus.OK
 
 
 @dataclass
@@ -90,7 +90,7 @@ def site_polygon(site: Site, reference: Image) -> BaseGeometry:
     """The site's area in frame pixels: its polygon, its AOI, or the whole reference image."""
     if site.frame_polygon_wkt:
         return geo.load_wkt(site.frame_polygon_wkt)
-    if site.kind == "geo" and site.aoi_wgs84_wkt and reference.georeferenced:
+    if site.kind == SiteKind.GEO and site.aoi_wgs84_wkt and reference.georeferenced:
         return wgs84_to_pixels(geo.load_wkt(site.aoi_wgs84_wkt), reference).buffer(0)
     return geo.image_box(reference.width, reference.height)
 
@@ -163,7 +163,7 @@ def _register_all(
         matrices: dict[int, np.ndarray] = {}
         for image in images:
             prior = previous.get(image.id)
-            if prior is not None and prior.status == "ok" and not force:
+            if prior is not None and prior.status == RegistrationStatus.OK and not force:
                 results[image.id] = _from_row(prior)
                 matrices[image.id] = frame_matrix(prior)
                 continue
@@ -430,7 +430,7 @@ def image_to_frame(session: Session, site: Site, image: Image) -> np.ndarray | N
             Registration.site_id == site.id, Registration.image_id == image.id
         )
     )  # one row: the dashboard asks this for every tile
-    if row is None or row.status != "ok" or row.matrix is None:
+    if row is None or row.status != RegistrationStatus.OK or row.matrix is None:
         return None
     return frame_matrix(row)
 

@@ -20,7 +20,7 @@ from sitewatch.register.features import project, warp
 from sitewatch.register.georef import footprint_in
 from sitewatch.register.site import frame_matrix, registrations, site_polygon
 from sitewatch.store.catalog import Catalog
-from sitewatch.store.models import Detection, Image, ObjectChange
+from sitewatch.store.models import ChangeKind, Detection, Image, ObjectChange, RegistrationStatus
 
 COLOURS = {"departed": (230, 60, 50), "appeared": (40, 200, 60), "stayed": (210, 210, 210)}
 
@@ -67,7 +67,9 @@ def pair_figure(
                 marks[before].append((r.kind, boxes[r.before_detection_id]))
             if r.after_detection_id in boxes:
                 marks[after].append((r.kind, boxes[r.after_detection_id]))
-        changed = [(r.kind, r.chip_path) for r in rows if r.kind != "stayed" and r.chip_path]
+        changed = [
+            (r.kind, r.chip_path) for r in rows if r.kind != ChangeKind.STAYED and r.chip_path
+        ]
         k, size = _view_scale(ref, width)
         views = {}
         for sha, image in images.items():
@@ -102,7 +104,7 @@ def site_view(catalog: Catalog, site_name: str, width: int = 760) -> bytes | Non
         )
         for i, image in enumerate(dated, start=1):
             reg = regs[image.id]
-            if reg.status != "ok":
+            if reg.status != RegistrationStatus.OK:
                 continue
             outline = footprint_in((image.width, image.height), scale @ frame_matrix(reg))
             pts = [tuple(map(float, p)) for p in outline.exterior.coords]

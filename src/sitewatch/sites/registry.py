@@ -14,7 +14,7 @@ from sitewatch.errors import BadInputError, ConflictError
 from sitewatch.sites.aoi import parse_pixel_polygon, read_aoi
 from sitewatch.store.catalog import Catalog, detections_at, latest_detect_run, run_threshold
 from sitewatch.store.links import auto_link_site, link
-from sitewatch.store.models import Image, ImageSite, Label, Registration, Site
+from sitewatch.store.models import Image, ImageSite, Label, LinkMethod, Registration, Site, SiteKind
 from sitewatch.values import shown, text
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.\-]{0,127}$")
@@ -80,7 +80,7 @@ def add_geo_site(
     aoi = read_aoi(aoi_path)
     with catalog.session() as s:
         _check_new_name(s, name)
-        site = Site(name=name, kind="geo", aoi_wgs84_wkt=aoi.wkt, notes=notes)
+        site = Site(name=name, kind=SiteKind.GEO, aoi_wgs84_wkt=aoi.wkt, notes=notes)
         s.add(site)
         s.flush()
         return auto_link_site(s, site)
@@ -114,14 +114,14 @@ def add_frame_site(
                 raise BadInputError(name, str(exc)) from None
         site = Site(
             name=name,
-            kind="frame",
+            kind=SiteKind.FRAME,
             reference_image=ref,
             frame_polygon_wkt=poly.wkt if poly is not None else None,
             notes=notes,
         )
         s.add(site)
         s.flush()
-        link(s, ref, site, "reference")
+        link(s, ref, site, LinkMethod.REFERENCE)
 
 
 def remove_site(catalog: Catalog, name: str) -> int:

@@ -7,17 +7,17 @@ from sqlalchemy.orm import Session
 
 from sitewatch import geo
 from sitewatch.errors import ConflictError
-from sitewatch.store.models import Image, ImageSite, Site
+from sitewatch.store.models import Image, ImageSite, LinkMethod, Site, SiteKind
 
 
 def site_coverage(site: Site, image: Image) -> float | None:
     """Fraction of a geo site's AOI that a georeferenced image covers; None if unknown."""
-    if site.kind != "geo" or image.footprint_wgs84_wkt is None or site.aoi_wgs84_wkt is None:
+    if site.kind != SiteKind.GEO or image.footprint_wgs84_wkt is None or site.aoi_wgs84_wkt is None:
         return None
     return geo.coverage(geo.load_wkt(site.aoi_wgs84_wkt), geo.load_wkt(image.footprint_wgs84_wkt))
 
 
-def link(session: Session, image: Image, site: Site, method: str) -> ImageSite | None:
+def link(session: Session, image: Image, site: Site, method: LinkMethod) -> ImageSite | None:
     """Link an image to a site; returns the new link, or None if it was already linked.
 
     A georeferenced image asked to join a geo site it does not overlap is refused.
@@ -43,10 +43,10 @@ def auto_link_image(session: Session, image: Image) -> list[str]:
         return []
     footprint = geo.load_wkt(image.footprint_wgs84_wkt)
     linked = []
-    for site in session.scalars(select(Site).where(Site.kind == "geo")):
+    for site in session.scalars(select(Site).where(Site.kind == SiteKind.GEO)):
         assert site.aoi_wgs84_wkt is not None  # every geo site has an AOI (add_geo_site)
         if geo.load_wkt(site.aoi_wgs84_wkt).intersection(footprint).area > 0 and link(
-            session, image, site, "footprint"
+            session, image, site, LinkMethod.FOOTPRINT
         ):
             linked.append(site.name)
     return linked
@@ -61,7 +61,7 @@ def auto_link_site(session: Session, site: Site) -> int:
     for image in session.scalars(select(Image).where(Image.footprint_wgs84_wkt.is_not(None))):
         assert image.footprint_wgs84_wkt is not None  # the query selects only these
         if aoi.intersection(geo.load_wkt(image.footprint_wgs84_wkt)).area > 0 and link(
-            session, image, site, "footprint"
+            session, image, site, LinkMethod.FOOTPRINT
         ):
             count += 1
     return count

@@ -67,6 +67,34 @@ class RunStatus(StrEnum):
     INTERRUPTED = "interrupted"  # its process died (killed, crashed, power cut)
 
 
+class SiteKind(StrEnum):
+    """What a site's frame is."""
+
+    GEO = "geo"  # an area on the map (AOI, EPSG:4326)
+    FRAME = "frame"  # the pixels of a reference image
+
+
+class LinkMethod(StrEnum):
+    """How an image came to belong to a site."""
+
+    EXPLICIT = "explicit"  # the user said so (ingest --site, upload)
+    FOOTPRINT = "footprint"  # its footprint overlaps the site's AOI
+    REFERENCE = "reference"  # it is the site's reference image
+
+
+class RegistrationStatus(StrEnum):
+    OK = "ok"
+    FAILED = "failed"
+
+
+class ChangeKind(StrEnum):
+    """What became of an object between two dates."""
+
+    STAYED = "stayed"
+    APPEARED = "appeared"
+    DEPARTED = "departed"
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
@@ -147,7 +175,7 @@ class Site(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(128), unique=True)
-    kind: Mapped[str] = mapped_column(String(8))  # "geo" | "frame"
+    kind: Mapped[str] = mapped_column(String(8))  # SiteKind
     aoi_wgs84_wkt: Mapped[str | None] = mapped_column(Text)
     reference_image_id: Mapped[int | None] = mapped_column(ForeignKey("images.id"))
     frame_polygon_wkt: Mapped[str | None] = mapped_column(Text)  # pixels of the reference
@@ -169,7 +197,7 @@ class ImageSite(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"))
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), index=True)
-    method: Mapped[str] = mapped_column(String(16))  # "explicit" | "footprint" | "reference"
+    method: Mapped[str] = mapped_column(String(16))  # LinkMethod
     coverage: Mapped[float | None] = mapped_column(Float)  # fraction of the AOI imaged
     linked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -243,7 +271,7 @@ class Registration(Base):
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"))
     # "reference" | "features" | "crs" | "crs+features" | "chain"
     method: Mapped[str] = mapped_column(String(16))
-    status: Mapped[str] = mapped_column(String(8))  # "ok" | "failed"
+    status: Mapped[str] = mapped_column(String(8))  # RegistrationStatus
     reason: Mapped[str | None] = mapped_column(Text)
     matrix: Mapped[list[float] | None] = mapped_column(JSON)  # 3×3 row-major, image → frame
     via_image_id: Mapped[int | None] = mapped_column(ForeignKey("images.id"))
@@ -291,7 +319,7 @@ class ObjectChange(Base):
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"))
     before_image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"))
     after_image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"))
-    kind: Mapped[str] = mapped_column(String(8))  # "stayed" | "appeared" | "departed"
+    kind: Mapped[str] = mapped_column(String(8))  # ChangeKind
     class_name: Mapped[str] = mapped_column(String(64))
     x: Mapped[float] = mapped_column(Float)  # centre in frame pixels
     y: Mapped[float] = mapped_column(Float)

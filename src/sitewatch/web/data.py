@@ -20,7 +20,7 @@ from sitewatch.register.features import project
 from sitewatch.register.site import frame_matrix, image_to_frame, registrations, site_polygon
 from sitewatch.report.build import report_dict
 from sitewatch.store.catalog import Catalog, latest_detect_run, run_threshold
-from sitewatch.store.models import Detection, Image, ImageSite, Site
+from sitewatch.store.models import Detection, Image, ImageSite, RegistrationStatus, Site
 from sitewatch.web.tiles import max_zoom
 
 
@@ -100,7 +100,7 @@ def _site_info(catalog: Catalog, name: str) -> dict[str, Any]:
                         "status": regs[im.id].status,
                         "reason": regs[im.id].reason,
                         "footprint": _footprint(im, frame_matrix(regs[im.id]))
-                        if regs[im.id].status == "ok"
+                        if regs[im.id].status == RegistrationStatus.OK
                         else None,
                     }
                     for im in images
