@@ -238,10 +238,12 @@ def _sweep_beside(path: Path) -> None:
     (a report in the home folder), so each write cleans up after its own earlier attempts."""
     for old in path.parent.glob(f".tmp-*-{glob_escape(path.name)}*"):
         m = _TEMP.match(old.name)
-        rest = m["final"].removeprefix(path.name) if m else None
+        if m is None:
+            continue
         # the file itself, its journals, or formats.vector's GeoPackage work file
+        rest = m["final"].removeprefix(path.name)
         if rest in ("", "-journal", "-wal", "-shm", ".gpkg", ".gpkg-journal") and (
-            owner_alive(m["tag"]) is False  # type: ignore[index]
+            owner_alive(m["tag"]) is False
         ):
             old.unlink(missing_ok=True)
 

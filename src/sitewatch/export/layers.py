@@ -120,14 +120,20 @@ def site_layers(catalog: Catalog, name: str, only: set[str] | None = None) -> li
         site = catalog.get_site(s, name)
         images = s.scalars(select(Image).join(ImageSite).where(ImageSite.site_id == site.id)).all()
         images = sorted(images, key=lambda im: (im.acquired_at is None, im.acquired_at, im.id))
-        places = {im.id: of_image(s, im, site) for im in images}
+        wanted = [n for n in LAYER_NAMES if only is None or n in only]
+        # placements (a registration query per image) only for the layers that place images
+        places = (
+            {im.id: of_image(s, im, site) for im in images}
+            if {"footprints", "detections"} & set(wanted)
+            else {}
+        )
         build = {
             "site": lambda: _site_layer(site),
             "footprints": lambda: _footprints(s, site, images, places),
             "detections": lambda: _detections(s, site, images, places),
             "changes": lambda: _changes(s, site),
         }
-        return [build[n]() for n in LAYER_NAMES if only is None or n in only]
+        return [build[n]() for n in wanted]
 
 
 def _site_layer(site: Site) -> Layer:

@@ -35,8 +35,11 @@ class ExportSummary:
 
 
 def on_map(catalog: Catalog, name: str) -> bool:
-    """Whether anything of the site has map coordinates (what map exports need)."""
-    return any(layer.rows for layer in site_layers(catalog, name, {"site", "footprints"}))
+    """Whether anything of the site has map coordinates (what map exports need): its area,
+    else any image footprint (the dashboard asks this for every site page)."""
+    return any(site_layers(catalog, name, {"site"})[0].rows) or any(
+        site_layers(catalog, name, {"footprints"})[0].rows
+    )
 
 
 def export_site(

@@ -19,9 +19,7 @@ DECIMALS = 6
 def geometry(geom: BaseGeometry) -> dict[str, Any]:
     """A shapely lon/lat geometry as an RFC 7946 geometry object."""
     # right-hand rule: exterior rings counter-clockwise, holes clockwise (RFC 7946 §3.1.6)
-    geom = shapely.orient_polygons(geom, exterior_cw=False)
-    geom = shapely.set_precision(geom, 0.0)  # no snapping; rounding below keeps the topology
-    return _rounded(mapping(geom))
+    return _rounded(mapping(shapely.orient_polygons(geom, exterior_cw=False)))
 
 
 def _rounded(obj: Any) -> Any:
