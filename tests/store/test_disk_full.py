@@ -26,7 +26,7 @@ TABLES = ("images", "runs", "detections", "observations", "claims", "object_chan
 # the CLI, with the disk filled right after the command has opened its catalog
 FILL_AFTER_OPEN = """
 import os, sys
-import sitewatch.cli, sitewatch.cli_claims, sitewatch.cli_common as common
+import sitewatch.cli, sitewatch.cli_claims, sitewatch.cli_export, sitewatch.cli_common as common
 
 def opened_then_full():
     catalog = common.catalog()
@@ -41,6 +41,7 @@ def opened_then_full():
     return catalog
 
 sitewatch.cli.catalog = sitewatch.cli_claims.catalog = opened_then_full
+sitewatch.cli_export.catalog = opened_then_full
 sys.argv[0] = "sitewatch"
 sitewatch.cli.main()
 """
@@ -98,7 +99,12 @@ CASES = {
     "detect": ["detect", "--site", "apt", "--force"],
     "monitor": ["monitor", "apt"],
     "report --pdf": ["report", "apt", "--out", "{ws}/r.html", "--pdf", "{ws}/r.pdf"],
+    "detect --coco": ["detect", "--site", "apt", "--coco", "{ws}/d.json"],
+    "export csv": ["export", "apt", "{ws}/d.csv"],
+    # GDAL writes the GeoPackage: its own "disk full" must come out as ours
+    "export gpkg": ["export", "joplin", "{ws}/j.gpkg"],
 }
+OUTPUTS = ("r.html", "r.pdf", "d.json", "d.csv", "j.gpkg")
 
 
 @pytest.mark.parametrize("case", list(CASES))
@@ -110,6 +116,10 @@ def test_a_full_disk_is_one_line_and_leaves_the_catalog_unchanged(
     if case == "report --pdf" and importlib.util.find_spec("weasyprint") is None:
         pytest.skip("the PDF report needs the pdf extra")
     ws = full_disk.workspace
+    if case == "export gpkg":
+        if importlib.util.find_spec("pyogrio") is None:
+            pytest.skip("GeoPackage export needs the gis extra")
+        _add_joplin(full_disk)
     args = [a.replace("{ws}", str(ws)) for a in CASES[case]]
     done = subprocess.run(
         [sys.executable, "-c", FILL_AFTER_OPEN, "--workspace", str(ws), *args],
@@ -122,7 +132,20 @@ def test_a_full_disk_is_one_line_and_leaves_the_catalog_unchanged(
     errors = [line for line in done.stderr.splitlines() if line.startswith("error")]
     assert errors and all("disk is full" in line for line in errors), done.stderr
     assert "Traceback" not in done.stderr
-    assert not (ws / "r.html").exists() and not (ws / "r.pdf").exists()
+    assert not any((ws / name).exists() for name in OUTPUTS)
     assert [p for p in ws.rglob(".*") if p.is_file() and p.suffix != ".lock"] == []
     full_disk.filler.unlink()  # room again: the catalog opens, unchanged
     assert counts(ws) == full_disk.before
+
+
+def _add_joplin(full_disk: FullDisk) -> None:
+    """A georeferenced site beside the airport, so a map export has something to write."""
+    from sitewatch import Catalog, add_geo_site
+    from sitewatch.ingest import IngestOptions, ingest
+    from tests.conftest import JOPLIN
+
+    catalog = Catalog(full_disk.workspace)
+    add_geo_site(catalog, "joplin", JOPLIN / "aoi.geojson")
+    assert ingest(catalog, [JOPLIN / "joplin-pre.tif"], IngestOptions(allow_undated=True)).ok
+    catalog.close()
+    full_disk.before = counts(full_disk.workspace)
