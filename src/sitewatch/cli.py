@@ -25,6 +25,7 @@ from sitewatch.cli_common import (
     progress_bar,
 )
 from sitewatch.cli_export import export as export_command
+from sitewatch.cli_models import models_app
 from sitewatch.errors import BadInputError, SitewatchError
 
 if TYPE_CHECKING:
@@ -46,6 +47,7 @@ app.add_typer(labels_app, name="labels")
 app.add_typer(train_app, name="train")
 app.add_typer(eval_app, name="eval")
 app.add_typer(claim_app, name="claim")
+app.add_typer(models_app, name="models")
 app.command("export")(export_command)
 
 
@@ -251,7 +253,7 @@ def print_site(summary: Any) -> None:
             im.link_method,
             f"{im.coverage:.0%}" if im.coverage is not None else "—",
             str(im.labels),
-            "—" if im.detected is None else str(im.detected),
+            _detected(im),
         )
     out.print(table)
     if any(im.date_is_illustrative for im in summary.images):
@@ -263,6 +265,16 @@ def print_site(summary: Any) -> None:
     credits = sorted({f"{im.credit} ({im.licence})" for im in summary.images if im.credit})
     for line in credits:
         out.print(f"imagery: {escape(line)}", highlight=False)
+
+
+def _detected(im: Any) -> str:
+    """An image's counted detections: the number, or by class when there are several."""
+    by = im.detected_by_class
+    if by is None:
+        return "—"
+    if len(by) == 1:
+        return str(im.detected)
+    return ", ".join(f"{escape(c)} {n}" for c, n in by.items())
 
 
 @site_app.command("rm")
@@ -351,7 +363,13 @@ def detect(
         list[str] | None, typer.Argument(help="Catalog images: file paths or SHA-256 prefixes.")
     ] = None,
     site: Annotated[str | None, typer.Option(help="Every image of this site.")] = None,
-    model: Annotated[Path | None, typer.Option(help="ONNX model (default: shipped).")] = None,
+    model: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Model: a name from `sitewatch models list` or an .onnx path; repeat for "
+            "several (default: the shipped aircraft model). Each model's runs are kept apart."
+        ),
+    ] = None,
     force: Annotated[bool, typer.Option("--force", help="Re-run even if stored.")] = False,
     geojson: Annotated[
         Path | None, typer.Option(help="Write detections on the map as GeoJSON (RFC 7946).")
@@ -367,11 +385,18 @@ def detect(
 ) -> None:
     """Detect objects on whole scenes; results go to the catalog (and GeoJSON/COCO/CSV)."""
     from sitewatch.detect import TileSpec, run_detector, select_images
+    from sitewatch.detect.registry import looks_like_path, resolve_model
     from sitewatch.export import export_detections
 
     spec = TileSpec(tile, overlap)  # checks itself before the catalog is touched
     cat = catalog()
+    # every model named is checked before any image is read: a typo fails up front
+    models: list[tuple[str, str | Path | None]] = [
+        (ref, ref if looks_like_path(ref) else resolve_model(ref, cat.workspace).path)
+        for ref in dict.fromkeys(model or [])
+    ] or [("", None)]
     chosen = select_images(cat, images or [], site)
+    reports = []
     with progress_bar() as bar:
         task = bar.add_task("detect", total=None)
 
@@ -389,10 +414,19 @@ def detect(
                 highlight=False,
             )
 
-        report = run_detector(cat, chosen, model, force, spec, shown, tiles)
-    out.print(f"model {report.model} {report.version}, operating threshold {report.threshold:.2f}")
-    runs = [r.run_id for r in report.results if r.run_id is not None]
-    failed = not report.ok
+        for label, ref in models:
+            if len(models) > 1:
+                out.print(f"model {escape(label)}:", highlight=False)
+            reports.append(run_detector(cat, chosen, ref, force, spec, shown, tiles))
+    for report in reports:
+        thresholds = ", ".join(f"{c} {t:.2f}" for c, t in report.thresholds.items())
+        out.print(
+            f"model {escape(report.model)} {report.version}, operating threshold "
+            f"{escape(thresholds) or f'{report.threshold:.2f}'}",
+            highlight=False,
+        )
+    runs = [r.run_id for report in reports for r in report.results if r.run_id is not None]
+    failed = not all(report.ok for report in reports)
     for path, fmt in ((geojson, "geojson"), (coco, "coco"), (csv, "csv")):
         if path is None:
             continue
@@ -601,7 +635,7 @@ def print_monitor(result: Any) -> None:
             table.add_row(
                 c.date + star(c),
                 escape(c.name),
-                "",
+                escape(c.class_name or ""),
                 "",
                 "",
                 "",

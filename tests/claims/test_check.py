@@ -27,10 +27,17 @@ def view(day: str, est: float, low: float, high: float, partial: bool = False,
     )  # fmt: skip
 
 
+def detector(cls: str, acc: Accuracy | None) -> dict:
+    """The detector record monitoring keeps for one class (``counts.detector_record``)."""
+    return {"class": cls, "name": f"sitewatch-{cls}", "classes": [cls],
+            "precision": acc.precision if acc else None, "recall": acc.recall if acc else None,
+            "accuracy_source": acc.source if acc else None}  # fmt: skip
+
+
 def site(*counts: Count, episodes: list[Episode] | None = None, **kw) -> StoredMonitoring:  # type: ignore[no-untyped-def]
     return StoredMonitoring(
-        "base", 1, AlertConfig(), list(counts), kw.get("accuracy", ACC),
-        {"name": "sitewatch-aircraft", "classes": ["aircraft"]},
+        "base", 1, AlertConfig(), list(counts),
+        kw.get("detectors", {"aircraft": detector("aircraft", kw.get("accuracy", ACC))}),
         episodes={"aircraft": episodes or []},
     )  # fmt: skip
 
@@ -132,12 +139,12 @@ def test_absence_and_presence_on_an_empty_site() -> None:
 def test_not_observable_when_the_class_cannot_be_detected_or_nothing_was_counted() -> None:
     verdict = check_claim(claim("presence", cls="tank"), site(*SERIES))
     assert verdict.status == "not_observable"
-    assert "finds aircraft; 'tank' is not among them" in verdict.reasons[0]
+    assert "detectors find aircraft; 'tank' is not among them" in verdict.reasons[0]
     excluded = site(view("2024-03-01", 20, 18, 22),
                     view("2024-04-05", 0, 0, 0, used=False, reason="not registered"))  # fmt: skip
     verdict = check_claim(claim("increase", "2024-04-01", "2024-04-30"), excluded)
     assert verdict.status == "not_observable" and "not registered" in verdict.reasons[0]
-    unmonitored = StoredMonitoring("base", None, AlertConfig(), [], None, note="not monitored yet")
+    unmonitored = StoredMonitoring("base", None, AlertConfig(), [], note="not monitored yet")
     assert check_claim(claim("presence"), unmonitored).reasons == ["not monitored yet"]
 
 

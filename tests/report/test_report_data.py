@@ -56,7 +56,7 @@ def test_series_plot_shows_counts_bands_episodes_and_partial_views(tmp_path) -> 
     day = counts[3].acquired_at + timedelta(days=2)
     counts.append(replace(counts_of([12])[0][0], partial=True, coverage=0.3, acquired_at=day))
     cfg = AlertConfig()
-    m = StoredMonitoring("Apron", 1, cfg, counts, None)
+    m = StoredMonitoring("Apron", 1, cfg, counts)
     m.steps, m.episodes = alert_scan(counts, ["aircraft"], cfg)
     assert len(m.episodes["aircraft"]) == 1
     fig = series_figure(m, "aircraft")
@@ -97,8 +97,9 @@ def test_report_twin_holds_judgement_series_changes_and_provenance(monitored) ->
     assert images["78400c58"]["registration"]["method"] == "chain"
     assert all(r["used"] and r["licence"] == "CC BY-NC-SA 4.0" for r in rep["images"])
     assert rep["alerts"]["far_per_year"] == 1.0 and rep["scale"][0]["phrase"] == "almost no chance"
-    det = rep["detector"]  # the shipped model's card: held-out AP and count error
+    det = rep["detectors"]["aircraft"]  # the shipped model's card: held-out AP and count error
     assert det["name"] == "sitewatch-aircraft" and det["ap50"] > 0.9 and det["count_error"] < 0.1
+    assert det["precision"] > 0.9 and det["threshold"] == 0.43 and not det["experimental"]
     # a period shows its own dates only
     april = report_dict(m, date(2024, 4, 1), date(2024, 4, 30))
     assert [r["date"] for r in april["series"]["aircraft"]] == ["2024-04-08", "2024-04-22"]
@@ -217,7 +218,7 @@ def test_only_partial_coverage_is_said_plainly(tmp_path) -> None:
     images = {c.sha256: SiteImage(c.sha256, c.name, c.acquired_at, False, "Vendor", None, None,
                                   None, 0.5, 2560, 2560, False, "explicit", 0.4, 0, 12)
               for c in counts}  # fmt: skip
-    m = StoredMonitoring("Pier", 1, AlertConfig(), counts, None, images=images)
+    m = StoredMonitoring("Pier", 1, AlertConfig(), counts, images=images)
     m.steps, m.episodes = alert_scan(counts, m.classes, m.alerts)
     rep = report_dict(m)
     text = rep["judgements"]["aircraft"]["text"]

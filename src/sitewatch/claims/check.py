@@ -62,9 +62,10 @@ class Verdict:
 def check_claim(claim: StoredClaim, m: StoredMonitoring) -> Verdict:
     """The claim's status against the site's stored monitoring ``m``."""
     origins = len({origin_key(s["origin"]) for s in claim.sources})
-    detectable = m.detector.get("classes") or m.classes  # runs before 0.1 kept no list
-    status, reasons, evidence = _judge(claim, m, detectable)
-    return Verdict(status, reasons, evidence, _caveats(evidence, m), origins, len(claim.sources))
+    status, reasons, evidence = _judge(claim, m, m.detectable)
+    cls = claim.class_name or (m.classes[0] if len(m.classes) == 1 else None)
+    caveats = _caveats(evidence, m, cls)
+    return Verdict(status, reasons, evidence, caveats, origins, len(claim.sources))
 
 
 def _judge(
@@ -85,7 +86,7 @@ def _judge(
                    f"{', '.join(m.classes)}")  # fmt: skip
     if cls not in detectable:
         found = ", ".join(detectable) or "nothing yet"
-        return _no(f"the detector finds {found}; {cls!r} is not among them")
+        return _no(f"the site's detectors find {found}; {cls!r} is not among them")
     dated = [c for c in m.counts if c.acquired_at is not None]
     inside = [c for c in dated if _within(_at(c).date(), claim.start, claim.end)]
     views = [c for c in inside if c.class_name == cls and c.used]
@@ -93,7 +94,8 @@ def _judge(
         seen = ", ".join(sorted({c.date for c in dated})) or "none"
         return _no(f"no image of {m.site} {window} (images on: {seen})")
     if not views:
-        why = "; ".join(sorted({f"{c.name}: {c.reason}" for c in inside if not c.used}))
+        why = "; ".join(sorted({f"{c.name}: {c.reason}" for c in inside
+                                if not c.used and c.class_name in (None, cls)}))  # fmt: skip
         return _no(f"no image {window} could be counted ({why})")
     full = [c for c in views if not c.partial]
     evidence = [_view(c) for c in views]
@@ -226,11 +228,14 @@ def _at(c: Count) -> datetime:
     return c.acquired_at
 
 
-def _caveats(evidence: list[dict[str, Any]], m: StoredMonitoring) -> list[str]:
+def _caveats(evidence: list[dict[str, Any]], m: StoredMonitoring, cls: str | None) -> list[str]:
+    """What weakens the evidence: illustrative dates, and an unmeasured detector of the
+    claim's class (each class is counted by its own model, with its own accuracy)."""
     notes = []
     if any(e["illustrative"] for e in evidence):
         notes.append("dates are illustrative: the window test is only as real as the dates")
-    if evidence and (m.accuracy is None or m.accuracy.source.startswith("unknown")):
+    acc = m.accuracy(cls) if cls is not None else None
+    if evidence and (acc is None or acc.source.startswith("unknown")):
         notes.append("the detector's precision and recall are not measured")
     return notes
 

@@ -34,9 +34,28 @@ class ModelInfo:
     metrics: dict[str, Any] = field(default_factory=dict)
     licence: str = ""
     credit: str = ""
+    # per-class operating points and held-out accuracy; a class missing here falls back to
+    # ``threshold`` and the overall ``metrics`` (models exported before per-class cards)
+    class_thresholds: dict[str, float] = field(default_factory=dict)
+    experimental: bool = False  # shipped for trial: its card says what it gets wrong
+    card: str = ""  # what it was trained on, how it was measured, what it will get wrong
 
     def to_json(self) -> str:
         return json.dumps(self.__dict__)
+
+    def threshold_for(self, class_name: str) -> float:
+        """The operating threshold (calibrated score) at which ``class_name`` is counted."""
+        return float(self.class_thresholds.get(class_name, self.threshold))
+
+    def class_metrics(self, class_name: str) -> dict[str, Any]:
+        """Held-out metrics of one class: its own entry, else the model's overall figures
+        when the model has that single class."""
+        per_class = self.metrics.get("per_class") or {}
+        if class_name in per_class:
+            return dict(per_class[class_name])
+        if list(self.classes) == [class_name]:
+            return {k: v for k, v in self.metrics.items() if k != "per_class"}
+        return {}
 
 
 class Detector:

@@ -6,12 +6,15 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 from sqlalchemy import select
 
 from sitewatch import geo
 from sitewatch.detect.infer import SceneDetections, TileSpec, detect_scene
-from sitewatch.detect.model import Detector
+from sitewatch.detect.model import Detector, ModelInfo
+from sitewatch.detect.registry import looks_like_path, resolve_model
 from sitewatch.detect.scene import open_scene
 from sitewatch.errors import NotFoundError, SitewatchError
 from sitewatch.store.catalog import Catalog, detections_at
@@ -25,7 +28,7 @@ class ImageResult:
     sha256: str
     name: str
     run_id: int | None
-    count: int  # detections at or above the model's operating threshold
+    count: int  # detections at or above their class's operating threshold
     reused: bool
     seconds: float
     error: SitewatchError | None = None
@@ -35,7 +38,8 @@ class ImageResult:
 class DetectReport:
     model: str
     version: str
-    threshold: float
+    threshold: float  # the model's overall operating point
+    thresholds: dict[str, float]  # each class's
     results: list[ImageResult] = field(default_factory=list)
 
     @property
@@ -91,16 +95,25 @@ def run_detector(
     on_image: Callable[[ImageResult], None] | None = None,
     on_tiles: Callable[[int, int], None] | None = None,
 ) -> DetectReport:
-    """Detect on each image; reuse stored results of the same model unless ``force``."""
+    """Detect on each image with ``model`` (a registry name, an .onnx path, or None: the
+    shipped aircraft model); reuse stored results of the same model unless ``force``."""
+    if model is not None and not looks_like_path(model):
+        model = resolve_model(model, catalog.workspace).path
     detector = Detector(model)
-    report = DetectReport(detector.info.name, detector.version, detector.info.threshold)
+    info = detector.info
+    report = DetectReport(
+        info.name,
+        detector.version,
+        info.threshold,
+        {cls: info.threshold_for(cls) for cls in info.classes},
+    )
     for image in images:
         start = time.perf_counter()
         previous = None if force else _previous_run(catalog, image, detector)
         try:
             if previous is not None:
                 with catalog.session() as s:
-                    count = detections_at(s, previous.id, detector.info.threshold)
+                    count = detections_at(s, previous)
                 result = ImageResult(
                     image.sha256, image.original_name, previous.id, count, True, 0.0
                 )
@@ -114,6 +127,34 @@ def run_detector(
         if on_image:
             on_image(result)
     return report
+
+
+def run_parameters(info: ModelInfo) -> dict[str, Any]:
+    """What a detect run keeps of its model: the classes it looks for, each class's operating
+    threshold and held-out accuracy (monitoring turns them into count uncertainty, and the
+    report names them), so later stages read the run, never the model file.
+
+    ``threshold``/``precision``/``recall`` are the model's overall figures (what runs kept
+    before per-class cards); ``thresholds`` and ``per_class`` are by class."""
+    per_class: dict[str, dict[str, Any]] = {}
+    for cls in info.classes:
+        metrics = info.class_metrics(cls)
+        per_class[cls] = {key: metrics.get(key) for key in CLASS_METRICS if key in metrics}
+    return {
+        "threshold": info.threshold,
+        "thresholds": {cls: info.threshold_for(cls) for cls in info.classes},
+        "classes": list(info.classes),  # what it looks for, found or not
+        # measured on held-out sites; monitoring turns them into count uncertainty
+        "precision": info.metrics.get("precision"),
+        "recall": info.metrics.get("recall"),
+        "per_class": per_class,
+        "held_out": info.metrics.get("held_out"),
+        "experimental": info.experimental,
+    }
+
+
+# the held-out figures a run keeps per class (the report's method section prints them)
+CLASS_METRICS = ("precision", "recall", "ap50", "ap50_95", "count_mare", "held_out")
 
 
 def _detect_one(
@@ -131,11 +172,7 @@ def _detect_one(
         "floor": STORE_FLOOR,
         "source_gsd_m": gsd,
         "gsd_assumed": image.gsd_m is None,
-        "threshold": detector.info.threshold,
-        "classes": list(detector.info.classes),  # what it looks for, found or not
-        # measured on held-out airports; monitoring turns them into count uncertainty
-        "precision": detector.info.metrics.get("precision"),
-        "recall": detector.info.metrics.get("recall"),
+        **run_parameters(detector.info),
     }
     scene = open_scene(catalog.readable_path(image), gsd, detector.info.model_gsd_m)
     try:
@@ -174,7 +211,8 @@ def _detect_one(
                 )
             )
         run_id = run.id
-    count = int((found.scores >= detector.info.threshold).sum())
+    cut = np.array([detector.info.threshold_for(classes[int(c)]) for c in found.classes])
+    count = int((found.scores >= cut).sum()) if len(cut) else 0
     return ImageResult(
         image.sha256, image.original_name, run_id, count, False, time.perf_counter() - start
     )

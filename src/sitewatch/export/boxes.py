@@ -113,10 +113,10 @@ def export_detections(
             select(Detection).where(Detection.run_id.in_(run_ids))
             .order_by(Detection.image_id, Detection.score.desc(), Detection.id)
         ).scalars().all()  # fmt: skip
-        threshold = {r: run_threshold(s.get(Run, r)) for r in run_ids}  # type: ignore[arg-type]
+        runs = {r: s.get(Run, r) for r in run_ids}
         boxes = [
             ImageBox(d.image_id, d.class_name, d.x0, d.y0, d.x1, d.y1, round(d.score, 4))
-            for d in rows
-            if keep_all or d.score >= threshold[d.run_id]
+            for d in rows  # each class at its own threshold
+            if keep_all or d.score >= run_threshold(runs[d.run_id], d.class_name)  # type: ignore[arg-type]
         ]
     return export_boxes(catalog, boxes, out, fmt, "Detections", detections=True)

@@ -12,8 +12,14 @@ from sitewatch.classes import canonical
 from sitewatch.export.placement import Placement, of_image, own
 from sitewatch.formats import Field, FieldType, Layer
 from sitewatch.register import site_polygon
-from sitewatch.store.catalog import Catalog, iso, latest_detect_run, run_threshold
-from sitewatch.store.models import Detection, Image, ImageSite, ObjectChange, Site
+from sitewatch.store.catalog import (
+    Catalog,
+    image_runs,
+    iso,
+    select_detect_runs,
+    selected_detections,
+)
+from sitewatch.store.models import Image, ImageSite, ObjectChange, Site
 
 S, R, B = FieldType.STRING, FieldType.REAL, FieldType.BOOLEAN
 ACQUIRED = Field("acquired", S, "acquisition time, ISO 8601 UTC")
@@ -186,17 +192,13 @@ def _footprints(
 def _detections(
     s: Session, site: Site, images: list[Image], places: dict[int, Placement | None]
 ) -> Layer:
+    """Each image's counted detections: every class from the run of the model that gives the
+    site's series of that class, at that class's operating threshold."""
     layer = detection_layer()
+    selection = select_detect_runs(s, [im.id for im in images])
     for im in images:
-        run = latest_detect_run(s, im.id)
-        if run is None:
-            continue
-        rows = s.scalars(
-            select(Detection)
-            .where(Detection.run_id == run.id, Detection.score >= run_threshold(run))
-            .order_by(Detection.score.desc(), Detection.id)
-        )
-        for d in rows:
+        rows = selected_detections(s, image_runs(selection, im.id))
+        for d in sorted(rows, key=lambda d: (-d.score, d.id)):
             add_detection(layer, im, places[im.id], d, site.name, round(d.score, 4))
     return layer
 

@@ -11,19 +11,19 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sitewatch.detect.model import DEFAULT_MODEL
 from sitewatch.register.features import project
 from sitewatch.register.georef import footprint_in
 from sitewatch.register.site import frame_matrix
-from sitewatch.store.catalog import run_threshold
-from sitewatch.store.models import Detection, Image, Registration, Run
+from sitewatch.store.catalog import run_threshold, selected_detections
+from sitewatch.store.models import Image, Registration, Run
 from sitewatch.uncertainty import Accuracy
 
 FULL_COVERAGE = 0.98  # below this fraction of the site seen, a count is "partial"
@@ -49,9 +49,14 @@ class ImageView:
     matrix: np.ndarray
     footprint: BaseGeometry  # site polygon ∩ image footprint, frame pixels
     coverage: float
-    objects: list[FrameObject]  # all detections at the threshold, inside or not
-    accuracy: Accuracy
-    classes: tuple[str, ...]  # what the detector looked for (a class it never found counts 0)
+    objects: list[FrameObject]  # counted detections of every class, inside the site or not
+    runs: dict[str, Run]  # class → the detect run that counts it (``select_detect_runs``)
+    accuracy: dict[str, Accuracy]  # class → its detector's held-out precision/recall
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        """What the selected detectors looked for (a class never found counts 0)."""
+        return tuple(sorted(self.runs))
 
     def inside(self, region: BaseGeometry) -> list[FrameObject]:
         """The objects whose centre lies in ``region`` (frame pixels)."""
@@ -63,39 +68,61 @@ class ImageView:
         return [o for o, k in zip(self.objects, keep, strict=True) if k]
 
 
-def run_accuracy(run: Run) -> Accuracy:
-    """Precision/recall of the run's detector: stored with the run, else its model card."""
+def run_accuracy(run: Run, class_name: str | None = None) -> Accuracy:
+    """Held-out precision/recall of the run's detector for ``class_name``: the class's own
+    figures stored with the run (``per_class``); for runs stored before per-class figures,
+    the run's overall figures, else the shipped model's card."""
+    label = f"{run.method} v{run.version[:8]} (held-out"
+    per_class = run.parameters.get("per_class")
+    if per_class is not None and class_name is not None:
+        own = per_class.get(class_name) or {}
+        if own.get("precision") and own.get("recall"):
+            return Accuracy(
+                float(own["precision"]), float(own["recall"]), f"{label}, {class_name})"
+            )
+        return Accuracy(1.0, 1.0, UNMEASURED)
     p, r = run.parameters.get("precision"), run.parameters.get("recall")
     if p and r:
-        return Accuracy(float(p), float(r), f"{run.method} v{run.version[:8]} (held-out)")
-    metrics = model_metrics(run)
+        return Accuracy(float(p), float(r), f"{label})")
+    metrics = model_metrics(run, class_name)
     if metrics.get("precision"):
         return Accuracy(metrics["precision"], metrics["recall"], f"{run.method} model card")
-    return Accuracy(1.0, 1.0, "unknown: detector error not measured, intervals too narrow")
+    return Accuracy(1.0, 1.0, UNMEASURED)
 
 
-def model_metrics(run: Run) -> dict:
-    """The held-out metrics on the shipped model's card, when ``run`` used that model."""
+UNMEASURED = "unknown: detector error not measured, intervals too narrow"
+
+
+def model_metrics(run: Run, class_name: str | None = None) -> dict:
+    """The held-out metrics of ``run``'s model for ``class_name``: the figures stored with
+    the run, completed from the shipped model's card when ``run`` used that model (runs
+    stored before per-class figures were kept)."""
+    stored = (run.parameters.get("per_class") or {}).get(class_name) if class_name else None
     card = DEFAULT_MODEL.with_suffix(".json")
+    shipped: dict = {}
     if card.is_file():
         info = json.loads(card.read_text())
         if info.get("name") == run.method:
-            return dict(info.get("metrics", {}))
-    return {}
+            metrics = dict(info.get("metrics", {}))
+            per_class = metrics.pop("per_class", None) or {}
+            shipped = dict(per_class.get(class_name, metrics) if class_name else metrics)
+    return {**shipped, **{k: v for k, v in (stored or {}).items() if v is not None}}
 
 
 def view_of(
-    session: Session, image: Image, registration: Registration, run: Run, polygon: BaseGeometry
+    session: Session,
+    image: Image,
+    registration: Registration,
+    runs: dict[str, Run],
+    polygon: BaseGeometry,
 ) -> ImageView:
-    """Carry an image's detections and outline into the site frame."""
+    """Carry an image's counted detections (each class from its selected run, at that
+    class's threshold) and its outline into the site frame."""
     matrix = frame_matrix(registration)
     outline = footprint_in((image.width, image.height), matrix)
     seen = polygon.intersection(outline)
     coverage = seen.area / polygon.area if polygon.area > 0 else 0.0
-    threshold = run_threshold(run)
-    rows = session.scalars(
-        select(Detection).where(Detection.run_id == run.id, Detection.score >= threshold)
-    ).all()
+    rows = selected_detections(session, runs)
     objects = []
     if rows:
         corners = np.array(
@@ -110,8 +137,30 @@ def view_of(
                     d.id, d.class_name, d.score, float(c[0]), float(c[1]), float(span.max())
                 )
             )
-    classes = tuple(run.parameters.get("classes") or sorted({o.class_name for o in objects}))
-    return ImageView(image, matrix, seen, coverage, objects, run_accuracy(run), classes)
+    accuracy = {cls: run_accuracy(run, cls) for cls, run in runs.items()}
+    return ImageView(image, matrix, seen, coverage, objects, dict(runs), accuracy)
+
+
+def detector_record(run: Run, class_name: str) -> dict[str, Any]:
+    """What a report says of the detector behind one class's counts (kept with monitoring):
+    model name and version, what it looks for, the class's threshold and held-out figures."""
+    acc = run_accuracy(run, class_name)
+    metrics = model_metrics(run, class_name)
+    return {
+        "class": class_name,
+        "name": run.method,
+        "version": run.version,
+        "classes": list(run.parameters.get("classes") or [class_name]),
+        "threshold": run_threshold(run, class_name),
+        "precision": acc.precision,
+        "recall": acc.recall,
+        "accuracy_source": acc.source,
+        "ap50": metrics.get("ap50"),
+        "ap50_95": metrics.get("ap50_95"),
+        "count_mare": metrics.get("count_mare"),
+        "held_out": metrics.get("held_out") or run.parameters.get("held_out"),
+        "experimental": bool(run.parameters.get("experimental", False)),
+    }
 
 
 @dataclass(frozen=True)

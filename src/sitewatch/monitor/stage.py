@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -17,11 +17,11 @@ from sitewatch.files import write_json_atomic, write_text_atomic
 from sitewatch.formats.table import records_csv
 from sitewatch.monitor import chips
 from sitewatch.monitor.change import Change, MatchConfig, common_region, match_objects
-from sitewatch.monitor.counts import FULL_COVERAGE, Count, ImageView, view_of
+from sitewatch.monitor.counts import FULL_COVERAGE, Count, ImageView, detector_record, view_of
 from sitewatch.register.site import registrations, site_polygon
-from sitewatch.store.catalog import Catalog, iso, latest_detect_run
+from sitewatch.store.catalog import Catalog, image_runs, iso, select_detect_runs
 from sitewatch.store.models import Episode as EpisodeRow
-from sitewatch.store.models import Image, ObjectChange, Observation, Site
+from sitewatch.store.models import Image, ObjectChange, Observation, Run, Site
 from sitewatch.uncertainty import estimate, interval
 
 MAX_CHIPS = 40  # per pair of dates
@@ -58,8 +58,10 @@ class MonitorResult:
     steps: dict[str, list[Step]] = field(default_factory=dict)
     episodes: dict[str, list[Episode]] = field(default_factory=dict)
     alert_config: AlertConfig = field(default_factory=AlertConfig)
-    accuracy_source: str = ""
+    accuracy_source: str = ""  # each class's detector accuracy, in words
     run_id: int | None = None
+    # class → the detector behind its counts (``counts.detector_record``)
+    detectors: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def used(self) -> list[Count]:
@@ -85,6 +87,7 @@ class MonitorResult:
             "gsd_assumed": self.gsd_assumed,
             "classes": self.classes,
             "detector_accuracy": self.accuracy_source,
+            "detectors": self.detectors,
             "counts": [plain(c) for c in self.counts],
             "changes": [
                 {
@@ -195,16 +198,23 @@ def _monitor(
         (ln.image for ln in site.image_links),
         key=lambda im: (im.acquired_at is None, im.acquired_at or im.ingested_at, im.id),
     )
+    selection = select_detect_runs(s, [im.id for im in images])
     views: list[ImageView] = []
     excluded: list[Count] = []
     for image in images:
-        reason, view = _view(s, site, image, regs, polygon)
+        reason, view = _view(s, site, image, regs, polygon, image_runs(selection, image.id))
         if view is None:
             excluded.append(_excluded(image, reason))
         else:
             views.append(view)
     classes = sorted({c for v in views for c in v.classes})
-    counts = [c for v in views for c in _counts(v, classes)]
+    models = {cls: next(iter(selection[cls].values())).method for cls in classes}
+    counts = [c for v in views for c in _counts(v, classes, site.name, models)]
+    detectors = {
+        cls: detector_record(max((v.runs[cls] for v in views if cls in v.runs),
+                                 key=lambda r: r.id), cls)
+        for cls in classes
+    }  # fmt: skip
     pairs = _pairs(catalog, site, views, polygon, gsd, matching, write_chips)
     result = MonitorResult(
         site=site.name,
@@ -215,7 +225,11 @@ def _monitor(
         counts=sorted(counts + excluded, key=lambda c: (c.acquired_at is None, c.date, c.name)),
         pairs=pairs,
         alert_config=alerts,
-        accuracy_source=views[0].accuracy.source if views else "",
+        accuracy_source="; ".join(
+            d["accuracy_source"] if len(detectors) == 1 else f"{cls}: {d['accuracy_source']}"
+            for cls, d in detectors.items()
+        ),
+        detectors=detectors,
     )
     result.steps, result.episodes = alert_scan(counts, classes, alerts)
     return result
@@ -240,7 +254,7 @@ def _point(c: Count) -> Point:
 
 
 def _view(
-    s: Session, site: Site, image: Image, regs: dict, polygon: Any
+    s: Session, site: Site, image: Image, regs: dict, polygon: Any, runs: dict[str, Run]
 ) -> tuple[str | None, ImageView | None]:
     reg = regs.get(image.id)
     if reg is None:
@@ -249,10 +263,9 @@ def _view(
         return f"registration failed: {reg.reason}", None
     if image.acquired_at is None:
         return "no acquisition date: ingest it with --acquired or a sidecar", None
-    run = latest_detect_run(s, image.id)
-    if run is None:
+    if not runs:
         return f"no detections: run `sitewatch detect --site {site.name}`", None
-    view = view_of(s, image, reg, run, polygon)
+    view = view_of(s, image, reg, runs, polygon)
     if view.coverage <= 0:
         return "its footprint does not reach the site polygon", None
     return None, view
@@ -277,7 +290,9 @@ def _excluded(image: Image, reason: str | None) -> Count:
     )
 
 
-def _counts(view: ImageView, classes: list[str]) -> list[Count]:
+def _counts(view: ImageView, classes: list[str], site: str, models: dict[str, str]) -> list[Count]:
+    """One count per class; a class whose selected model never ran on this image is listed
+    as not counted (another model's run of the image never stands in for it)."""
     inside = view.inside(view.footprint)
     partial = view.coverage < FULL_COVERAGE
     note = (
@@ -286,11 +301,18 @@ def _counts(view: ImageView, classes: list[str]) -> list[Count]:
         else None
     )
     out = []
+    image = view.image
     for cls in classes:
+        if cls not in view.runs:
+            reason = (
+                f"{cls} not detected by {models[cls]}, the model of the site's {cls} series: "
+                f"run `sitewatch detect --site {site} --model {models[cls]}`"
+            )
+            out.append(replace(_excluded(image, reason), class_name=cls))
+            continue
         n = sum(o.class_name == cls for o in inside)
-        true, sd = estimate(n, view.accuracy)
+        true, sd = estimate(n, view.accuracy[cls])
         lo, hi = interval(true, sd)
-        image = view.image
         out.append(
             Count(
                 image.sha256,
@@ -325,7 +347,11 @@ def _pairs(
     for a, b in pairwise(views):
         region = common_region(polygon, a.footprint, b.footprint)
         common = region.area / polygon.area if polygon.area > 0 else 0.0
-        before, after = a.inside(region), b.inside(region)
+        # only classes both dates were counted for: a class one date's model never looked
+        # for has not departed or appeared
+        both = set(a.classes) & set(b.classes)
+        before = [o for o in a.inside(region) if o.class_name in both]
+        after = [o for o in b.inside(region) if o.class_name in both]
         changes = match_objects(before, after, gsd, matching)
         if write_chips and common > 0:
             changes = _chips(catalog, site, a, b, changes)
@@ -378,7 +404,11 @@ def _date(image: Image) -> str:
 
 
 def _store(s: Session, site: Site, run_id: int, result: MonitorResult) -> None:
-    """Replace the site's stored observations, changes and episodes with this run's."""
+    """Replace the site's stored observations, changes and episodes with this run's; the
+    monitor run keeps which detector gave each class (the report names them)."""
+    run = s.get(Run, run_id)
+    if run is not None:
+        run.parameters = {**run.parameters, "detectors": result.detectors}
     for table in (Observation, ObjectChange, EpisodeRow):
         s.execute(delete(table).where(table.site_id == site.id))
     ids = {im.sha256: im.id for im in (ln.image for ln in site.image_links)}

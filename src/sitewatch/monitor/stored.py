@@ -8,19 +8,21 @@ monitoring did). The report and the claims checks both read monitoring through i
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Row, func, select
+from sqlalchemy.orm import Session
 
 from sitewatch.alerts import AlertConfig, Step
 from sitewatch.alerts.method import Episode
-from sitewatch.monitor.counts import Count, model_metrics, run_accuracy
+from sitewatch.monitor.counts import Count, detector_record
 from sitewatch.monitor.stage import alert_scan
 from sitewatch.register.site import registrations
 from sitewatch.sites.registry import SiteImage, site_summary
-from sitewatch.store.catalog import Catalog, latest_detect_run
+from sitewatch.store.catalog import Catalog, select_detect_runs
 from sitewatch.store.models import Image, ObjectChange, Observation, Registration, Run
 from sitewatch.uncertainty import Z90, Accuracy
 
@@ -33,8 +35,9 @@ class StoredMonitoring:
     run_id: int | None  # None: never monitored (``note`` says why)
     alerts: AlertConfig
     counts: list[Count]  # time order; images left out carry their reason
-    accuracy: Accuracy | None  # of the detector behind the counts
-    detector: dict[str, Any] = field(default_factory=dict)  # name, version, held-out metrics
+    # class → the detector behind its counts: name, version, classes, threshold, held-out
+    # precision/recall (and their source), AP50, AP50:95, count error (``detector_record``)
+    detectors: dict[str, dict[str, Any]] = field(default_factory=dict)
     steps: dict[str, list[Step]] = field(default_factory=dict)
     episodes: dict[str, list[Episode]] = field(default_factory=dict)
     images: dict[str, SiteImage] = field(default_factory=dict)  # provenance, by sha256
@@ -47,6 +50,19 @@ class StoredMonitoring:
     @property
     def classes(self) -> list[str]:
         return sorted({c.class_name for c in self.counts if c.class_name})
+
+    @property
+    def detectable(self) -> list[str]:
+        """Every class the site's detectors look for (found or not)."""
+        declared = {c for d in self.detectors.values() for c in d.get("classes") or []}
+        return sorted(declared | set(self.classes))
+
+    def accuracy(self, class_name: str) -> Accuracy | None:
+        """Held-out precision/recall of the detector behind ``class_name``'s counts."""
+        d = self.detectors.get(class_name)
+        if d is None or d.get("precision") is None or d.get("recall") is None:
+            return None
+        return Accuracy(float(d["precision"]), float(d["recall"]), str(d["accuracy_source"]))
 
 
 def load_monitoring(catalog: Catalog, name: str) -> StoredMonitoring:
@@ -64,19 +80,9 @@ def load_monitoring(catalog: Catalog, name: str) -> StoredMonitoring:
         alerts = AlertConfig.stored(run.parameters)
         counts = [_count(o, im) for o, im in rows]
         counts.sort(key=lambda c: (c.acquired_at is None, c.acquired_at or datetime.min, c.name))
-        used = next((im for o, im in rows if o.used), None)
-        detect = latest_detect_run(s, used.id) if used is not None else None
-        accuracy = run_accuracy(detect) if detect is not None else None
-        detector = (
-            {
-                "name": detect.method,
-                "version": detect.version,
-                "classes": list(detect.parameters.get("classes", [])),
-                **model_metrics(detect),
-            }
-            if detect is not None
-            else {}
-        )
+        detectors = run.parameters.get("detectors")
+        if detectors is None:  # monitored before the detector of each class was kept
+            detectors = _detectors_now(s, rows)
         regs = registrations(s, site)
         sha = {im.id: im.sha256 for _o, im in rows}
         changes: dict[tuple[str, str], dict[str, int]] = {}
@@ -90,11 +96,23 @@ def load_monitoring(catalog: Catalog, name: str) -> StoredMonitoring:
             pair[kind] = n
         registration = {im.sha256: _registration(regs[im.id]) for _o, im in rows if im.id in regs}
     result = StoredMonitoring(
-        name, run.id, alerts, counts, accuracy, detector,
+        name, run.id, alerts, counts, detectors,
         images=images, registration=registration, changes=changes,
     )  # fmt: skip
     result.steps, result.episodes = alert_scan(counts, result.classes, alerts)
     return result
+
+
+def _detectors_now(s: Session, rows: Sequence[Row[Observation, Image]]) -> dict:
+    """Each counted class's detector, chosen from the detect runs stored now by the rule
+    monitoring follows (for monitoring stored before it kept its detectors)."""
+    selection = select_detect_runs(s, [im.id for _o, im in rows])
+    out = {}
+    for o, im in rows:
+        cls = o.class_name
+        if o.used and cls and cls not in out and im.id in selection.get(cls, {}):
+            out[cls] = detector_record(selection[cls][im.id], cls)
+    return dict(sorted(out.items()))
 
 
 def _unmonitored(name: str, records: dict[str, SiteImage]) -> StoredMonitoring:
@@ -121,7 +139,7 @@ def _unmonitored(name: str, records: dict[str, SiteImage]) -> StoredMonitoring:
               None, None, None, None, None, None, None, False, False, reason)
         for im in images
     ]  # fmt: skip
-    return StoredMonitoring(name, None, AlertConfig(), counts, None, images=records,
+    return StoredMonitoring(name, None, AlertConfig(), counts, images=records,
                             note=note)  # fmt: skip
 
 

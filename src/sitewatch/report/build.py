@@ -72,7 +72,7 @@ def report_dict(
         by_time = {s.t: s for s in steps}
         rows = []
         for c in shown:
-            if c.class_name != cls:
+            if c.class_name != cls or not c.used:  # a class its model never ran for: images
                 continue
             step = (
                 by_time.get(c.acquired_at) if c.acquired_at is not None and not c.partial else None
@@ -105,7 +105,10 @@ def report_dict(
     ]  # fmt: skip
     out["before_after"] = before_after(out["changes"], out["episodes"])
     used = {c.sha256 for c in counts if c.used}
-    reasons = {c.sha256: c.reason for c in counts if not c.used}
+    reasons: dict[str, str] = {}
+    for c in counts:  # an image left out whole has one reason; a class left out, its own
+        if not c.used and c.reason:
+            reasons[c.sha256] = "; ".join(filter(None, (reasons.get(c.sha256), c.reason)))
     records = sorted(m.images.values(), key=lambda rec: (iso(rec.acquired_at), rec.name))
     out["images"] = [
         {**asdict(rec), "acquired_at": iso(rec.acquired_at), "used": rec.sha256 in used,
@@ -114,19 +117,8 @@ def report_dict(
         for rec in records
         if within(rec.acquired_at)
     ]  # fmt: skip
-    acc = m.accuracy
-    card = m.detector
-    out["detector"] = {
-        "name": card.get("name"),
-        "version": card.get("version"),
-        "accuracy_source": acc.source if acc else None,
-        "precision": _r(acc.precision, 3) if acc else None,
-        "recall": _r(acc.recall, 3) if acc else None,
-        "ap50": _r(card.get("ap50"), 3),
-        "ap50_95": _r(card.get("ap50_95"), 3),
-        "count_error": _r(card.get("count_mare"), 3),
-        "held_out": card.get("held_out"),
-    }
+    # the detector behind each class's series, with its held-out figures
+    out["detectors"] = {cls: _detector(m.detectors.get(cls, {})) for cls in m.classes}
     out["alerts"] = {
         "method": "median baseline of log counts + one-sided CUSUM (sitewatch.alerts.method)",
         "far_per_year": m.alerts.far_per_year,
@@ -174,6 +166,25 @@ def _registration(reg: dict[str, Any] | None) -> dict[str, Any] | None:
     if reg is None:
         return None
     return {**reg, "rmse_px": _r(reg["rmse_px"], 2), "overlap": _r(reg["overlap"], 3)}
+
+
+def _detector(d: dict[str, Any]) -> dict[str, Any]:
+    measured = d.get("precision") is not None and not str(d.get("accuracy_source")).startswith(
+        "unknown"
+    )
+    return {
+        "name": d.get("name"),
+        "version": d.get("version"),
+        "threshold": _r(d.get("threshold"), 3),
+        "experimental": bool(d.get("experimental")),
+        "accuracy_source": d.get("accuracy_source"),
+        "precision": _r(d.get("precision"), 3) if measured else None,
+        "recall": _r(d.get("recall"), 3) if measured else None,
+        "ap50": _r(d.get("ap50"), 3),
+        "ap50_95": _r(d.get("ap50_95"), 3),
+        "count_error": _r(d.get("count_mare"), 3),
+        "held_out": d.get("held_out"),
+    }
 
 
 def _r(value: float | None, digits: int = 1) -> float | None:

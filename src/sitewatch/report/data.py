@@ -23,9 +23,10 @@ def evidence_of(
     counts = m.counts if counts is None else counts
     mine = [c for c in counts if c.class_name == class_name]
     full = [c for c in mine if c.used and not c.partial]
-    excluded = {c.sha256 for c in counts if not c.used}
+    # images this class was not counted on (left out whole, or by its model)
+    excluded = {c.sha256 for c in counts} - {c.sha256 for c in mine if c.used}
     gaps = [(_taken(b) - _taken(a)).total_seconds() / 86400 for a, b in pairwise(full)]
-    acc = m.accuracy
+    acc = m.accuracy(class_name)
     measured = acc if acc is not None and not acc.source.startswith("unknown") else None
     return Evidence(
         full_views=len(full),

@@ -12,9 +12,18 @@ from sqlalchemy.orm import Session
 
 from sitewatch.errors import BadInputError, ConflictError
 from sitewatch.sites.aoi import parse_pixel_polygon, read_aoi
-from sitewatch.store.catalog import Catalog, detections_at, latest_detect_run, run_threshold
+from sitewatch.store.catalog import Catalog, detections_at, image_runs, select_detect_runs
 from sitewatch.store.links import auto_link_site, link
-from sitewatch.store.models import Image, ImageSite, Label, LinkMethod, Registration, Site, SiteKind
+from sitewatch.store.models import (
+    Image,
+    ImageSite,
+    Label,
+    LinkMethod,
+    Registration,
+    Run,
+    Site,
+    SiteKind,
+)
 from sitewatch.values import shown, text
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.\-]{0,127}$")
@@ -39,7 +48,10 @@ class SiteImage:
     link_method: str
     coverage: float | None
     labels: int
-    detected: int | None  # by the latest detector run at its operating threshold
+    # detections at their class's operating threshold, each class from the run of the model
+    # that gives the site's series of it (``select_detect_runs``); None: never detected
+    detected: int | None
+    detected_by_class: dict[str, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -139,11 +151,11 @@ def list_sites(catalog: Catalog) -> list[SiteSummary]:
     return [site_summary(catalog, n) for n in names]
 
 
-def _latest_count(session: Session, image_id: int) -> int | None:
-    run = latest_detect_run(session, image_id)
-    if run is None:
+def _detected(session: Session, runs: dict[str, Run]) -> dict[str, int] | None:
+    """One image's counted detections by class (``runs``: its share of the selection)."""
+    if not runs:
         return None
-    return detections_at(session, run.id, run_threshold(run))
+    return {cls: detections_at(session, run, cls) for cls, run in sorted(runs.items())}
 
 
 def site_summary(catalog: Catalog, name: str) -> SiteSummary:
@@ -161,6 +173,8 @@ def site_summary(catalog: Catalog, name: str) -> SiteSummary:
         rows = s.execute(
             select(Image, ImageSite).join(ImageSite).where(ImageSite.site_id == site.id)
         ).all()
+        selection = select_detect_runs(s, [img.id for img, _ln in rows])
+        detected = {img.id: _detected(s, image_runs(selection, img.id)) for img, _ln in rows}
         # a frame site's coverage is what registration measured
         registered = dict(
             s.execute(
@@ -186,7 +200,8 @@ def site_summary(catalog: Catalog, name: str) -> SiteSummary:
                 link_method=ln.method,
                 coverage=ln.coverage if ln.coverage is not None else registered.get(img.id),
                 labels=label_counts.get(img.id, 0),
-                detected=_latest_count(s, img.id),
+                detected=None if (by := detected[img.id]) is None else sum(by.values()),
+                detected_by_class=by,
             )
             for img, ln in rows
         ]

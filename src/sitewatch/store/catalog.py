@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -199,30 +199,111 @@ class Catalog:
         return dead
 
 
-def latest_detect_run(session: Session, image_id: int) -> Run | None:
-    """The newest successful detection run on an image, if any."""
-    return session.scalar(
-        select(Run)
-        .where(Run.stage == "detect", Run.image_id == image_id, Run.status == "ok")
-        .order_by(Run.id.desc())
-    )
+def latest_detect_run(session: Session, image_id: int, method: str | None = None) -> Run | None:
+    """The newest successful detection run on an image (of model ``method`` if given).
+
+    Without ``method`` this is whichever model ran last: what a site shows per class is
+    chosen by ``select_detect_runs``, never by this."""
+    query = select(Run).where(Run.stage == "detect", Run.image_id == image_id, Run.status == "ok")
+    if method is not None:
+        query = query.where(Run.method == method)
+    return session.scalar(query.order_by(Run.id.desc()))
 
 
-def run_threshold(run: Run) -> float:
-    """The operating threshold a detection run used (0.5 for runs that kept none)."""
+def run_threshold(run: Run, class_name: str | None = None) -> float:
+    """The operating threshold a detection run used for ``class_name`` (its own, stored in
+    ``thresholds``, else the run's single ``threshold``; 0.5 for runs that kept none)."""
+    own = (run.parameters.get("thresholds") or {}).get(class_name) if class_name else None
+    if own is not None:
+        return float(own)
     return float(run.parameters.get("threshold", 0.5))
 
 
-def detections_at(session: Session, run_id: int, threshold: float) -> int:
-    """How many detections of a run score at or above ``threshold``."""
-    return (
-        session.scalar(
-            select(func.count(Detection.id)).where(
-                Detection.run_id == run_id, Detection.score >= threshold
-            )
-        )
-        or 0
+def counted(run: Run) -> ColumnElement[bool]:
+    """The SQL condition for a detection of ``run`` to count: its score at or above its
+    class's operating threshold."""
+    default = run_threshold(run)
+    own = {str(c): float(t) for c, t in (run.parameters.get("thresholds") or {}).items()}
+    if not own or all(t == default for t in own.values()):
+        return Detection.score >= default
+    return Detection.score >= case(own, value=Detection.class_name, else_=default)
+
+
+def detections_at(session: Session, run: Run, class_name: str | None = None) -> int:
+    """How many detections of ``run`` count (each class at its own operating threshold),
+    of ``class_name`` only when given."""
+    query = select(func.count(Detection.id)).where(Detection.run_id == run.id, counted(run))
+    if class_name is not None:
+        query = query.where(Detection.class_name == class_name)
+    return session.scalar(query) or 0
+
+
+def run_classes(session: Session, run: Run) -> list[str]:
+    """The classes a detection run looked for (``parameters["classes"]``); runs stored
+    before that list was kept declare the classes they found."""
+    declared = run.parameters.get("classes")
+    if declared:
+        return [str(c) for c in declared]
+    return sorted(
+        session.scalars(
+            select(Detection.class_name).where(Detection.run_id == run.id).distinct()
+        ).all()
     )
+
+
+def select_detect_runs(session: Session, image_ids: Iterable[int]) -> dict[str, dict[int, Run]]:
+    """Which detection run gives each class on each of these images (a site's images):
+    class → image id → run.
+
+    For each class, one model (``Run.method``) gives the whole series: among the models
+    whose runs declare the class, the one with ok runs on the most of the images (ties: the
+    one with the newest run). Each image then uses that model's latest ok run, and an image
+    that model never ran on has no count of the class. So a second model never hides the
+    first's classes, and one class's series never mixes models across dates."""
+    ids = list(dict.fromkeys(image_ids))
+    if not ids:
+        return {}
+    runs = session.scalars(
+        select(Run)
+        .where(Run.stage == "detect", Run.status == "ok", Run.image_id.in_(ids))
+        .order_by(Run.id)
+    ).all()
+    # class → model → image id → its latest run (runs come oldest first)
+    by_class: dict[str, dict[str, dict[int, Run]]] = {}
+    for run in runs:
+        assert run.image_id is not None  # selected by image
+        for cls in run_classes(session, run):
+            by_class.setdefault(cls, {}).setdefault(run.method, {})[run.image_id] = run
+    chosen: dict[str, dict[int, Run]] = {}
+    for cls, models in sorted(by_class.items()):
+        best = max(
+            models.values(),
+            key=lambda per_image: (len(per_image), max(r.id for r in per_image.values())),
+        )
+        chosen[cls] = best
+    return chosen
+
+
+def image_runs(selection: dict[str, dict[int, Run]], image_id: int) -> dict[str, Run]:
+    """One image's share of ``select_detect_runs``: class → the run that counts it."""
+    return {cls: per[image_id] for cls, per in selection.items() if image_id in per}
+
+
+def selected_detections(session: Session, runs: dict[str, Run]) -> list[Detection]:
+    """The detections that count on one image: for each class, its selected run's
+    detections of that class at that class's operating threshold (best score first)."""
+    out: list[Detection] = []
+    for cls, run in sorted(runs.items()):
+        out += session.scalars(
+            select(Detection)
+            .where(
+                Detection.run_id == run.id,
+                Detection.class_name == cls,
+                Detection.score >= run_threshold(run, cls),
+            )
+            .order_by(Detection.score.desc(), Detection.id)
+        ).all()
+    return out
 
 
 def iso(value: datetime | None) -> str:

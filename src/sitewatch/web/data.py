@@ -19,7 +19,7 @@ from sitewatch.monitor.stored import load_monitoring
 from sitewatch.register.features import project
 from sitewatch.register.site import frame_matrix, image_to_frame, registrations, site_polygon
 from sitewatch.report.build import report_dict
-from sitewatch.store.catalog import Catalog, latest_detect_run, run_threshold
+from sitewatch.store.catalog import Catalog, image_runs, run_threshold, select_detect_runs
 from sitewatch.store.models import Detection, Image, ImageSite, RegistrationStatus, Site
 from sitewatch.web.tiles import max_zoom
 
@@ -141,20 +141,22 @@ def _footprint(image: Image, matrix: np.ndarray) -> list[list[float]]:
 
 
 def frame_detections(catalog: Catalog, name: str, sha256: str) -> dict[str, Any]:
-    """The latest detector run's boxes on one image, as quadrilaterals in the site frame
-    (every stored score, so the page can move the threshold; ``threshold`` is the model's)."""
+    """The boxes that count on one image, as quadrilaterals in the site frame: for each class,
+    the run of the model that gives the site's series of that class (``select_detect_runs``),
+    with every stored score so the page can move the threshold. ``thresholds`` and
+    ``models`` are by class; ``threshold`` is the lowest of them, ``model`` all of them."""
     with catalog.session() as s:
         site = catalog.get_site(s, name)
         image = image_of_site(catalog, s, site, sha256)
         matrix = image_to_frame(s, site, image)
-        run = latest_detect_run(s, image.id)
-        rows = (
-            s.scalars(
-                select(Detection).where(Detection.run_id == run.id).order_by(Detection.score.desc())
+        site_images = s.scalars(select(ImageSite.image_id).where(ImageSite.site_id == site.id))
+        runs = image_runs(select_detect_runs(s, site_images.all()), image.id)
+        rows: list[Detection] = []
+        for cls, run in sorted(runs.items()):
+            rows += s.scalars(
+                select(Detection).where(Detection.run_id == run.id, Detection.class_name == cls)
             ).all()
-            if run is not None
-            else []
-        )
+        rows.sort(key=lambda d: (-d.score, d.id))
         boxes = []
         for d in rows:
             quad = np.array([[d.x0, d.y0], [d.x1, d.y0], [d.x1, d.y1], [d.x0, d.y1]], float)
@@ -164,12 +166,16 @@ def frame_detections(catalog: Catalog, name: str, sha256: str) -> dict[str, Any]
                 "score": round(d.score, 4),
                 "frame": [[round(float(x), 1), round(float(y), 1)] for x, y in pts],
             })  # fmt: skip
+        models = {cls: f"{run.method} {run.version}" for cls, run in sorted(runs.items())}
+        thresholds = {cls: run_threshold(run, cls) for cls, run in sorted(runs.items())}
         return {
             "image": sha256,
             "registered": matrix is not None,
-            "model": f"{run.method} {run.version}" if run else None,
-            "threshold": run_threshold(run) if run else None,
-            "classes": sorted({b["class"] for b in boxes}),
+            "model": ", ".join(dict.fromkeys(models.values())) or None,
+            "threshold": min(thresholds.values()) if thresholds else None,
+            "models": models,
+            "thresholds": thresholds,
+            "classes": sorted(runs),
             "detections": boxes,
         }
 

@@ -214,15 +214,24 @@ class SiteImage(Model):
     link_method: LinkMethod
     coverage: float | None
     labels: int
-    detected: int | None = Field(description="detections at the model's threshold")
+    detected: int | None = Field(
+        description="detections at their class's threshold, all classes (null: not detected)"
+    )
+    detected_by_class: dict[str, int] | None = Field(
+        description="by class, each from the model that gives the site's series of it"
+    )
     used: bool = Field(description="counted by the latest monitoring")
     registration: ImageRegistration | None
     reason: str | None = Field(description="why it was not counted")
 
 
 class Detector(Model):
+    """The model behind one class's series, and its held-out figures for that class."""
+
     name: str | None
     version: str | None
+    threshold: float | None = Field(description="the class's operating threshold")
+    experimental: bool
     accuracy_source: str | None
     precision: float | None
     recall: float | None
@@ -335,7 +344,7 @@ class SiteDetail(Model):
     changes: list[ChangePair]
     before_after: list[BeforeAfter]
     images: list[SiteImage]
-    detector: Detector
+    detectors: dict[str, Detector] = Field(description="by class")
     alerts: AlertSettings
     claims: list[Claim]
     scale: list[ScaleTerm] = Field(description="the estimative-language scale")
@@ -351,12 +360,14 @@ class FrameDetection(Model):
 
 
 class FrameDetections(Model):
-    """The latest detector run's boxes on one image, every stored score."""
+    """The boxes that count on one image (each class from its series' model), every score."""
 
     image: Sha256
     registered: bool = Field(description="false: the boxes are in the image's own pixels")
-    model: str | None = Field(description="null when never detected")
-    threshold: float | None = Field(description="the model's operating threshold")
+    model: str | None = Field(description="the models (name version), null when never detected")
+    threshold: float | None = Field(description="the lowest of the classes' thresholds")
+    models: dict[str, str] = Field(description="by class: the model that counts it")
+    thresholds: dict[str, float] = Field(description="by class: its operating threshold")
     classes: list[str]
     detections: list[FrameDetection]
 

@@ -132,7 +132,16 @@ const SW = (() => {
       judg.append(el("p", { class: "judgement" }, el("strong", {}, cls + ": "), j.text,
         el("span", { class: "muted" }, ` (${j.confidence} confidence)`)));
     }
-    chart(document.getElementById("chart"), r, name);
+    // one chart per class, each from the model that counts it (a second model never hides the first)
+    const charts = document.getElementById("chart"), several = r.classes.length > 1;
+    for (const cls of r.classes.length ? r.classes : [null]) {
+      const box = several ? el("div", { class: "chart-class", "data-class": cls }) : charts;
+      if (several) {
+        box.append(el("h3", {}, `${cls} · ${(r.detectors[cls] || {}).name || "unknown model"}`));
+        charts.append(box);
+      }
+      chart(box, r, name, cls);
+    }
     episodes(r);
     changes(r, name);
     images(r, name);
@@ -144,9 +153,8 @@ const SW = (() => {
     document.body.dataset.ready = "site";
   }
 
-  function chart(box, r, name) {
+  function chart(box, r, name, cls) {
     // every dated image is on the time axis; counted ones as dots, the rest as grey ticks
-    const cls = r.classes[0];
     const rows = cls ? r.series[cls].filter((x) => x.date && x.estimate !== null) : [];
     const counted = new Set(rows.map((x) => x.sha256));
     const marks = r.images.filter((im) => im.acquired_at && !counted.has(im.sha256));
