@@ -49,7 +49,7 @@ def test_boxes_follow_pixels_through_crops_flips_and_rotations() -> None:
     scene = Scene("x", "s", img, np.array([[200, 100, 300, 160]], np.float32))
     for seed in range(100):
         rng = np.random.default_rng(seed)
-        crop, boxes, ignore = sample_crop(scene, 256, rng, (0.7, 1.4))
+        crop, boxes, ignore, _cls = sample_crop(scene, 256, rng, (0.7, 1.4))
         pixels, boxes, _ = augment(crop, boxes, ignore, rng)
         for x0, y0, x1, y1 in boxes:
             inside = pixels[int(y0) + 3 : int(y1) - 3, int(x0) + 3 : int(x1) - 3]
@@ -74,9 +74,10 @@ def test_folds_keep_airports_whole_and_balanced() -> None:
 def test_a_few_steps_lower_the_loss(dataset: Path) -> None:
     torch.manual_seed(0)
     from sitewatch.detect.train.data import load_scenes
+    from sitewatch.detect.train.loop import split
 
-    cfg = TrainConfig(data=str(dataset), crop=256, batch=4, net=TINY)
-    scenes = load_scenes(dataset, 0.5)
+    cfg = TrainConfig(data=str(dataset), crop=256, batch=4, net=TINY, fold=-1)
+    scenes = load_scenes(split(cfg)[0], cfg.gsd)
     images, targets = next(
         iter(torch.utils.data.DataLoader(CropStream(scenes, cfg, 0), batch_size=4))
     )
@@ -113,7 +114,12 @@ def test_training_resumes_and_exports_an_equivalent_onnx(dataset: Path, tmp_path
     assert torch.load(last, weights_only=False)["step"] == 5
     onnx_path = tmp_path / "tiny.onnx"
     info = export_onnx(last, onnx_path, name="tiny")
-    assert info.metrics["held_out"].startswith("fold 0") and 0 < info.threshold < 1
+    assert info.metrics["held_out"].startswith("site_id site-") and 0 < info.threshold < 1
+    assert (
+        set(info.metrics["per_class"]) == {"aircraft"}
+        and info.class_thresholds["aircraft"] == info.threshold
+    )
+    assert info.licence.startswith("CC BY-NC-SA") and info.model_gsd_m == 1.0
     detector = Detector(onnx_path, threads=1)
     assert detector.info.classes == ["aircraft"] and detector.info.model_gsd_m == 1.0
     from sitewatch.detect.train.export import load_checkpoint

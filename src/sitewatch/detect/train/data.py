@@ -1,32 +1,43 @@
-"""Training data: the Airbus aircraft set, site-wise folds, crops with augmentation, targets."""
+"""Training data: scenes at model scale (with a satellite-like degradation for aerial
+sources), site-wise folds, crops with augmentation, targets."""
 
 from __future__ import annotations
 
 import csv
-import hashlib
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from sitewatch.boxes import unique_boxes
 from sitewatch.detect.imageio import load_scaled
-from sitewatch.formats.annotations import read_airbus_csv
+from sitewatch.detect.train.dataset import Sample, group_folds
+
+
+def _empty() -> np.ndarray:
+    return np.zeros((0, 4), np.float32)
 
 
 @dataclass
 class Scene:
-    """One training scene at model scale: pixels (H, W, 3 uint8) and boxes (N, 4) x0 y0 x1 y1."""
+    """One training scene at model scale: pixels (H, W, 3 uint8), boxes (N, 4) x0 y0 x1 y1,
+    the model class of each box, and ignore boxes (difficult or crowd: neither positive nor
+    negative)."""
 
     name: str
     site: str
     pixels: np.ndarray
     boxes: np.ndarray
+    classes: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    ignore: np.ndarray = field(default_factory=_empty)
+
+    def __post_init__(self) -> None:
+        if len(self.classes) != len(self.boxes):
+            self.classes = np.zeros(len(self.boxes), np.int64)
 
 
 def read_sites(data: Path) -> dict[str, tuple[str, str, bool]]:
-    """image file → (site id, acquisition id, annotated) from ``sites.csv``."""
+    """image file → (site id, acquisition id, annotated) from the Airbus ``sites.csv``."""
     with open(data / "sites.csv", newline="") as fh:
         return {
             r["image_id"]: (r["site_id"], r["acquisition_id"], r["annotated"] == "1")
@@ -39,34 +50,67 @@ def site_folds(sites: dict[str, tuple[str, str, bool]], k: int = 5) -> dict[str,
     counts: dict[str, int] = {}
     for site, _acq, annotated in sites.values():
         counts[site] = counts.get(site, 0) + int(annotated)
-    # order by size, then by a hash so ties do not depend on naming
-    order = sorted(counts, key=lambda s: (-counts[s], hashlib.sha1(s.encode()).hexdigest()))
-    load = [0] * k
-    folds = {}
-    for site in order:
-        fold = min(range(k), key=lambda f: (load[f], f))
-        folds[site] = fold
-        load[fold] += counts[site]
-    return folds
+    return group_folds(counts, k)
 
 
-def load_scenes(data: Path, scale: float, images: list[str] | None = None) -> list[Scene]:
-    """Annotated scenes at ``scale`` (model px per source px), boxes scaled alike and
-    near-duplicate annotations removed."""
-    sites = read_sites(data)
-    boxes: dict[str, list[tuple[float, float, float, float]]] = {}
-    for rec in read_airbus_csv(data / "annotations.csv"):
-        boxes.setdefault(rec.file_name, []).append((rec.x0, rec.y0, rec.x1, rec.y1))
-    names = images if images is not None else sorted(boxes)
+def degrade(pixels: np.ndarray, scale: float, rng: np.random.Generator) -> np.ndarray:
+    """Resample a sharp aerial/drone image by ``scale`` (< 1) the way a satellite sensor
+    would see the ground: optics and detector blur (a Gaussian of about 0.6 output pixels,
+    which puts the MTF at Nyquist near 0.2, typical of VHR satellites, where a bare resize
+    keeps an aerial camera's crispness), area sampling, sensor noise and JPEG compression
+    as delivered by imagery providers."""
+    import cv2
+
+    sigma = rng.uniform(0.45, 0.75) / scale  # in source pixels
+    blurred = cv2.GaussianBlur(pixels, (0, 0), sigma)
+    h, w = pixels.shape[:2]
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    small = cv2.resize(blurred, size, interpolation=cv2.INTER_AREA).astype(np.float32)
+    small += rng.normal(0, rng.uniform(1.0, 3.0), small.shape)
+    out = np.clip(small, 0, 255).astype(np.uint8)
+    ok, jpeg = cv2.imencode(
+        ".jpg", out[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(70, 95))]
+    )
+    decoded = cv2.imdecode(jpeg, cv2.IMREAD_COLOR) if ok else None
+    return decoded[:, :, ::-1].copy() if decoded is not None else out
+
+
+def load_scenes(
+    samples: list[Sample], gsd: float, satellite: bool = False, seed: int = 0
+) -> list[Scene]:
+    """Samples at the model's GSD (``gsd`` metres per model pixel), boxes scaled alike.
+
+    ``satellite`` degrades sources finer than the model's GSD like a satellite sensor
+    (``degrade``); otherwise pixels are area-resampled (JPEGs via their reduced DCT)."""
     scenes = []
-    for name in names:
-        pixels = load_scaled(data / "images" / name, scale)
-        b = unique_boxes(np.asarray(boxes.get(name, []), dtype=np.float32)) * scale
+    for i, sample in enumerate(samples):
+        scale = sample.gsd_m / gsd
+        factor: np.ndarray | np.float32 = np.float32(scale)
+        if satellite and scale < 1:
+            full = load_scaled(sample.path, 1.0)
+            pixels = degrade(full, scale, np.random.default_rng([seed, i]))
+            # the exact ratio of the rounded sizes, so boxes sit on the same pixels
+            factor = np.array(
+                [pixels.shape[1] / full.shape[1], pixels.shape[0] / full.shape[0]] * 2,
+                np.float32,
+            )
+        else:
+            pixels = load_scaled(sample.path, scale)
         h, w = pixels.shape[:2]
-        b[:, [0, 2]] = b[:, [0, 2]].clip(0, w)
-        b[:, [1, 3]] = b[:, [1, 3]].clip(0, h)
-        scenes.append(Scene(name, sites[name][0], pixels, b))
+        boxes = _clip(sample.boxes * factor, w, h)
+        ignore = _clip(sample.ignore * factor, w, h)
+        keep = (boxes[:, 2] - boxes[:, 0] > 0) & (boxes[:, 3] - boxes[:, 1] > 0)
+        scenes.append(
+            Scene(sample.file_name, sample.group, pixels, boxes[keep], sample.classes[keep], ignore)
+        )
     return scenes
+
+
+def _clip(boxes: np.ndarray, w: int, h: int) -> np.ndarray:
+    b = boxes.astype(np.float32).copy()
+    b[:, [0, 2]] = b[:, [0, 2]].clip(0, w)
+    b[:, [1, 3]] = b[:, [1, 3]].clip(0, h)
+    return b
 
 
 # -- augmentation ------------------------------------------------------------------------
@@ -81,11 +125,11 @@ def _resize(img: np.ndarray, size: int) -> np.ndarray:
 
 def sample_crop(
     scene: Scene, size: int, rng: np.random.Generator, scale_range: tuple[float, float]
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """A square crop (resized to ``size``) around an object or anywhere, with its boxes.
 
-    Returns pixels, kept boxes, and ignore boxes (objects cut so much that they are neither
-    positives nor negatives).
+    Returns pixels, kept boxes, ignore boxes (objects cut so much that they are neither
+    positives nor negatives, and the scene's own ignore boxes) and the kept boxes' classes.
     """
     s = math.exp(rng.uniform(math.log(scale_range[0]), math.log(scale_range[1])))
     side = min(round(size / s), *scene.pixels.shape[:2])
@@ -109,7 +153,13 @@ def sample_crop(
     frac = visible / np.maximum(area, 1e-6)
     keep = clipped[frac >= 0.45] * factor
     ignore = clipped[(frac > 0.02) & (frac < 0.45)] * factor
-    return crop, keep, ignore
+    if len(scene.ignore):
+        extra = scene.ignore - np.array([x0, y0, x0, y0], dtype=np.float32)
+        extra[:, [0, 2]] = extra[:, [0, 2]].clip(0, side)
+        extra[:, [1, 3]] = extra[:, [1, 3]].clip(0, side)
+        extra = extra[(extra[:, 2] > extra[:, 0]) & (extra[:, 3] > extra[:, 1])] * factor
+        ignore = np.concatenate([ignore, extra.astype(np.float32)])
+    return crop, keep, ignore, scene.classes[frac >= 0.45]
 
 
 def augment(
@@ -162,11 +212,18 @@ def gaussian_radius(w: float, h: float, min_overlap: float = 0.7) -> float:
 
 
 def encode_targets(
-    boxes: np.ndarray, ignore: np.ndarray, size: int, stride: int, max_objects: int = 256
+    boxes: np.ndarray,
+    ignore: np.ndarray,
+    size: int,
+    stride: int,
+    max_objects: int = 256,
+    classes: np.ndarray | None = None,
+    num_classes: int = 1,
 ) -> dict[str, np.ndarray]:
-    """Heatmap (with ignore weight), and size/offset targets at object-centre cells."""
+    """Heatmap per class (with ignore weight), and size/offset targets at object centres."""
     out = size // stride
-    heat = np.zeros((1, out, out), np.float32)
+    heat = np.zeros((num_classes, out, out), np.float32)
+    labels = np.zeros(len(boxes), np.int64) if classes is None else classes
     weight = np.ones((1, out, out), np.float32)
     for x0, y0, x1, y1 in ignore / stride:
         weight[0, int(y0) : math.ceil(y1), int(x0) : math.ceil(x1)] = 0
@@ -183,13 +240,15 @@ def encode_targets(
         ix, iy = min(int(cx), out - 1), min(int(cy), out - 1)
         sigma = max(0.0, gaussian_radius(bw / stride, bh / stride)) / 3 + 0.35
         g = np.exp(-((xs - ix) ** 2 + (ys - iy) ** 2) / (2 * sigma**2))
-        np.maximum(heat[0], g, out=heat[0])
+        c = int(labels[i])
+        np.maximum(heat[c], g, out=heat[c])
         weight[0, iy, ix] = 1
         index[i] = iy * out + ix
         wh[i] = (math.log(bw), math.log(bh))
         offset[i] = (cx - ix, cy - iy)
         mask[i] = 1
-    weight = np.maximum(weight, heat > 0.3)  # objects inside ignore areas still count
+    # objects inside ignore areas still count
+    weight = np.maximum(weight, heat.max(axis=0, keepdims=True) > 0.3)
     return {
         "heat": heat,
         "weight": weight.astype(np.float32),

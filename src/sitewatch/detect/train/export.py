@@ -11,16 +11,10 @@ import onnx
 import torch
 
 from sitewatch.detect.calibrate import apply_calibration, calibration_table
-from sitewatch.detect.evaluate import (
-    SceneResult,
-    best_count_threshold,
-    coco_ap,
-    count_mare,
-    precision_recall,
-)
+from sitewatch.detect.evaluate import SceneResult
 from sitewatch.detect.model import METADATA_KEY, ModelInfo
 from sitewatch.detect.train.data import load_scenes
-from sitewatch.detect.train.loop import STRIDE, TrainConfig, predict_scene, split
+from sitewatch.detect.train.loop import STRIDE, TrainConfig, held_out, split, summarise
 from sitewatch.detect.train.net import CenterNet, NetConfig
 from sitewatch.files import write_text_atomic
 
@@ -33,55 +27,88 @@ def load_checkpoint(path: Path) -> tuple[CenterNet, TrainConfig]:
     net: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in raw["net"].items()}
     raw["net"] = NetConfig(**net)
     raw["scale_jitter"] = tuple(raw["scale_jitter"])
+    if "scale" in raw:  # checkpoints from before GSD-based training: Airbus 0.5 m sources
+        scale = raw.pop("scale")
+        raw |= {"gsd": round(0.5 / scale, 4), "source_gsd": 0.5}
     cfg = TrainConfig(**raw)
     model = CenterNet(cfg.net)
     model.load_state_dict(ckpt["ema"])
     return model.eval(), cfg
 
 
-def held_out_results(model: CenterNet, cfg: TrainConfig) -> list[SceneResult]:
-    """Raw (uncalibrated) predictions on the validation airports, boxes in model pixels."""
-    _, val_names = split(cfg)
-    results = []
-    for scene in load_scenes(Path(cfg.data), cfg.scale, val_names):
-        boxes, scores, _ = predict_scene(model, scene.pixels, threshold=0.02)
-        results.append(SceneResult(scene.name, scene.boxes, boxes, scores))
-    return results
+def held_out_results(model: CenterNet, cfg: TrainConfig) -> list[list[SceneResult]]:
+    """Per class, raw (uncalibrated) predictions on the held-out places, in model pixels."""
+    _, val = split(cfg)
+    scenes = load_scenes(val, cfg.gsd, cfg.satellite, cfg.seed + 1)
+    return held_out(model, scenes, len(cfg.class_map.classes), threshold=0.02)
 
 
 def export_onnx(
-    checkpoint: Path, out: Path, name: str = "sitewatch-aircraft", version: str = "1"
+    checkpoint: Path,
+    out: Path,
+    name: str | None = None,
+    version: str = "1",
+    experimental: bool = False,
+    card: str = "",
+    calibration: tuple[list[list[float]], dict[str, float], dict[str, Any]] | None = None,
 ) -> ModelInfo:
-    """Write ``out`` (ONNX, opset 17) and ``out.json`` (its card data); returns the info."""
+    """Write ``out`` (ONNX, opset 17) and ``out.json`` (its card data); returns the info.
+
+    The calibration table, per-class thresholds and held-out metrics come from the
+    checkpoint's own held-out places, or — for a model trained on every place — are given
+    as ``calibration``: measured on the out-of-place predictions of cross-validation models
+    of the same recipe (cross-fitting)."""
     model, cfg = load_checkpoint(checkpoint)
+    classes = list(cfg.class_map.classes)
+    airbus = cfg.format == "airbus-csv"
     info = ModelInfo(
-        name=name,
+        name=name or cfg.name,
         version=version,
-        classes=["aircraft"],
+        classes=classes,
         stride=STRIDE,
-        model_gsd_m=round(0.5 / cfg.scale, 4),
-        train_gsd_m=0.5,
+        model_gsd_m=cfg.gsd,
+        # the imagery it learnt from: satellite-degraded sources are seen at the model's GSD
+        train_gsd_m=cfg.gsd if cfg.satellite else (cfg.source_gsd or cfg.gsd),
         threshold=0.5,
-        licence="CC BY-NC-SA 4.0 (trained on CC BY-NC-SA 4.0 data)",
-        credit=AIRBUS_CREDIT,
+        licence=cfg.licence
+        or ("CC BY-NC-SA 4.0 (trained on CC BY-NC-SA 4.0 data)" if airbus else ""),
+        credit=cfg.credit or (AIRBUS_CREDIT if airbus else ""),
+        experimental=experimental,
+        card=card,
     )
-    if cfg.fold >= 0:
+    _, val = split(cfg)
+    if calibration is not None:
+        table, thresholds, metrics = calibration
+        info = replace(
+            info,
+            calibration=table,
+            threshold=thresholds[classes[0]],
+            class_thresholds=dict(thresholds),
+            metrics=metrics,
+        )
+    elif val:
         raw = held_out_results(model, cfg)
-        table = calibration_table(raw)
-        info = replace(info, calibration=table)
-        cal = [SceneResult(r.name, r.gt, r.boxes, apply_calibration(table, r.scores)) for r in raw]
-        threshold = best_count_threshold(cal)
-        metrics = coco_ap(cal) | {
-            "threshold": threshold,
-            "count_mare": count_mare(cal, threshold),
-            **precision_recall(cal, threshold),
-        }
-        metrics |= {
-            "held_out": f"fold {cfg.fold} of {cfg.folds} (whole airports)",
-            "scenes": len(cal),
-            "objects": int(sum(len(r.gt) for r in cal)),
-        }
-        info = replace(info, threshold=threshold, metrics=metrics)
+        table = calibration_table([r for per_class in raw for r in per_class])
+        calibrated = [
+            [SceneResult(r.name, r.gt, r.boxes, apply_calibration(table, r.scores)) for r in rs]
+            for rs in raw
+        ]
+        per_class = {c: summarise(rs) for c, rs in zip(classes, calibrated, strict=True)}
+        places = sorted({s.group for s in val})
+        for c, rs in zip(classes, calibrated, strict=True):
+            per_class[c] |= {
+                "held_out": f"{cfg.split_by} {', '.join(places)} (whole places, not trained on)",
+                "scenes": len(rs),
+                "objects": int(sum(len(r.gt) for r in rs)),
+            }
+        first = per_class[classes[0]]
+        info = replace(
+            info,
+            calibration=table,
+            threshold=first["threshold"],
+            class_thresholds={c: m["threshold"] for c, m in per_class.items()},
+            metrics=first | {"per_class": per_class},
+        )
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp.onnx")
     dummy = torch.rand(1, 3, 256, 256)

@@ -1,5 +1,5 @@
-"""Train the aircraft detector on a CPU in about an hour, resumably, validating on whole
-held-out airports."""
+"""Train a detector on a CPU in about an hour, resumably, validating on whole held-out
+places (airports, cities)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 import math
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -27,10 +27,9 @@ from sitewatch.detect.train.data import (
     augment,
     encode_targets,
     load_scenes,
-    read_sites,
     sample_crop,
-    site_folds,
 )
+from sitewatch.detect.train.dataset import ClassMap, Sample, samples, validation_groups
 from sitewatch.detect.train.loss import detection_loss
 from sitewatch.detect.train.net import CenterNet, NetConfig
 
@@ -41,9 +40,15 @@ STRIDE = 4
 class TrainConfig:
     data: str
     out: str = "checkpoints/aircraft"
-    fold: int = 0  # validation fold; -1 trains on every airport
+    format: str = "airbus-csv"  # dataset format (``dataset.FORMATS``)
+    classes: str = "aircraft"  # ``ClassMap`` spec: "car,truck" or "vehicle=car+bus"
+    split_by: str = "site_id"  # the image field naming the place (whole places validate)
+    val_groups: list[str] | None = None  # places to hold out (else fold ``fold``)
+    fold: int = 0  # validation fold; -1 trains on every place
     folds: int = 5
-    scale: float = 0.5  # model pixels per source pixel: 0.5 m imagery is seen at 1 m
+    gsd: float = 1.0  # metres per model pixel: 0.5 m airports are seen at 1 m
+    source_gsd: float | None = 0.5  # GSD of images that do not say theirs
+    satellite: bool = False  # degrade finer (aerial/drone) sources like a satellite sensor
     crop: int = 512
     batch: int = 8
     steps: int = 2200
@@ -57,6 +62,19 @@ class TrainConfig:
     seed: int = 0
     workers: int = 1
     net: NetConfig = field(default_factory=NetConfig)
+    # what the exported model says about itself
+    name: str = "sitewatch-aircraft"
+    licence: str = ""
+    credit: str = ""
+
+    def __post_init__(self) -> None:
+        n = len(self.class_map.classes)
+        if self.net.num_classes != n:
+            self.net = replace(self.net, num_classes=n)
+
+    @property
+    def class_map(self) -> ClassMap:
+        return ClassMap.parse(self.classes)
 
 
 class CropStream(IterableDataset):
@@ -71,26 +89,27 @@ class CropStream(IterableDataset):
         step = self.start
         while True:
             rng = np.random.default_rng([self.cfg.seed, step])
+            n = len(self.cfg.class_map.classes)
             for _ in range(self.cfg.batch):
                 scene = self.scenes[rng.choice(len(self.scenes), p=self.p)]
-                img, boxes, ignore = sample_crop(scene, self.cfg.crop, rng, self.cfg.scale_jitter)
+                img, boxes, ignore, cls = sample_crop(
+                    scene, self.cfg.crop, rng, self.cfg.scale_jitter
+                )
                 img, boxes, ignore = augment(img, boxes, ignore, rng)
-                targets = encode_targets(boxes, ignore, self.cfg.crop, STRIDE)
+                targets = encode_targets(
+                    boxes, ignore, self.cfg.crop, STRIDE, classes=cls, num_classes=n
+                )
                 yield np.ascontiguousarray(img.transpose(2, 0, 1)), targets
             step += 1
 
 
-def split(cfg: TrainConfig) -> tuple[list[str], list[str]]:
-    """Annotated images of training and validation airports (whole sites per fold)."""
-    sites = read_sites(Path(cfg.data))
-    folds = site_folds(sites, cfg.folds)
-    train: list[str] = []
-    val: list[str] = []
-    for name, (site, _acq, annotated) in sorted(sites.items()):
-        if not annotated:
-            continue
-        (val if folds[site] == cfg.fold else train).append(name)
-    return train, val
+def split(cfg: TrainConfig) -> tuple[list[Sample], list[Sample]]:
+    """Training and validation samples: whole places (``split_by``) on one side only."""
+    found, _skipped = samples(
+        Path(cfg.data), cfg.format, cfg.class_map, cfg.split_by, cfg.source_gsd
+    )
+    held = validation_groups([s.group for s in found], cfg.val_groups, cfg.fold, cfg.folds)
+    return [s for s in found if s.group not in held], [s for s in found if s.group in held]
 
 
 def pad32(x: np.ndarray) -> np.ndarray:
@@ -108,20 +127,49 @@ def predict_scene(
     return decode(heat, size, off, STRIDE, threshold)
 
 
-def validate(model: torch.nn.Module, scenes: list[Scene]) -> dict:
+def held_out(
+    model: torch.nn.Module, scenes: list[Scene], classes: int, threshold: float = 0.05
+) -> list[list[SceneResult]]:
+    """Per class, each scene's truth and predictions (raw scores). Detections centred in an
+    ignore box (difficult, crowd) are neither right nor wrong, so they are dropped."""
     model.eval()
-    results = []
+    out: list[list[SceneResult]] = [[] for _ in range(classes)]
     for s in scenes:
-        boxes, scores, _ = predict_scene(model, s.pixels)
-        results.append(SceneResult(s.name, s.boxes, boxes, scores))
-    metrics = coco_ap(results)
+        boxes, scores, cls = predict_scene(model, s.pixels, threshold)
+        if len(s.ignore) and len(boxes):
+            cx, cy = (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2
+            inside = (
+                (cx[:, None] >= s.ignore[:, 0])
+                & (cx[:, None] <= s.ignore[:, 2])
+                & (cy[:, None] >= s.ignore[:, 1])
+                & (cy[:, None] <= s.ignore[:, 3])
+            ).any(axis=1)
+            boxes, scores, cls = boxes[~inside], scores[~inside], cls[~inside]
+        for c in range(classes):
+            out[c].append(
+                SceneResult(s.name, s.boxes[s.classes == c], boxes[cls == c], scores[cls == c])
+            )
+    return out
+
+
+def summarise(results: list[SceneResult]) -> dict:
+    """AP, the count-optimal threshold and the count error and precision/recall there."""
     t = best_count_threshold(results)
-    metrics |= {
+    return coco_ap(results) | {
         "threshold": t,
         "count_mare": count_mare(results, t),
         **precision_recall(results, t),
     }
-    return metrics
+
+
+def validate(model: torch.nn.Module, scenes: list[Scene], classes: list[str]) -> dict:
+    """Held-out metrics: the first class's at top level (the single class of most models),
+    every class's under ``per_class``."""
+    per_class = {
+        name: summarise(results)
+        for name, results in zip(classes, held_out(model, scenes, len(classes)), strict=True)
+    }
+    return per_class[classes[0]] | {"per_class": per_class}
 
 
 class Ema:
@@ -167,10 +215,15 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print, resume: bool = T
         opt.load_state_dict(ckpt["optimizer"])
         step = ckpt["step"]
         log(f"resumed from {last} at step {step}")
-    train_names, val_names = split(cfg)
-    log(f"{len(train_names)} training scenes, {len(val_names)} validation scenes (fold {cfg.fold})")
-    scenes = load_scenes(Path(cfg.data), cfg.scale, train_names)
-    val = load_scenes(Path(cfg.data), cfg.scale, val_names) if val_names else []
+    train_samples, val_samples = split(cfg)
+    held = sorted({s.group for s in val_samples})
+    log(
+        f"{len(train_samples)} training scenes, {len(val_samples)} validation scenes"
+        f" ({cfg.split_by}: {', '.join(held) or 'none'})"
+    )
+    scenes = load_scenes(train_samples, cfg.gsd, cfg.satellite, cfg.seed)
+    val = load_scenes(val_samples, cfg.gsd, cfg.satellite, cfg.seed + 1) if val_samples else []
+    classes = list(cfg.class_map.classes)
     loader = DataLoader(
         CropStream(scenes, cfg, step),
         batch_size=cfg.batch,
@@ -223,10 +276,15 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print, resume: bool = T
             save(last)
             saved_at = time.time()
         if val and (step % cfg.eval_every == 0 or step == cfg.steps):
-            metrics = validate(ema.model, val)
+            metrics = validate(ema.model, val, classes)
             log(
                 f"validation at step {step}: "
-                + json.dumps({k: round(v, 4) for k, v in metrics.items()})
+                + json.dumps(
+                    {
+                        c: {k: round(v, 4) for k, v in m.items()}
+                        for c, m in metrics["per_class"].items()
+                    }
+                )
             )
             with open(history, "a") as fh:
                 fh.write(json.dumps({"step": step, **metrics}) + "\n")
