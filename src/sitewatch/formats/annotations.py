@@ -126,7 +126,9 @@ def read_coco_set(path: Path) -> AnnotatedSet:
             path, f"not COCO: needs images, annotations and categories ({exc!r} missing)"
         ) from None
     records = []
-    for ann in annotations:
+    for i, ann in enumerate(annotations):
+        if not isinstance(ann, dict):
+            raise BadInputError(path, f"annotation {i} is not an object")
         try:
             x, y, w, h = (float(v) for v in ann["bbox"])
             crowd = bool(ann.get("iscrowd", 0))

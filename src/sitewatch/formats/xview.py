@@ -43,7 +43,7 @@ def read_xview(path: Path) -> AnnotatedSet:
     except UnicodeDecodeError as exc:
         raise BadInputError(path, f"not UTF-8 JSON ({exc})") from None
     features = data.get("features") if isinstance(data, dict) else None
-    if data.get("type") != "FeatureCollection" or not isinstance(features, list):
+    if not isinstance(features, list) or data.get("type") != "FeatureCollection":
         raise BadInputError(path, "not a GeoJSON FeatureCollection with a 'features' list")
     out = AnnotatedSet({}, [])
     for i, feature in enumerate(features):

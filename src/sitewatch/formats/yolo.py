@@ -26,8 +26,13 @@ def yolo_names(folder: Path) -> list[str]:
         names = [n.strip() for n in txt.read_text(encoding="utf-8").splitlines()]
         while names and not names[-1]:
             names.pop()
-        if not names or any(not n for n in names):
-            raise BadInputError(txt, "needs one class name per line, none empty")
+        if not names:
+            raise BadInputError(txt, "no class names: write one class name per line")
+        for line_no, name in enumerate(names, 1):
+            if not name:
+                raise BadInputError(
+                    txt, f"line {line_no} is empty: one class name per line, none empty"
+                )
         return names
     yaml = folder / "data.yaml"
     if yaml.is_file():
