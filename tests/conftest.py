@@ -160,3 +160,22 @@ def building_label(catalog: Catalog, folder: Path) -> None:
     }
     (folder / "b.json").write_text(json.dumps(coco))
     import_labels(catalog, folder / "b.json", images_dir=JOPLIN)
+
+
+def retag_model(dest: Path, source: Path | None = None, **info: object) -> Path:
+    """A real second detector: a copy of the shipped ONNX model (or ``source``) whose
+    ``ModelInfo`` metadata is changed by ``info`` (name, classes, thresholds, metrics …).
+    The weights are the aircraft model's, so it finds the same objects under its own
+    class names: enough to run two models side by side without training one."""
+    import json
+
+    import onnx
+
+    from sitewatch.detect.model import DEFAULT_MODEL, METADATA_KEY
+
+    model = onnx.load(str(source or DEFAULT_MODEL))
+    entry = next(p for p in model.metadata_props if p.key == METADATA_KEY)
+    entry.value = json.dumps(json.loads(entry.value) | info)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, str(dest))
+    return dest

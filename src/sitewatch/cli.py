@@ -385,14 +385,14 @@ def detect(
 ) -> None:
     """Detect objects on whole scenes; results go to the catalog (and GeoJSON/COCO/CSV)."""
     from sitewatch.detect import TileSpec, run_detector, select_images
-    from sitewatch.detect.registry import looks_like_path, resolve_model
+    from sitewatch.detect.registry import resolve_model
     from sitewatch.export import export_detections
 
     spec = TileSpec(tile, overlap)  # checks itself before the catalog is touched
     cat = catalog()
     # every model named is checked before any image is read: a typo fails up front
     models: list[tuple[str, str | Path | None]] = [
-        (ref, ref if looks_like_path(ref) else resolve_model(ref, cat.workspace).path)
+        (ref, resolve_model(ref, cat.workspace).path)
         for ref in dict.fromkeys(model or [])
     ] or [("", None)]
     chosen = select_images(cat, images or [], site)

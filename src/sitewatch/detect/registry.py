@@ -153,8 +153,10 @@ def list_models(workspace: str | Path | None = None) -> list[ModelEntry]:
 
 
 def looks_like_path(ref: str | Path) -> bool:
+    """Whether ``ref`` names a file rather than a model: a Path, or text with a separator
+    (a bare ``x.onnx`` is tried as a name first, then as a file in the current folder)."""
     text = str(ref)
-    return isinstance(ref, Path) or text.endswith(".onnx") or "/" in text or "\\" in text
+    return isinstance(ref, Path) or "/" in text or "\\" in text
 
 
 def resolve_model(ref: str | Path | None, workspace: str | Path | None = None) -> ModelEntry:
@@ -163,7 +165,17 @@ def resolve_model(ref: str | Path | None, workspace: str | Path | None = None) -
     known ones; a broken file is a BadInputError with its reason."""
     if ref is None:
         ref = DEFAULT_NAME
-    if looks_like_path(ref):
+    entry: ModelEntry | None = None
+    if not looks_like_path(ref):
+        models = list_models(workspace)
+        entry = next((m for m in models if m.name == str(ref)), None)
+        if entry is None and not (Path(ref).is_file() or str(ref).endswith(".onnx")):
+            known = ", ".join(m.name for m in models if not m.broken) or "none"
+            raise NotFoundError(
+                f"no model named {str(ref)!r} (known models: {known}); add one by copying an "
+                f"exported .onnx into {workspace_models(workspace) or '<workspace>/models'}"
+            )
+    if entry is None:
         path = Path(ref).expanduser()
         if not path.is_file():
             raise DatasetNotFoundError(
@@ -171,16 +183,6 @@ def resolve_model(ref: str | Path | None, workspace: str | Path | None = None) -
                 "list`, or the path of an exported .onnx)"
             )
         entry = describe(path.resolve(), "path")
-    else:
-        models = list_models(workspace)
-        entry_or_none = next((m for m in models if m.name == str(ref)), None)
-        if entry_or_none is None:
-            known = ", ".join(m.name for m in models if not m.broken) or "none"
-            raise NotFoundError(
-                f"no model named {str(ref)!r} (known models: {known}); add one by copying an "
-                f"exported .onnx into {workspace_models(workspace) or '<workspace>/models'}"
-            )
-        entry = entry_or_none
     if entry.info is None:
         raise BadInputError(entry.path, entry.error or "not a usable sitewatch ONNX model")
     return entry

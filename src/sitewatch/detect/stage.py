@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sitewatch import geo
 from sitewatch.detect.infer import SceneDetections, TileSpec, detect_scene
 from sitewatch.detect.model import Detector, ModelInfo
-from sitewatch.detect.registry import looks_like_path, resolve_model
+from sitewatch.detect.registry import resolve_model
 from sitewatch.detect.scene import open_scene
 from sitewatch.errors import NotFoundError, SitewatchError
 from sitewatch.store.catalog import Catalog, detections_at
@@ -97,7 +97,7 @@ def run_detector(
 ) -> DetectReport:
     """Detect on each image with ``model`` (a registry name, an .onnx path, or None: the
     shipped aircraft model); reuse stored results of the same model unless ``force``."""
-    if model is not None and not looks_like_path(model):
+    if model is not None:
         model = resolve_model(model, catalog.workspace).path
     detector = Detector(model)
     info = detector.info
