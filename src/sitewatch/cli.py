@@ -392,8 +392,7 @@ def detect(
     cat = catalog()
     # every model named is checked before any image is read: a typo fails up front
     models: list[tuple[str, str | Path | None]] = [
-        (ref, resolve_model(ref, cat.workspace).path)
-        for ref in dict.fromkeys(model or [])
+        (ref, resolve_model(ref, cat.workspace).path) for ref in dict.fromkeys(model or [])
     ] or [("", None)]
     chosen = select_images(cat, images or [], site)
     reports = []
