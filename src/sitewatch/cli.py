@@ -26,6 +26,7 @@ from sitewatch.cli_common import (
 )
 from sitewatch.cli_export import export as export_command
 from sitewatch.cli_models import models_app
+from sitewatch.cli_train import train_app
 from sitewatch.errors import BadInputError, SitewatchError
 
 if TYPE_CHECKING:
@@ -40,7 +41,6 @@ site_app = typer.Typer(help="Define and inspect monitored sites.", no_args_is_he
 labels_app = typer.Typer(
     help="Ground-truth labels for training and evaluation.", no_args_is_help=True
 )
-train_app = typer.Typer(help="Train models (needs the `train` extra: torch).", no_args_is_help=True)
 eval_app = typer.Typer(help="Evaluate models on annotated imagery.", no_args_is_help=True)
 app.add_typer(site_app, name="site")
 app.add_typer(labels_app, name="labels")
@@ -699,36 +699,6 @@ def print_monitor(result: Any) -> None:
             )
     if any(c.date_is_illustrative for c in result.counts):
         out.print("* date illustrative (not published with the imagery)")
-
-
-@train_app.command("detector")
-@fails_cleanly
-def train_detector(
-    data: Annotated[Path, typer.Option(help="Airbus-format dataset folder (images/, CSVs).")],
-    out_model: Annotated[Path, typer.Option("--out", help="ONNX file to write.")] = Path(
-        "src/sitewatch/models/aircraft.onnx"
-    ),
-    checkpoints: Annotated[Path, typer.Option(help="Checkpoint folder (resumes).")] = Path(
-        "checkpoints/aircraft"
-    ),
-    fold: Annotated[int, typer.Option(help="Held-out fold of 5 (-1: train on all).")] = 0,
-    steps: Annotated[int, typer.Option(help="Optimiser steps (~1.4 s each on 2 cores).")] = 2200,
-    resume: Annotated[bool, typer.Option(help="Resume from the last checkpoint.")] = True,
-) -> None:
-    """Train the aircraft detector from scratch, then export it to ONNX."""
-    try:
-        from sitewatch.detect.train.export import export_onnx
-        from sitewatch.detect.train.loop import TrainConfig, train
-    except ImportError as exc:
-        raise BadInputError(
-            "train", f"{exc}", "install the extra: pip install 'sitewatch[train]'"
-        ) from None
-    if not (data / "annotations.csv").is_file() or not (data / "sites.csv").is_file():
-        raise BadInputError(data, "needs annotations.csv, sites.csv and images/")
-    cfg = TrainConfig(data=str(data), out=str(checkpoints), fold=fold, steps=steps)
-    last = train(cfg, log=lambda m: err.print(m, highlight=False), resume=resume)
-    info = export_onnx(last, out_model)
-    out.print(f"wrote {escape(str(out_model))}: held-out {info.metrics}", highlight=False)
 
 
 @eval_app.command("detector")
