@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import sys
-from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -185,8 +184,8 @@ def site_add(
 @fails_cleanly
 def site_list() -> None:
     """List sites with image counts and date range."""
+    from sitewatch.dates import iso
     from sitewatch.sites import list_sites
-    from sitewatch.store.catalog import iso
 
     table = Table("site", "kind", "images", "first", "last")
     for s in list_sites(catalog()):
@@ -205,7 +204,7 @@ def site_show(name: str) -> None:
 
 
 def print_site(summary: Any) -> None:
-    from sitewatch.store.catalog import iso
+    from sitewatch.dates import iso
     from sitewatch.store.models import SiteKind
 
     if summary.kind == SiteKind.GEO:
@@ -522,9 +521,10 @@ def report(
     ] = False,
 ) -> None:
     """A self-contained HTML assessment of the site, its JSON twin beside it, and a PDF."""
+    from sitewatch.dates import parse_day
     from sitewatch.report.render import write_report
 
-    first, last = _day(start, "--from"), _day(end, "--to")
+    first, last = parse_day(start, "--from"), parse_day(end, "--to")
     if first and last and first > last:
         raise BadInputError("--from", f"{first} is after --to {last}")
     if archival and pdf is None:
@@ -603,15 +603,6 @@ def check(
     out.print(f"{len(findings)} finding(s), {len(left)} left unmended", highlight=False)
     if left:
         raise typer.Exit(1)
-
-
-def _day(value: str | None, what: str) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise BadInputError(what, f"'{value}' is not a date (use YYYY-MM-DD)") from None
 
 
 def print_monitor(result: Any) -> None:

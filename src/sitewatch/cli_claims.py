@@ -31,7 +31,7 @@ SOURCE_HELP = (
 
 def _source(text: str) -> SourceSpec:
     from sitewatch.claims import SourceSpec
-    from sitewatch.claims.ledger import parse_day
+    from sitewatch.dates import parse_day
     from sitewatch.errors import BadInputError
     from sitewatch.values import shown
 
@@ -67,7 +67,7 @@ def claim_add(
 ) -> None:
     """Add a claim about a site, with its sources."""
     from sitewatch.claims import ClaimSpec, add_claim
-    from sitewatch.claims.ledger import parse_day
+    from sitewatch.dates import parse_day
 
     spec = ClaimSpec(
         text=text, site=site, start=parse_day(start, "--from"), end=parse_day(end, "--to"),

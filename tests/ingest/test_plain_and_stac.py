@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 import sitewatch
 from sitewatch import Catalog, IngestOptions
+from sitewatch.dates import parse_datetime
 from sitewatch.errors import BadInputError
-from sitewatch.ingest.provenance import parse_datetime
 from sitewatch.store.models import Image
 from tests.conftest import AIRPORT, JOPLIN, write_jpeg
 

@@ -17,9 +17,9 @@ from sitewatch.claims.ledger import (
     StoredClaim,
     checked,
     list_claims,
-    parse_day,
     store_claims,
 )
+from sitewatch.dates import day_or_none, parse_day
 from sitewatch.errors import BadInputError
 from sitewatch.monitor.stored import load_monitoring
 from sitewatch.store.catalog import Catalog
@@ -246,8 +246,8 @@ def claim_dict(c: StoredClaim, v: Verdict) -> dict[str, Any]:
     """A claim and its verdict as plain data (report.json, the API)."""
     return {
         "id": c.id, "site": c.site, "text": c.text,
-        "from": c.start.isoformat() if c.start else None,
-        "to": c.end.isoformat() if c.end else None,
+        "from": day_or_none(c.start),
+        "to": day_or_none(c.end),
         "expects": c.expects, "class": c.class_name, "notes": c.notes,
         "sources": c.sources, **v.to_dict(),
     }  # fmt: skip

@@ -7,7 +7,6 @@ the same briefing) share an ``origin`` and count once.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any
@@ -15,10 +14,11 @@ from urllib.parse import urlparse
 
 from sqlalchemy import select
 
+from sitewatch.dates import day_or_none
 from sitewatch.errors import BadInputError, NotFoundError
 from sitewatch.store.catalog import Catalog
 from sitewatch.store.models import Claim, ClaimSource
-from sitewatch.values import MAX_NAME, MAX_TEXT, http_url, kind_of, shown, text
+from sitewatch.values import MAX_NAME, MAX_TEXT, http_url, text
 
 EXPECTS = ("increase", "decrease", "presence", "absence", "construction")
 KINDS = (
@@ -139,25 +139,6 @@ def _source(s: SourceSpec, where: str) -> SourceSpec:
     )  # fmt: skip
 
 
-def parse_day(value: str | date | None, where: str) -> date | None:
-    """A day from ISO text (YYYY-MM-DD, or a date-time whose date is taken)."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    if not isinstance(value, str):
-        raise BadInputError(where, f"{kind_of(value)} is not a date (use YYYY-MM-DD)")
-    day = value.strip()
-    if re.match(r"^\d{4}-\d{2}-\d{2}(T|$)", day):  # a day, or a day with its time
-        try:
-            return datetime.fromisoformat(day.replace("Z", "+00:00")).date()
-        except ValueError:
-            pass
-    raise BadInputError(where, f"{shown(value, 40)} is not a date (use YYYY-MM-DD)")
-
-
 def _at(day: date | None) -> datetime | None:
     return datetime(day.year, day.month, day.day, tzinfo=UTC) if day else None
 
@@ -236,7 +217,7 @@ def _stored(c: Claim) -> StoredClaim:
         created_at=c.created_at,
         sources=[
             {"kind": s.kind, "outlet": s.outlet, "author": s.author,
-             "published": s.published.date().isoformat() if s.published else None,
+             "published": day_or_none(s.published),
              "url": s.url, "origin": s.origin, "quote": s.quote}
             for s in c.sources
         ],

@@ -8,6 +8,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from sitewatch.boxes import ImageBox
+from sitewatch.dates import iso
 from sitewatch.errors import BadInputError, ConflictError
 from sitewatch.export.layers import add_detection, detection_layer
 from sitewatch.export.placement import of_image
@@ -15,7 +16,7 @@ from sitewatch.export.site import ExportSummary
 from sitewatch.files import write_json_atomic
 from sitewatch.formats import VectorFormat, write_layers
 from sitewatch.formats.coco import CocoImage, categories, coco_dataset, coco_results
-from sitewatch.store.catalog import Catalog, iso, run_threshold
+from sitewatch.store.catalog import Catalog, run_threshold
 from sitewatch.store.models import Detection, Image, Label, Run
 
 

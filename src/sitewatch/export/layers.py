@@ -9,13 +9,13 @@ from sqlalchemy.orm import Session
 
 from sitewatch import geo
 from sitewatch.classes import canonical
+from sitewatch.dates import iso
 from sitewatch.export.placement import Placement, of_image, own
 from sitewatch.formats import Field, FieldType, Layer
 from sitewatch.register import site_polygon
 from sitewatch.store.catalog import (
     Catalog,
     image_runs,
-    iso,
     select_detect_runs,
     selected_detections,
 )

@@ -8,8 +8,9 @@ import sys
 import types
 from typing import Any
 
+from sitewatch.dates import parse_datetime
 from sitewatch.ingest.pipeline import FileOutcome, IngestOptions, IngestReport, discover, ingest
-from sitewatch.ingest.provenance import Dated, Provenance, parse_datetime
+from sitewatch.ingest.provenance import Dated, Provenance
 
 __all__ = [
     "Dated",

@@ -13,9 +13,10 @@ from rasterio.transform import from_gcps
 from rasterio.windows import Window
 
 from sitewatch import geo
+from sitewatch.dates import parse_datetime
 from sitewatch.errors import BadInputError, CRSError
 from sitewatch.ingest.facts import ImageFacts, check_dimensions
-from sitewatch.ingest.provenance import Dated, check_gsd, parse_datetime
+from sitewatch.ingest.provenance import Dated, check_gsd
 
 # Tags that carry the acquisition time, most specific first. TIFFTAG_DATETIME is the file's
 # own time stamp (often processing time), so it is used last and named as such.

@@ -8,9 +8,10 @@ from pathlib import Path
 
 from PIL import ExifTags, Image, UnidentifiedImageError
 
+from sitewatch.dates import parse_datetime
 from sitewatch.errors import BadInputError
 from sitewatch.ingest.facts import MAX_PLAIN_PIXELS, ImageFacts, check_dimensions
-from sitewatch.ingest.provenance import Dated, parse_datetime
+from sitewatch.ingest.provenance import Dated
 
 _MODES = {
     "1": (1, "bool"),

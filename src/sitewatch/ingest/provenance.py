@@ -5,10 +5,11 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field, fields, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from sitewatch.dates import parse_datetime
 from sitewatch.errors import BadInputError
 from sitewatch.values import (
     MAX_NAME,
@@ -17,7 +18,6 @@ from sitewatch.values import (
     kind_of,
     load_json,
     read_document,
-    shown,
     text,
 )
 
@@ -69,35 +69,6 @@ class Provenance:
             if f.name != "extra"
         }
         return replace(self, **values, extra={**lower.extra, **self.extra})
-
-
-_DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
-
-
-def parse_datetime(text: str, *, what: str = "date") -> datetime:
-    """Parse ISO-8601 (date, or date-time with Z/offset; no zone means UTC) to aware UTC."""
-    raw = text.strip()
-    compact = _COMPACT.match(raw)
-    if compact:
-        raw = "-".join(compact.groups())
-    if raw.endswith(("Z", "z")):
-        raw = raw[:-1] + "+00:00"
-    try:
-        value = datetime.fromisoformat(raw)
-    except ValueError:
-        raise ValueError(
-            f"unparseable {what} {shown(text, 40)}: "
-            "use ISO-8601 such as 2024-04-17 or 2024-04-17T09:30Z"
-        ) from None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    value = value.astimezone(UTC)
-    if not 1960 <= value.year <= datetime.now(UTC).year + 1:
-        raise ValueError(
-            f"implausible {what} {shown(text, 40)}: satellite imagery starts in the 1960s"
-        )
-    return value
 
 
 GSD_RANGE_M = (0.01, 10_000.0)  # 1 cm (drone) … 10 km (weather satellites)

@@ -8,8 +8,9 @@ from urllib.parse import unquote, urlparse
 
 import pystac
 
+from sitewatch.dates import parse_datetime
 from sitewatch.errors import BadInputError
-from sitewatch.ingest.provenance import Dated, Provenance, parse_datetime, parse_gsd
+from sitewatch.ingest.provenance import Dated, Provenance, parse_gsd
 from sitewatch.values import MAX_NAME, http_url, text
 
 RASTER_TYPES = ("image/tiff", "image/jp2", "image/jpeg", "image/png")

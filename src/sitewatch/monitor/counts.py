@@ -18,6 +18,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy.orm import Session
 
+from sitewatch.dates import day
 from sitewatch.detect.model import DEFAULT_MODEL
 from sitewatch.register.features import project
 from sitewatch.register.georef import footprint_in
@@ -184,4 +185,4 @@ class Count:
 
     @property
     def date(self) -> str:
-        return self.acquired_at.date().isoformat() if self.acquired_at else ""
+        return day(self.acquired_at)

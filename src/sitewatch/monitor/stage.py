@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from sitewatch import __version__
 from sitewatch.alerts.method import AlertConfig, Episode, Point, Step, detect_episodes
+from sitewatch.dates import day, iso
 from sitewatch.errors import BadInputError
 from sitewatch.files import write_json_atomic, write_text_atomic
 from sitewatch.formats.table import records_csv
@@ -19,7 +20,7 @@ from sitewatch.monitor import chips
 from sitewatch.monitor.change import Change, MatchConfig, common_region, match_objects
 from sitewatch.monitor.counts import FULL_COVERAGE, Count, ImageView, detector_record, view_of
 from sitewatch.register.site import registrations, site_polygon
-from sitewatch.store.catalog import Catalog, image_runs, iso, select_detect_runs
+from sitewatch.store.catalog import Catalog, image_runs, select_detect_runs
 from sitewatch.store.models import Episode as EpisodeRow
 from sitewatch.store.models import Image, ObjectChange, Observation, Run, Site
 from sitewatch.uncertainty import estimate, interval
@@ -400,7 +401,7 @@ def _chips(
 
 
 def _date(image: Image) -> str:
-    return image.acquired_at.date().isoformat() if image.acquired_at else ""
+    return day(image.acquired_at)
 
 
 def _store(s: Session, site: Site, run_id: int, result: MonitorResult) -> None:

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from sitewatch.alerts import AlertConfig, Step
 from sitewatch.alerts.method import Episode
+from sitewatch.dates import day
 from sitewatch.monitor.counts import Count, detector_record
 from sitewatch.monitor.stage import alert_scan
 from sitewatch.register.site import registrations
@@ -120,7 +121,7 @@ def _unmonitored(name: str, records: dict[str, SiteImage]) -> StoredMonitoring:
     images = list(records.values())
     if len(images) == 1:
         only = images[0]
-        when = only.acquired_at.date().isoformat() if only.acquired_at else "undated"
+        when = day(only.acquired_at, "undated")
         note = (
             f"{name} has one image ({only.name}, {when}): a single view cannot "
             "show whether anything changed or is unusual. Add images of other dates, then "

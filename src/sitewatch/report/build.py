@@ -15,10 +15,10 @@ from sitewatch.alerts.calibration import threshold_for
 from sitewatch.claims.check import check_claim
 from sitewatch.claims.exchange import claim_dict
 from sitewatch.claims.ledger import StoredClaim
+from sitewatch.dates import day, day_or_none, iso
 from sitewatch.monitor.stored import StoredMonitoring
 from sitewatch.report.data import judge
 from sitewatch.report.language import SCALE, term_for
-from sitewatch.store.catalog import iso
 
 
 def report_dict(
@@ -48,8 +48,8 @@ def report_dict(
         "generated_at": iso(datetime.now(UTC)),
         "site": m.site,
         "period": {
-            "from": start.isoformat() if start else None,
-            "to": end.isoformat() if end else None,
+            "from": day_or_none(start),
+            "to": day_or_none(end),
         },
         "note": m.note,
         "classes": m.classes,
@@ -88,8 +88,8 @@ def report_dict(
             })  # fmt: skip
         out["series"][cls] = rows
         out["episodes"][cls] = [
-            {"start": e.start.date().isoformat(), "alarm": e.alarm.date().isoformat(),
-             "end": e.end.date().isoformat() if e.end else None, "ongoing": e.ongoing,
+            {"start": day(e.start), "alarm": day(e.alarm),
+             "end": day_or_none(e.end), "ongoing": e.ongoing,
              "baseline": _r(e.baseline), "peak": _r(e.peak), "magnitude": _r(e.magnitude, 3),
              "likelihood": _r(e.confidence, 3), "term": term_for(e.confidence).phrase,
              "observations": e.observations}
@@ -157,7 +157,7 @@ def before_after(
 
 def _date(m: StoredMonitoring, sha: str) -> str | None:
     t = m.images[sha].acquired_at
-    return t.date().isoformat() if t else None
+    return day_or_none(t)
 
 
 def _registration(reg: dict[str, Any] | None) -> dict[str, Any] | None:

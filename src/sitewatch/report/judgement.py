@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sitewatch.alerts.method import Episode, Step
+from sitewatch.dates import day
 from sitewatch.monitor.counts import Count
 from sitewatch.report.language import Confidence, Term, term_for
 
@@ -79,4 +80,4 @@ def key_judgement(
 
 
 def _day(t: datetime | None) -> str:
-    return t.date().isoformat() if t is not None else "now"
+    return day(t, "now")

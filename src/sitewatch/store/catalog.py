@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -304,10 +303,3 @@ def selected_detections(session: Session, runs: dict[str, Run]) -> list[Detectio
             .order_by(Detection.score.desc(), Detection.id)
         ).all()
     return out
-
-
-def iso(value: datetime | None) -> str:
-    """ISO-8601 in UTC with a Z, or an empty string."""
-    if value is None:
-        return ""
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ")

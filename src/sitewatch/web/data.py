@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from sitewatch import geo
 from sitewatch.claims.ledger import list_claims
+from sitewatch.dates import day_or_none
 from sitewatch.monitor.stored import load_monitoring
 from sitewatch.register.features import project
 from sitewatch.register.site import frame_matrix, image_to_frame, registrations, site_polygon
@@ -122,8 +123,8 @@ def _site_info(catalog: Catalog, name: str) -> dict[str, Any]:
             "name": site.name,
             "kind": site.kind,
             "notes": site.notes,
-            "first": dates[0].date().isoformat() if dates else None,
-            "last": dates[-1].date().isoformat() if dates else None,
+            "first": day_or_none(dates[0]) if dates else None,
+            "last": day_or_none(dates[-1]) if dates else None,
             "aoi": mapping(geo.load_wkt(aoi)) if aoi else None,
             "footprints": {
                 im.sha256: mapping(geo.load_wkt(im.footprint_wgs84_wkt))

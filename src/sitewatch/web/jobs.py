@@ -15,8 +15,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from sitewatch.dates import iso
 from sitewatch.errors import BadInputError, OutputError, SitewatchError, StoreError
-from sitewatch.store.catalog import Catalog, iso
+from sitewatch.store.catalog import Catalog
 
 log = logging.getLogger("sitewatch.web")
 
