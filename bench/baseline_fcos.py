@@ -32,9 +32,9 @@ from sitewatch.detect.evaluate import (
     count_mare,
     precision_recall,
 )
-from sitewatch.detect.imageio import load_scaled
 from sitewatch.detect.train.data import augment, load_scenes, sample_crop
 from sitewatch.detect.train.loop import TrainConfig, split
+from sitewatch.scene import load_scaled
 
 
 def recipe(name: str, data: Path | None) -> tuple[TrainConfig, Path]:

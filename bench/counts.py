@@ -30,9 +30,9 @@ from sqlalchemy import select
 from sitewatch import Catalog, add_frame_site, import_labels, monitor_site, register_site
 from sitewatch.detect.stage import run_detector
 from sitewatch.detect.train.data import read_sites, site_folds
+from sitewatch.frame import project
 from sitewatch.ingest import Dated, IngestOptions, Provenance, ingest
 from sitewatch.register import features as ft
-from sitewatch.register.features import project
 from sitewatch.register.georef import footprint_in
 from sitewatch.register.imagery import load_gray
 from sitewatch.register.site import frame_matrix, registrations, site_polygon

@@ -30,7 +30,7 @@ MEMORY_PROBE = """
 import resource, sys, time
 from pathlib import Path
 from sitewatch.detect import Detector, detect_scene
-from sitewatch.detect.scene import open_scene
+from sitewatch.scene import open_scene
 det = Detector(threads=2)
 scene = open_scene(Path(sys.argv[1]), 0.5, det.info.model_gsd_m)
 t = time.perf_counter()

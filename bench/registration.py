@@ -27,6 +27,7 @@ import numpy as np
 from shapely.geometry import Point
 
 from sitewatch import Catalog, add_geo_site
+from sitewatch.frame import project, warp
 from sitewatch.ingest import IngestOptions, ingest
 from sitewatch.register import features as ft
 from sitewatch.register import register_site
@@ -39,7 +40,7 @@ CFG = ft.MatchConfig()
 
 def corner_rmse(h: np.ndarray, truth: np.ndarray, w: int, hh: int) -> float:
     c = np.array([[0, 0], [w, 0], [w, hh], [0, hh]], float)
-    d = ft.project(h, c) - ft.project(truth, c)
+    d = project(h, c) - project(truth, c)
     return float(np.sqrt((d**2).sum(axis=1).mean()))
 
 
@@ -63,7 +64,7 @@ def known_warps(images: list[Path], n: int) -> dict:
             ]
         )  # moving → reference
         size = (2200, 2200)
-        moving = ft.warp(gray, np.linalg.inv(truth), size)
+        moving = warp(gray, np.linalg.inv(truth), size)
         moving = np.clip(moving * rng.uniform(0.6, 1.3) + rng.uniform(-30, 30), 1, 255)
         fit = pair(moving.astype(np.uint8), gray)
         errors.append(corner_rmse(fit.matrix, truth, *size) if fit.ok else float("inf"))
@@ -125,7 +126,7 @@ def dates(sites: dict[str, dict[str, Path]]) -> dict:
                         if common.contains(Point(x, y))
                     ]
                 )
-                d = ft.project(fits[b, c] @ fits[a, b], grid) - ft.project(fits[a, c], grid)
+                d = project(fits[b, c] @ fits[a, b], grid) - project(fits[a, c], grid)
                 cycles.append(float(np.sqrt((d**2).sum(axis=1).mean())))
                 where.append(f"{a}→{b[-2:]}→{c[-2:]}")
     cy = np.array(cycles)
@@ -167,12 +168,12 @@ def joplin(folder: Path) -> dict:
                         continue
                     img = cat.find_image(s, r.sha256)
                     gray, _ = load_gray(cat.image_path(img), 4096)
-                    warped = ft.warp(gray, r.matrix, ref_gray.shape[::-1])
+                    warped = warp(gray, r.matrix, ref_gray.shape[::-1])
                     # what a second refinement would still move, at the tile centre
                     again = refine_by_windows(warped, ref_gray)
                     centre = np.array([[ref_gray.shape[1] / 2, ref_gray.shape[0] / 2]])
                     residual = (
-                        float(np.linalg.norm(ft.project(again.matrix, centre) - centre))
+                        float(np.linalg.norm(project(again.matrix, centre) - centre))
                         if again.ok
                         else None
                     )

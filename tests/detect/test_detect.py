@@ -19,8 +19,8 @@ from sitewatch.boxes import box_iou
 from sitewatch.cli import app
 from sitewatch.detect import Detector, TileSpec, detect_scene, run_detector, select_images
 from sitewatch.detect.model import DEFAULT_MODEL
-from sitewatch.detect.scene import open_scene
 from sitewatch.errors import BadInputError, ConflictError, DatasetNotFoundError
+from sitewatch.scene import open_scene
 from sitewatch.store.models import Detection, Run
 from tests.conftest import AIRPORT, write_geotiff
 

@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image as PILImage
 
-from sitewatch.detect.imageio import load_scaled
-from sitewatch.detect.scene import InMemoryScene, RasterScene, open_scene
 from sitewatch.errors import BadInputError
+from sitewatch.scene import InMemoryScene, RasterScene, load_scaled, open_scene
 from tests.conftest import AIRPORT, write_geotiff
 
 SCENE = AIRPORT / "ef92f434-c41b-4423-9218-4514c49f00c6.jpg"

@@ -11,6 +11,7 @@ from PIL import Image as PILImage
 
 from sitewatch import add_frame_site, add_geo_site
 from sitewatch.errors import BadInputError, NotFoundError
+from sitewatch.frame import project, warp
 from sitewatch.ingest import IngestOptions
 from sitewatch.ingest import ingest as _ingest
 from sitewatch.register import features as ft
@@ -38,7 +39,7 @@ def _save(path: Path, rgb: np.ndarray) -> Path:
 
 def _corner_error(h_est: np.ndarray, h_true: np.ndarray, w: int, hh: int) -> float:
     corners = np.array([[0, 0], [w, 0], [w, hh], [0, hh]], float)
-    d = ft.project(h_est, corners) - ft.project(h_true, corners)
+    d = project(h_est, corners) - project(h_true, corners)
     return float(np.sqrt((d**2).sum(axis=1).mean()))
 
 
@@ -46,7 +47,7 @@ def test_recovers_a_known_warp_with_light_change(catalog, tmp_path: Path) -> Non
     rgb = _rgb(REF)[:1536, :1536]
     # moving = the reference seen rotated 3°, scaled 1.04, shifted, with a slight tilt
     h_true = np.array([[1.036, -0.054, 40.0], [0.055, 1.037, -25.0], [2e-6, -1e-6, 1.0]])
-    moving = ft.warp(rgb, np.linalg.inv(h_true), (1400, 1400))  # moving px → reference px
+    moving = warp(rgb, np.linalg.inv(h_true), (1400, 1400))  # moving px → reference px
     moving = np.clip(moving.astype(np.float32) * 0.7 + 30, 0, 255).astype(np.uint8)  # light
     ref_path = _save(tmp_path / "ref.jpg", rgb)
     mov_path = _save(tmp_path / "mov.jpg", moving)
@@ -88,8 +89,8 @@ def test_ground_layer_wins_over_a_denser_roof_shifted_by_parallax() -> None:
         return np.array([[1.0, 0, v[0]], [0, 1.0, v[1]], [0, 0, 1]])
 
     t, lift = np.array([6.0, -4.0]), np.array([14.0, 9.0])  # ground offset, roof parallax
-    moving = ft.warp(ground, shift(t), (1400, 1400))  # moving p shows fixed p − t
-    roof = ft.warp(base, shift(t + lift), (1400, 1400))
+    moving = warp(ground, shift(t), (1400, 1400))  # moving p shows fixed p − t
+    roof = warp(base, shift(t + lift), (1400, 1400))
     y0, x0 = int(450 + t[1] + lift[1]), int(450 + t[0] + lift[0])
     moving[y0 : y0 + 500, x0 : x0 + 500] = roof[y0 : y0 + 500, x0 : x0 + 500]
     cfg = ft.MatchConfig()
@@ -97,9 +98,9 @@ def test_ground_layer_wins_over_a_denser_roof_shifted_by_parallax() -> None:
     corners = np.array([[0, 0], [1400, 0], [1400, 1400], [0, 1400.0]])
     # one robust fit follows the roof, which has most matches
     plain = ft.fit_homography(*ft.match(fm, ff, cfg), cfg, moving.shape)
-    assert np.abs(ft.project(plain.matrix, corners) - (corners - t)).max() > 10
+    assert np.abs(project(plain.matrix, corners) - (corners - t)).max() > 10
     fit = ft.register(fm, ff, cfg, moving.shape)
-    assert np.abs(ft.project(fit.matrix, corners) - (corners - t)).max() < 0.5
+    assert np.abs(project(fit.matrix, corners) - (corners - t)).max() < 0.5
 
 
 def test_degenerate_fits_are_refused() -> None:

@@ -15,8 +15,8 @@ import pytest
 from PIL import Image as PILImage
 from sqlalchemy import select
 
+from sitewatch.frame import project
 from sitewatch.monitor.stored import load_monitoring
-from sitewatch.register.features import project
 from sitewatch.report.build import report_dict
 from sitewatch.store.models import Image
 from tests.conftest import AIRPORT, DEMO_REF, write_jpeg

@@ -1,7 +1,7 @@
 """Detect and count objects on whole scenes with a shipped ONNX model (no torch needed)."""
 
 from sitewatch.detect.infer import SceneDetections, TileSpec, detect_scene
-from sitewatch.detect.model import Detector, ModelInfo
+from sitewatch.detect.model import DEFAULT_MODEL, Detector, ModelInfo
 from sitewatch.detect.stage import (
     DetectReport,
     ImageResult,
@@ -10,6 +10,7 @@ from sitewatch.detect.stage import (
 )
 
 __all__ = [
+    "DEFAULT_MODEL",
     "DetectReport",
     "Detector",
     "ImageResult",

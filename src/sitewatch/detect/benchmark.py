@@ -13,9 +13,9 @@ from sitewatch.boxes import unique_boxes
 from sitewatch.detect.evaluate import SceneResult, coco_ap, count_mare, precision_recall
 from sitewatch.detect.infer import TileSpec, detect_scene
 from sitewatch.detect.model import Detector
-from sitewatch.detect.scene import open_scene
 from sitewatch.errors import BadInputError, DatasetNotFoundError
 from sitewatch.formats.annotations import READERS, detect_format
+from sitewatch.scene import open_scene
 
 
 @dataclass

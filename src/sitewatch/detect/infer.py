@@ -8,9 +8,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from sitewatch.detect.model import Detector
-from sitewatch.detect.scene import SceneReader
 from sitewatch.detect.tiling import make_tiles, merge_seams, owned
 from sitewatch.errors import BadInputError
+from sitewatch.scene import SceneReader
 
 MIN_TILE, MAX_TILE = 64, 16384  # a model input below 64 px sees nothing; above, memory explodes
 

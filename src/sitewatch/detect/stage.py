@@ -15,8 +15,8 @@ from sitewatch import geo
 from sitewatch.detect.infer import SceneDetections, TileSpec, detect_scene
 from sitewatch.detect.model import Detector, ModelInfo
 from sitewatch.detect.registry import resolve_model
-from sitewatch.detect.scene import open_scene
 from sitewatch.errors import NotFoundError, SitewatchError
+from sitewatch.scene import open_scene
 from sitewatch.store.catalog import Catalog, detections_at
 from sitewatch.store.models import Detection, Image, ImageSite, Run, utcnow
 

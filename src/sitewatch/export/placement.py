@@ -33,7 +33,7 @@ class Placement:
         transform, crs_wkt = self.via.transform, self.via.crs_wkt
         assert transform is not None and crs_wkt is not None  # own()/through() check both
         if self.homography is not None:
-            from sitewatch.register.features import project
+            from sitewatch.frame import project
 
             xy = project(self.homography, xy)
         x, y = geo.pixel_to_native(transform, xy[:, 0], xy[:, 1])

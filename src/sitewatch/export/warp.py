@@ -56,7 +56,7 @@ def export_registered(catalog: Catalog, site: str, image_ref: str, out: str | Pa
         assert ref.transform is not None and ref.crs_wkt is not None  # own(ref) checked both
         ref_transform, ref_crs = list(ref.transform), ref.crs_wkt
     corners = np.array([[0, 0], [width, 0], [width, height], [0, height]], float)
-    from sitewatch.register.features import project, warp
+    from sitewatch.frame import project, warp
 
     frame = project(h, corners)
     x0, y0 = np.floor(frame.min(axis=0)).astype(int)
@@ -64,7 +64,7 @@ def export_registered(catalog: Catalog, site: str, image_ref: str, out: str | Pa
     w, hh = int(x1 - x0), int(y1 - y0)
     if not (0 < w <= MAX_SIDE and 0 < hh <= MAX_SIDE):
         raise ConflictError(f"the registration maps the image to {w}×{hh} frame pixels: refit it")
-    from sitewatch.detect.scene import open_scaled
+    from sitewatch.scene import open_scaled
 
     scene = open_scaled(path, 1.0)
     try:

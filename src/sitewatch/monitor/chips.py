@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image as PILImage
 
-from sitewatch.detect.scene import open_scaled
 from sitewatch.files import write_bytes_atomic
-from sitewatch.register.features import project, warp
+from sitewatch.frame import project, warp
+from sitewatch.scene import open_scaled
 
 
 class ChipSource:

@@ -19,8 +19,8 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy.orm import Session
 
 from sitewatch.dates import day
-from sitewatch.detect.model import DEFAULT_MODEL
-from sitewatch.register.features import project
+from sitewatch.detect import DEFAULT_MODEL
+from sitewatch.frame import project
 from sitewatch.register.georef import footprint_in
 from sitewatch.register.site import frame_matrix
 from sitewatch.store.catalog import run_threshold, selected_detections

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from sitewatch.frame import project
+
 
 @dataclass(frozen=True)
 class MatchConfig:
@@ -317,23 +319,3 @@ def degenerate(h: np.ndarray, shape: tuple[int, int]) -> str | None:
     if sides.max() > 4 * sides.min() * max(width, height) / max(1, min(width, height)):
         return "transform shears the image implausibly"
     return None
-
-
-def project(h: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """Apply a 3×3 homography to (N, 2) points."""
-    pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
-    if len(pts) == 0:
-        return pts
-    return cv2.perspectiveTransform(pts[None], np.asarray(h, np.float64))[0]
-
-
-def scaling(s: float) -> np.ndarray:
-    """The 3×3 matrix that maps source pixels to working pixels at scale ``s``."""
-    return np.diag([s, s, 1.0])
-
-
-def warp(image: np.ndarray, h: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Resample ``image`` through ``h`` (edge-on-integer convention) into ``size`` (w, h)."""
-    shift = np.array([[1.0, 0, 0.5], [0, 1.0, 0.5], [0, 0, 1.0]])
-    centred = np.linalg.inv(shift) @ h @ shift
-    return cv2.warpPerspective(image, centred, size, flags=cv2.INTER_LINEAR, borderValue=0)

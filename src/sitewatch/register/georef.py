@@ -9,7 +9,7 @@ from shapely.geometry import Polygon
 from shapely.geometry.base import BaseGeometry
 
 from sitewatch import geo
-from sitewatch.register.features import project
+from sitewatch.frame import project
 from sitewatch.store.models import Image
 
 

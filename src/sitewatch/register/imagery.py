@@ -19,7 +19,7 @@ def load_gray(path: str | Path, max_side: int) -> tuple[np.ndarray, float]:
     if sniff(path) in ("jpeg", "png"):
         from PIL import Image
 
-        from sitewatch.detect.imageio import load_scaled
+        from sitewatch.scene import load_scaled
 
         with Image.open(path) as im:
             w, h = im.size

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from sitewatch import __version__, geo
 from sitewatch.errors import BadInputError
+from sitewatch.frame import project, scaling, warp
 from sitewatch.register import features as ft
 from sitewatch.register.area import refine_by_windows
 from sitewatch.register.georef import crs_homography, footprint_in, wgs84_to_pixels
@@ -83,7 +84,7 @@ class _Work:
 
     @property
     def to_working(self) -> np.ndarray:
-        return ft.scaling(self.scale)
+        return scaling(self.scale)
 
 
 def site_polygon(site: Site, reference: Image) -> BaseGeometry:
@@ -224,7 +225,7 @@ def _register_by_map(
     mov, ref = _work(catalog, image, cache, config), _work(catalog, reference, cache, config)
     # carry the moving image onto the reference's working grid, then match what is left
     to_ref_working = ref.to_working @ h0 @ np.linalg.inv(mov.to_working)
-    warped = ft.warp(mov.gray, to_ref_working, (ref.gray.shape[1], ref.gray.shape[0]))
+    warped = warp(mov.gray, to_ref_working, (ref.gray.shape[1], ref.gray.shape[0]))
     fit = ft.register(
         ft.extract(warped, config.match), ref.features, config.match, warped.shape, "affine"
     )
@@ -240,7 +241,7 @@ def _register_by_map(
     seen = polygon.intersection(footprint_in((image.width, image.height), h0))
     x0, y0, x1, y1 = seen.bounds
     probe = np.array([[x, y] for x in np.linspace(x0, x1, 5) for y in np.linspace(y0, y1, 5)])
-    moved = np.linalg.norm(ft.project(correction, probe) - probe, axis=1)
+    moved = np.linalg.norm(project(correction, probe) - probe, axis=1)
     shift = float(np.median(moved)) * (reference.gsd_m or 1.0)
     if shift > config.max_refine_shift_m:
         return _with_reason(

@@ -14,11 +14,11 @@ from PIL import Image as PILImage
 from PIL import ImageDraw
 from sqlalchemy import select
 
-from sitewatch.detect.scene import open_scaled
 from sitewatch.errors import BadInputError
-from sitewatch.register.features import project, warp
+from sitewatch.frame import project, warp
 from sitewatch.register.georef import footprint_in
 from sitewatch.register.site import frame_matrix, registrations, site_polygon
+from sitewatch.scene import open_scaled
 from sitewatch.store.catalog import Catalog
 from sitewatch.store.models import ChangeKind, Detection, Image, ObjectChange, RegistrationStatus
 

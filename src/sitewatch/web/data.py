@@ -16,8 +16,8 @@ from sqlalchemy import select
 from sitewatch import geo
 from sitewatch.claims.ledger import list_claims
 from sitewatch.dates import day_or_none
+from sitewatch.frame import project
 from sitewatch.monitor.stored import load_monitoring
-from sitewatch.register.features import project
 from sitewatch.register.site import frame_matrix, image_to_frame, registrations, site_polygon
 from sitewatch.report.build import report_dict
 from sitewatch.store.catalog import Catalog, image_runs, run_threshold, select_detect_runs

@@ -23,8 +23,8 @@ import numpy as np
 from rio_tiler.errors import NoOverviewWarning, TileOutsideBounds
 from rio_tiler.io import Reader
 
-from sitewatch.detect.scene import RasterScene, SceneReader, open_scaled
-from sitewatch.register.features import project, warp
+from sitewatch.frame import project, warp
+from sitewatch.scene import RasterScene, SceneReader, open_scaled
 
 TILE = 256
 # small scenes have no overviews and need none; rio-tiler would say so on every tile

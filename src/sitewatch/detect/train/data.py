@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from sitewatch.detect.imageio import load_scaled
 from sitewatch.detect.train.dataset import Sample, group_folds
+from sitewatch.scene import load_scaled
 
 
 def _empty() -> np.ndarray:
