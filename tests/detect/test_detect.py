@@ -146,3 +146,61 @@ def test_eval_detector_cli_writes_the_metrics(tmp_path: Path) -> None:
     assert metrics["objects"] == 133 and metrics["duplicate_labels_ignored"] == 29
     assert metrics["ap50"] > 0.9  # the demo airport is held out of training
     assert len(metrics["per_scene"]) == 5 and "ap50_95" in result.stdout
+
+
+def _detections(cat: sitewatch.Catalog, run_ids: list[int | None]) -> list[tuple]:
+    with cat.session() as s:
+        rows = s.scalars(select(Detection).where(Detection.run_id.in_(run_ids))).all()
+        return sorted(
+            (d.image_id, d.class_name, round(d.score, 5), round(d.x0, 2), round(d.y1, 2))
+            for d in rows
+        )
+
+
+def test_compute_runs_in_other_processes_and_stores_the_same(tmp_path: Path) -> None:
+    """plan → compute → store: the compute step is plain values in and out, so worker
+    processes (spawned, as `detect --workers` does) give exactly what the caller computes."""
+    import pickle
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    from sitewatch.detect.stage import DetectTask, plan
+
+    cat = sitewatch.Catalog(tmp_path / "ws")
+    sitewatch.add_frame_site(cat, "apt", SCENE)
+    sitewatch.ingest(cat, [AIRPORT], sitewatch.IngestOptions(site="apt"))
+    images = select_images(cat, site="apt")[:3]
+    steps = plan(cat, images, Detector())
+    assert all(isinstance(t, DetectTask) for t in steps)
+    assert pickle.loads(pickle.dumps(steps)) == steps  # nothing that cannot travel
+    here = run_detector(cat, images)
+    with ProcessPoolExecutor(2, mp_context=get_context("spawn")) as pool:
+        there = run_detector(cat, images, force=True, executor=pool, threads=1)
+    assert there.ok and [r.count for r in there.results] == [r.count for r in here.results]
+    assert _detections(cat, [r.run_id for r in there.results]) == _detections(
+        cat, [r.run_id for r in here.results]
+    )
+    # a failure inside a worker is that image's error, not the batch's
+    gone = Path(cat.readable_path(images[1]))
+    gone.chmod(0o644)
+    gone.unlink()
+    with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
+        mixed = run_detector(cat, images, force=True, executor=pool, threads=1)
+    assert [r.error is None for r in mixed.results] == [True, False, True]
+    assert "missing" in str(mixed.results[1].error) or "exist" in str(mixed.results[1].error)
+
+
+def test_detect_cli_with_worker_processes(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    cat = sitewatch.Catalog(ws)
+    sitewatch.add_frame_site(cat, "apt", SCENE)
+    sitewatch.ingest(cat, [AIRPORT], sitewatch.IngestOptions(site="apt"))
+    run = CliRunner().invoke(
+        app, ["--workspace", str(ws), "detect", "--site", "apt", "--workers", "2"]
+    )
+    assert run.exit_code == 0, run.output
+    assert run.output.count("detected (") == 5
+    bad = CliRunner().invoke(
+        app, ["--workspace", str(ws), "detect", "--site", "apt", "--workers", "0"]
+    )
+    assert bad.exit_code == 1 and "--workers" in bad.output

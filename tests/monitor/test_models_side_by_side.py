@@ -230,3 +230,25 @@ def test_runs_stored_before_per_class_figures_read_the_same() -> None:
     assert (run_accuracy(new, "a").precision, run_accuracy(new, "a").recall) == (0.6, 0.5)
     # a class the card has no held-out figures for is unmeasured, not given another's
     assert run_accuracy(new, "b").source.startswith("unknown")
+
+
+def test_a_dashboard_detect_job_runs_every_model_of_the_site(two_models) -> None:
+    """New imagery must join both series: the job runs each model the site was detected
+    with (here both are already stored, so every image is reused, twice)."""
+    import time
+
+    from tests.web.conftest import TOKEN, make_client
+
+    catalog, _, _ = two_models
+    with make_client(catalog) as client:
+        job = client.post(
+            "/api/sites/apt/jobs",
+            json={"stages": ["detect"]},
+            headers={"Authorization": f"Bearer {TOKEN}"},
+        ).json()
+        deadline = time.monotonic() + 120
+        while job["status"] in ("queued", "running") and time.monotonic() < deadline:
+            time.sleep(0.2)
+            job = client.get(f"/api/jobs/{job['id']}").json()
+    assert job["status"] == "done", job
+    assert job["done"] == job["total"] == 10 and "with 2 model(s)" in job["message"]

@@ -1,21 +1,32 @@
-"""The detect stage: run the model over catalog images, store detections with their run."""
+"""The detect stage: run a model over catalog images, store detections with their run.
+
+Three steps, so the middle one can run anywhere:
+
+- ``plan`` reads the catalog: which images need this model (stored results of the same
+  model file are reused), each as a ``DetectTask`` that holds plain values only;
+- ``compute`` reads pixels and runs the model: no catalog, picklable in and out, so a
+  ``concurrent.futures`` executor — threads, processes, or a Dask cluster through
+  ``Client.get_executor()`` — runs it where the pixels are;
+- ``store`` writes one run and its detections in one transaction, in this process.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from sitewatch import geo
 from sitewatch.detect.infer import SceneDetections, TileSpec, detect_scene
 from sitewatch.detect.model import Detector, ModelInfo
 from sitewatch.detect.registry import resolve_model
-from sitewatch.errors import NotFoundError, SitewatchError
+from sitewatch.errors import BadInputError, NotFoundError, SitewatchError
 from sitewatch.scene import open_scene
 from sitewatch.store.catalog import Catalog, detections_at
 from sitewatch.store.models import Detection, Image, ImageSite, Run, utcnow
@@ -71,6 +82,32 @@ def select_images(
     )
 
 
+@dataclass(frozen=True)
+class DetectTask:
+    """One image to detect on, as plain values (no catalog rows): what ``compute`` needs."""
+
+    image_id: int
+    sha256: str
+    name: str
+    path: str  # where the pixels are readable
+    gsd_m: float
+    gsd_assumed: bool
+    model_path: str
+    model_sha256: str
+    spec: TileSpec
+    crs_wkt: str | None = None
+    transform: tuple[float, ...] | None = None
+    threads: int | None = None  # onnxruntime threads where it runs (None: the machine's)
+
+
+@dataclass
+class Computed:
+    """What ``compute`` returns: detections in source pixels and the seconds they took."""
+
+    found: SceneDetections
+    seconds: float
+
+
 def _previous_run(catalog: Catalog, image: Image, detector: Detector) -> Run | None:
     with catalog.session() as s:
         return s.scalar(
@@ -86,6 +123,90 @@ def _previous_run(catalog: Catalog, image: Image, detector: Detector) -> Run | N
         )
 
 
+def models_used(catalog: Catalog, images: list[Image]) -> list[str]:
+    """Names of the models with ok detect runs on these images, most used first: what a
+    site's series are made of, so new imagery is run through the same models."""
+    ids = [im.id for im in images]
+    with catalog.session() as s:
+        rows = s.execute(
+            select(Run.method, func.count(Run.id))
+            .where(Run.stage == "detect", Run.status == "ok", Run.image_id.in_(ids))
+            .group_by(Run.method)
+            .order_by(func.count(Run.id).desc(), Run.method)
+        ).all()
+    return [name for name, _n in rows if name]
+
+
+def plan(
+    catalog: Catalog,
+    images: list[Image],
+    detector: Detector,
+    force: bool = False,
+    spec: TileSpec = TileSpec(),
+    threads: int | None = None,
+) -> list[DetectTask | ImageResult]:
+    """Per image, in order: a task to compute, or the stored result of this model file."""
+    out: list[DetectTask | ImageResult] = []
+    for image in images:
+        previous = None if force else _previous_run(catalog, image, detector)
+        if previous is not None:
+            with catalog.session() as s:
+                count = detections_at(s, previous)
+            out.append(
+                ImageResult(image.sha256, image.original_name, previous.id, count, True, 0.0)
+            )
+            continue
+        try:
+            path = str(catalog.readable_path(image))
+        except SitewatchError as exc:
+            out.append(ImageResult(image.sha256, image.original_name, None, 0, False, 0.0, exc))
+            continue
+        out.append(
+            DetectTask(
+                image.id,
+                image.sha256,
+                image.original_name,
+                path,
+                # unknown GSD: assume the training imagery's
+                image.gsd_m or detector.info.train_gsd_m,
+                image.gsd_m is None,
+                str(detector.path),
+                detector.sha256,
+                spec,
+                image.crs_wkt,
+                tuple(image.transform) if image.transform is not None else None,
+                threads,
+            )
+        )
+    return out
+
+
+_DETECTORS: dict[tuple[str, str, int | None], Detector] = {}
+
+
+def _detector(task: DetectTask) -> Detector:
+    """The task's model, loaded once per process (workers keep it between tasks)."""
+    key = (task.model_path, task.model_sha256, task.threads)
+    if key not in _DETECTORS:
+        detector = Detector(task.model_path, threads=task.threads)
+        if detector.sha256 != task.model_sha256:
+            raise BadInputError(task.model_path, "the model file changed since detect started")
+        _DETECTORS[key] = detector
+    return _DETECTORS[key]
+
+
+def compute(task: DetectTask, on_tiles: Callable[[int, int], None] | None = None) -> Computed:
+    """Run the task's model over its scene (no catalog: runs in any process)."""
+    start = time.perf_counter()
+    detector = _detector(task)
+    scene = open_scene(Path(task.path), task.gsd_m, detector.info.model_gsd_m)
+    try:
+        found = detect_scene(detector, scene, task.spec, STORE_FLOOR, on_tiles)
+    finally:
+        scene.close()
+    return Computed(found, time.perf_counter() - start)
+
+
 def run_detector(
     catalog: Catalog,
     images: list[Image],
@@ -94,9 +215,15 @@ def run_detector(
     spec: TileSpec = TileSpec(),
     on_image: Callable[[ImageResult], None] | None = None,
     on_tiles: Callable[[int, int], None] | None = None,
+    executor: Executor | None = None,
+    threads: int | None = None,
 ) -> DetectReport:
     """Detect on each image with ``model`` (a registry name, an .onnx path, or None: the
-    shipped aircraft model); reuse stored results of the same model unless ``force``."""
+    shipped aircraft model); reuse stored results of the same model unless ``force``.
+
+    With an ``executor`` every image's ``compute`` is submitted at once and stored as it
+    finishes (``on_tiles`` only reports in-process work); ``threads`` caps onnxruntime's
+    threads per computing process."""
     if model is not None:
         model = resolve_model(model, catalog.workspace).path
     detector = Detector(model)
@@ -107,22 +234,27 @@ def run_detector(
         info.threshold,
         {cls: info.threshold_for(cls) for cls in info.classes},
     )
-    for image in images:
-        start = time.perf_counter()
-        previous = None if force else _previous_run(catalog, image, detector)
-        try:
-            if previous is not None:
-                with catalog.session() as s:
-                    count = detections_at(s, previous)
+    steps = plan(catalog, images, detector, force, spec, threads)
+    if executor is not None:
+        futures = {
+            i: executor.submit(compute, step)
+            for i, step in enumerate(steps)
+            if isinstance(step, DetectTask)
+        }
+    else:
+        _DETECTORS[(str(detector.path), detector.sha256, threads)] = detector
+    for i, step in enumerate(steps):
+        if isinstance(step, DetectTask):
+            start = time.perf_counter()
+            try:
+                done = futures[i].result() if executor is not None else compute(step, on_tiles)
+                result = store(catalog, step, done, info, detector.version)
+            except SitewatchError as exc:
                 result = ImageResult(
-                    image.sha256, image.original_name, previous.id, count, True, 0.0
+                    step.sha256, step.name, None, 0, False, time.perf_counter() - start, exc
                 )
-            else:
-                result = _detect_one(catalog, image, detector, spec, on_tiles, start)
-        except SitewatchError as exc:
-            result = ImageResult(
-                image.sha256, image.original_name, None, 0, False, time.perf_counter() - start, exc
-            )
+        else:
+            result = step
         report.results.append(result)
         if on_image:
             on_image(result)
@@ -157,36 +289,28 @@ def run_parameters(info: ModelInfo) -> dict[str, Any]:
 CLASS_METRICS = ("precision", "recall", "ap50", "ap50_95", "count_mare", "held_out")
 
 
-def _detect_one(
-    catalog: Catalog,
-    image: Image,
-    detector: Detector,
-    spec: TileSpec,
-    on_tiles: Callable[[int, int], None] | None,
-    start: float,
+def store(
+    catalog: Catalog, task: DetectTask, done: Computed, info: ModelInfo, version: str
 ) -> ImageResult:
-    gsd = image.gsd_m or detector.info.train_gsd_m  # unknown GSD: assume the training imagery's
+    """Write the task's run and its detections (one transaction)."""
+    start = time.perf_counter()
     params = {
-        "tile": spec.tile,
-        "overlap": spec.overlap,
+        "tile": task.spec.tile,
+        "overlap": task.spec.overlap,
         "floor": STORE_FLOOR,
-        "source_gsd_m": gsd,
-        "gsd_assumed": image.gsd_m is None,
-        **run_parameters(detector.info),
+        "source_gsd_m": task.gsd_m,
+        "gsd_assumed": task.gsd_assumed,
+        **run_parameters(info),
     }
-    scene = open_scene(catalog.readable_path(image), gsd, detector.info.model_gsd_m)
-    try:
-        found: SceneDetections = detect_scene(detector, scene, spec, STORE_FLOOR, on_tiles)
-    finally:
-        scene.close()
-    classes = detector.info.classes
+    found = done.found
+    classes = info.classes
     with catalog.session() as s:
         run = Run(
             stage="detect",
-            method=detector.info.name,
-            version=detector.version,
+            method=info.name,
+            version=version,
             parameters=params,
-            image_id=image.id,
+            image_id=task.image_id,
             status="ok",
             finished_at=utcnow(),
         )
@@ -195,11 +319,11 @@ def _detect_one(
         for box, score, cls in zip(found.boxes, found.scores, found.classes, strict=True):
             x0, y0, x1, y1 = (float(v) for v in box)
             wkt = None
-            if image.crs_wkt is not None and image.transform is not None:
-                wkt = geo.pixel_box_to_wgs84(image.transform, image.crs_wkt, x0, y0, x1, y1).wkt
+            if task.crs_wkt is not None and task.transform is not None:
+                wkt = geo.pixel_box_to_wgs84(list(task.transform), task.crs_wkt, x0, y0, x1, y1).wkt
             s.add(
                 Detection(
-                    image_id=image.id,
+                    image_id=task.image_id,
                     run_id=run.id,
                     class_name=classes[int(cls)],
                     score=float(score),
@@ -211,8 +335,7 @@ def _detect_one(
                 )
             )
         run_id = run.id
-    cut = np.array([detector.info.threshold_for(classes[int(c)]) for c in found.classes])
+    cut = np.array([info.threshold_for(classes[int(c)]) for c in found.classes])
     count = int((found.scores >= cut).sum()) if len(cut) else 0
-    return ImageResult(
-        image.sha256, image.original_name, run_id, count, False, time.perf_counter() - start
-    )
+    seconds = done.seconds + time.perf_counter() - start
+    return ImageResult(task.sha256, task.name, run_id, count, False, seconds)

@@ -97,19 +97,34 @@ class JobRunner:
             job.finished_at = iso(datetime.now(UTC))
 
     def _detect(self, job: Job) -> str:
-        from sitewatch.detect.stage import run_detector, select_images
+        """Every model the site's series come from (the shipped aircraft model for a site
+        never detected on), so new imagery joins each class's series."""
+        from sitewatch.detect.registry import resolve_model
+        from sitewatch.detect.stage import models_used, run_detector, select_images
 
         images = select_images(self.catalog, site=job.site)
-        job.total = len(images)
+        names = models_used(self.catalog, images)
+        models: list[str | None] = []
+        missing = []
+        for name in names:
+            try:
+                models.append(str(resolve_model(name, self.catalog.workspace).path))
+            except SitewatchError:
+                missing.append(name)  # run from a file no longer in the registry
+        if not names:
+            models = [None]
+        job.total = len(images) * max(1, len(models))
 
         def one(_result: Any) -> None:
             job.done += 1
 
-        report = run_detector(self.catalog, images, on_image=one)
-        failed = [r for r in report.results if r.error is not None]
-        if failed:
-            raise failed[0].error  # type: ignore[misc]
-        return f"detected on {len(report.results)} image(s)"
+        for model in models:
+            report = run_detector(self.catalog, images, model, on_image=one)
+            failed = [r for r in report.results if r.error is not None]
+            if failed:
+                raise failed[0].error  # type: ignore[misc]
+        note = f"; not in the model registry: {', '.join(missing)}" if missing else ""
+        return f"detected on {len(images)} image(s) with {max(1, len(models))} model(s){note}"
 
     def _register(self, job: Job) -> str:
         from sitewatch.register import register_site
