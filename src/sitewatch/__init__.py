@@ -19,10 +19,11 @@ __version__ = "0.1.0"
 # what sitewatch.api exports (tests/test_api_surface.py keeps this list equal to it)
 API = (
     "Catalog", "ClaimSpec", "Dated", "ExportSummary", "IngestOptions", "IngestReport",
-    "MonitorResult", "Provenance", "RegisterReport", "SourceSpec", "add_claim",
-    "add_frame_site", "add_geo_site", "claimreview", "export_detections", "export_labels",
-    "export_site", "import_claims", "import_labels", "list_claims", "list_sites",
-    "monitor_site", "register_site", "remove_site", "review", "site_summary",
+    "ModelEntry", "MonitorResult", "Provenance", "RegisterReport", "SourceSpec", "TileSpec",
+    "add_claim", "add_frame_site", "add_geo_site", "claimreview", "export_detections",
+    "export_labels", "export_site", "import_claims", "import_labels", "list_claims",
+    "list_models", "list_sites", "monitor_site", "register_site", "remove_site",
+    "resolve_model", "review", "run_detector", "select_images", "site_summary",
 )  # fmt: skip
 __all__ = [*API, "SitewatchError", "__version__", "ingest"]
 

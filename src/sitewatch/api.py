@@ -9,6 +9,8 @@ from sitewatch.claims import (
     list_claims,
     review,
 )
+from sitewatch.detect import TileSpec, run_detector, select_images
+from sitewatch.detect.registry import ModelEntry, list_models, resolve_model
 from sitewatch.export import ExportSummary, export_detections, export_site
 from sitewatch.ingest import Dated, IngestOptions, IngestReport, Provenance
 from sitewatch.labels import export_labels, import_labels
@@ -30,10 +32,12 @@ __all__ = [
     "ExportSummary",
     "IngestOptions",
     "IngestReport",
+    "ModelEntry",
     "MonitorResult",
     "Provenance",
     "RegisterReport",
     "SourceSpec",
+    "TileSpec",
     "add_claim",
     "add_frame_site",
     "add_geo_site",
@@ -44,10 +48,14 @@ __all__ = [
     "import_claims",
     "import_labels",
     "list_claims",
+    "list_models",
     "list_sites",
     "monitor_site",
     "register_site",
     "remove_site",
+    "resolve_model",
     "review",
+    "run_detector",
+    "select_images",
     "site_summary",
 ]

@@ -114,7 +114,7 @@ def ingest(
     ] = False,
 ) -> None:
     """Ingest imagery with provenance (GeoTIFF/COG, JPEG 2000, JPEG, PNG, STAC Items)."""
-    from sitewatch.ingest import IngestOptions, discover
+    from sitewatch.ingest import IngestOptions, IngestStatus, discover
     from sitewatch.ingest import ingest as run_ingest
     from sitewatch.ingest.provenance import given
 
@@ -148,7 +148,7 @@ def ingest(
             )
 
         report = run_ingest(cat, [p for p in paths if p.exists()], options, progress=show)
-    n_ok, n_dup, n_bad = (len(report.of(s)) for s in ("ingested", "duplicate", "failed"))
+    n_ok, n_dup, n_bad = (len(report.of(s)) for s in IngestStatus)
     n_bad += len(missing)
     out.print(f"{n_ok} ingested, {n_dup} already present, {n_bad} failed")
     if n_bad:

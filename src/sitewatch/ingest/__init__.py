@@ -9,7 +9,14 @@ import types
 from typing import Any
 
 from sitewatch.dates import parse_datetime
-from sitewatch.ingest.pipeline import FileOutcome, IngestOptions, IngestReport, discover, ingest
+from sitewatch.ingest.pipeline import (
+    FileOutcome,
+    IngestOptions,
+    IngestReport,
+    IngestStatus,
+    discover,
+    ingest,
+)
 from sitewatch.ingest.provenance import Dated, Provenance
 
 __all__ = [
@@ -17,6 +24,7 @@ __all__ = [
     "FileOutcome",
     "IngestOptions",
     "IngestReport",
+    "IngestStatus",
     "Provenance",
     "discover",
     "ingest",

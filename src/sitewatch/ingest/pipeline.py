@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
@@ -41,7 +42,16 @@ from sitewatch.store.catalog import Catalog
 from sitewatch.store.links import auto_link_image, link
 from sitewatch.store.models import Image, LinkMethod, RunStatus
 
-Status = Literal["ingested", "duplicate", "failed"]
+
+class IngestStatus(StrEnum):
+    """What became of one file."""
+
+    INGESTED = "ingested"
+    DUPLICATE = "duplicate"  # its content is in the catalog already
+    FAILED = "failed"
+
+
+Status = IngestStatus
 
 
 @dataclass(frozen=True)
@@ -82,7 +92,7 @@ class IngestReport:
 
     @property
     def ok(self) -> bool:
-        return not self.of("failed")
+        return not self.of(IngestStatus.FAILED)
 
 
 def discover(paths: Iterable[str | Path]) -> Iterator[Path]:
@@ -107,7 +117,7 @@ def _empty_folder(folder: Path) -> FileOutcome:
         "no images or STAC Items in this folder or below it",
         f"sitewatch ingests {', '.join(sorted(RASTER_SUFFIXES))} and STAC Item .json files",
     )
-    return FileOutcome(folder, "failed", str(error), error=error)
+    return FileOutcome(folder, IngestStatus.FAILED, str(error), error=error)
 
 
 def _is_stac(path: Path) -> bool:
@@ -152,7 +162,7 @@ def ingest(
     except BaseException as exc:  # Ctrl-C, or a bug: the run must not stay "running"
         catalog.finish_run(report.run_id, RunStatus.FAILED, str(exc) or type(exc).__name__)
         raise
-    counts = {s: len(report.of(s)) for s in ("ingested", "duplicate", "failed")}
+    counts = {s.value: len(report.of(s)) for s in IngestStatus}
     catalog.finish_run(
         report.run_id,
         RunStatus.OK if report.ok else RunStatus.PARTIAL,
@@ -168,14 +178,14 @@ def _ingest_guarded(
     try:
         return _ingest_one(catalog, path, options, run_id)
     except SitewatchError as exc:
-        return FileOutcome(path, "failed", str(exc), error=exc)
+        return FileOutcome(path, IngestStatus.FAILED, str(exc), error=exc)
     except OSError as exc:
         cause, fix = describe_os_error(exc.filename, exc)
         error: SitewatchError = BadInputError(path, f"cannot read or store the file: {cause}", fix)
-        return FileOutcome(path, "failed", str(error), error=error)
+        return FileOutcome(path, IngestStatus.FAILED, str(error), error=error)
     except SQLAlchemyError as exc:
         error = StoreError(f"{path}: catalog write failed, nothing stored ({exc})")
-        return FileOutcome(path, "failed", str(error), error=error)
+        return FileOutcome(path, IngestStatus.FAILED, str(error), error=error)
 
 
 def _run_parameters(options: IngestOptions, files: list[Path]) -> dict:
@@ -255,7 +265,7 @@ def _ingest_one(catalog: Catalog, path: Path, options: IngestOptions, run_id: in
         else:
             where = f" → site {', '.join(sites)}" if sites else ""
             message = f"{path}: ingested as {sha[:12]}{where}"
-            return FileOutcome(path, "ingested", message, sha, tuple(sites))
+            return FileOutcome(path, IngestStatus.INGESTED, message, sha, tuple(sites))
     with catalog.session() as s:  # outside the lock: restoring a lost file takes it
         existing = s.scalar(select(Image).where(Image.sha256 == sha))
         assert existing is not None  # the IntegrityError above: another writer committed it
@@ -285,7 +295,7 @@ def _duplicate(
         note += f"; kept its recorded acquisition time {image.acquired_at.isoformat()}"
     return FileOutcome(
         source,
-        "duplicate",
+        IngestStatus.DUPLICATE,
         f"{source}: already in the catalog as {image.sha256[:12]}, unchanged{note}",
         image.sha256,
         sites,

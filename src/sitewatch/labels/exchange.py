@@ -15,7 +15,7 @@ from sitewatch.errors import BadInputError, ConflictError, DatasetNotFoundError,
 from sitewatch.export import ExportSummary, export_boxes
 from sitewatch.formats.annotations import READERS, BoxRecord, detect_format
 from sitewatch.hashing import sha256_file
-from sitewatch.ingest import IngestOptions, ingest
+from sitewatch.ingest import IngestOptions, IngestStatus, ingest
 from sitewatch.store.catalog import Catalog
 from sitewatch.store.models import Image, ImageSite, Label, LabelSet, Site
 
@@ -80,7 +80,7 @@ def import_labels(
         )
     opts = options or IngestOptions(allow_undated=True)
     report = ingest(catalog, [images_dir / f for f in by_file], opts)
-    result = LabelImport(name, failures=[o.message for o in report.of("failed")])
+    result = LabelImport(name, failures=[o.message for o in report.of(IngestStatus.FAILED)])
     sha_of = {o.path.name: o.sha256 for o in report.outcomes if o.sha256}
     with catalog.session() as s:
         label_set = LabelSet(

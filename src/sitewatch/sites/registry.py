@@ -108,11 +108,11 @@ def add_frame_site(
     """A site in the pixel frame of a reference image (a catalog image, or a file to ingest)."""
     notes = text(notes, name, "notes")
     if Path(reference).is_file():
-        from sitewatch.ingest import ingest
+        from sitewatch.ingest import IngestStatus, ingest
 
         report = ingest(catalog, [reference])
         if not report.ok:
-            error = report.of("failed")[0].error
+            error = report.of(IngestStatus.FAILED)[0].error
             assert error is not None  # every failed outcome carries its error
             raise error
     with catalog.session() as s:

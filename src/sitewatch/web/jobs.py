@@ -13,6 +13,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from sitewatch.dates import iso
@@ -24,12 +25,19 @@ log = logging.getLogger("sitewatch.web")
 STAGES = ("detect", "register", "monitor")
 
 
+class JobStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
 @dataclass
 class Job:
     id: str
     site: str
     stages: list[str]
-    status: str = "queued"  # queued | running | done | failed
+    status: JobStatus = JobStatus.QUEUED
     stage: str | None = None
     done: int = 0  # units finished in the current stage
     total: int = 0
@@ -77,21 +85,21 @@ class JobRunner:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
     def _run(self, job: Job) -> None:
-        job.status = "running"
+        job.status = JobStatus.RUNNING
         try:
             for stage in job.stages:
                 job.stage, job.done, job.total = stage, 0, 0
                 job.message = getattr(self, f"_{stage}")(job)
-            job.status = "done"
+            job.status = JobStatus.DONE
         except (StoreError, OutputError) as exc:  # their text names files and SQL: log it
             log.error("job %s (%s) failed: %s", job.id, job.site, exc)
-            job.status = "failed"
+            job.status = JobStatus.FAILED
             job.message = "the catalog or a file could not be written; the server's log has why"
         except SitewatchError as exc:
-            job.status, job.message = "failed", str(exc)
+            job.status, job.message = JobStatus.FAILED, str(exc)
         except Exception:  # a bug must show in the job, not kill the worker silently
             log.exception("job %s (%s) failed", job.id, job.site)
-            job.status = "failed"
+            job.status = JobStatus.FAILED
             job.message = "internal error; the server's log has the details"
         finally:
             job.finished_at = iso(datetime.now(UTC))
