@@ -62,13 +62,22 @@ def test_demo_claims_against_the_real_pipeline(claimed) -> None:
     assert "illustrative" in rise.caveats[0]
     assert verdicts["Aircraft were moved "].status == "consistent"
     assert verdicts["A new hangar is bein"].status == "not_observable"
+    # a claim about vehicles is judged on vehicle counts: none were detected here, so it
+    # cannot be checked, whatever the aircraft did in May
+    convoy = verdicts["Convoys of vehicles "]
+    assert convoy.status == "not_observable" and "vehicle" in " ".join(convoy.reasons)
 
 
 def test_report_has_a_claims_section_whose_numbers_are_the_json(claimed, tmp_path) -> None:
     files = write_report(claimed, "apt", tmp_path / "r.html")
     html = files.html.read_text()
     data = json.loads(files.json.read_text())
-    assert [c["status"] for c in data["claims"]] == ["supported", "consistent", "not_observable"]
+    assert [c["status"] for c in data["claims"]] == [
+        "supported",
+        "consistent",
+        "not_observable",
+        "not_observable",
+    ]
     section = html[html.index('id="claims"') : html.index('id="provenance"')]
     for label in ("supported by imagery", "consistent but not conclusive",
                   "not observable with the available imagery"):  # fmt: skip
@@ -77,7 +86,7 @@ def test_report_has_a_claims_section_whose_numbers_are_the_json(claimed, tmp_pat
 
     parser = _Spans()
     parser.feed(section)
-    assert len(parser.found) == 6
+    assert len(parser.found) == 8  # origins and sources of each of the four claims
     for key, text in parser.found:
         _, i, field = key.split(".")
         assert str(data["claims"][int(i)][field]) == text
@@ -92,7 +101,7 @@ def test_claimreview_has_the_schema_org_structure(claimed) -> None:
     doc = claimreview(review(claimed), base_url="https://desk.example.org/")
     assert doc["@context"][0] == "https://schema.org"
     reviews = doc["@graph"]
-    assert len(reviews) == 3
+    assert len(reviews) == 4
     for item in reviews:
         assert all(item.get(k) for k in REQUIRED), item
         assert item["@type"] == "ClaimReview"
@@ -131,7 +140,8 @@ def test_claimreview_round_trips_through_import(claimed, tmp_path) -> None:
 
 def test_csv_lists_each_claim_with_status_and_origins(claimed) -> None:
     rows = list(csv.DictReader(io.StringIO(claims_csv(review(claimed)))))
-    assert [r["status"] for r in rows] == ["supported", "consistent", "not_observable"]
+    statuses = ["supported", "consistent", "not_observable", "not_observable"]
+    assert [r["status"] for r in rows] == statuses
     assert rows[0]["origins"] == "2" and rows[0]["sources"] == "3"
     assert rows[0]["source_urls"].split() == [
         "https://example.org/wire/airport-buildup", "https://example.org/daily/airport",
