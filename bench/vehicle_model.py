@@ -94,46 +94,17 @@ def gsd_measurement() -> dict:
 
 
 def export() -> dict:
-    import torch  # noqa: F401  (the train extra)
+    """The all-cities model with calibration, threshold and figures cross-fitted on the two
+    cross-city models (each direction's figures kept under ``folds``)."""
+    from sitewatch.detect.train.export import cross_fit, export_onnx
 
-    from sitewatch.detect.calibrate import apply_calibration, calibration_table
-    from sitewatch.detect.evaluate import SceneResult
-    from sitewatch.detect.train.export import export_onnx, held_out_results, load_checkpoint
-    from sitewatch.detect.train.loop import summarise
-
-    per_direction, pooled = {}, []
-    for run in ("munich-to-minsk", "minsk-to-munich"):
-        model, cfg = load_checkpoint(Path(f"checkpoints/vehicle-{run}/last.pt"))
-        raw = held_out_results(model, cfg)[0]
-        pooled += raw
-        per_direction[run] = raw
-    table = calibration_table(pooled)
-    cal = {
-        run: [SceneResult(r.name, r.gt, r.boxes, apply_calibration(table, r.scores)) for r in rs]
-        for run, rs in per_direction.items()
-    }
-    both = summarise([r for rs in cal.values() for r in rs])
-    threshold = both["threshold"]
-    directions = {}
-    for run, rs in cal.items():
-        m = summarise(rs)  # at its own best threshold …
-        from sitewatch.detect.evaluate import count_mare, precision_recall
-
-        m |= {  # … and at the shipped one
-            "at_shipped_threshold": {
-                "count_mare": count_mare(rs, threshold),
-                **precision_recall(rs, threshold),
-            },
-            "scenes": len(rs),
-            "objects": int(sum(len(r.gt) for r in rs)),
-        }
-        directions[run] = m
-    metrics = both | {
-        "held_out": "other city (Munich ↔ Minsk), pooled over both directions",
-        "scenes": sum(d["scenes"] for d in directions.values()),
-        "objects": sum(d["objects"] for d in directions.values()),
-        "directions": directions,
-    }
+    fit = cross_fit(
+        {
+            run: Path(f"checkpoints/vehicle-{run}/last.pt")
+            for run in ("munich-to-minsk", "minsk-to-munich")
+        },
+        "the other city (Munich ↔ Minsk), pooled over both directions",
+    )
     card = Path("src/sitewatch/models/VEHICLE_CARD.md")
     info = export_onnx(
         Path("checkpoints/vehicle-all/last.pt"),
@@ -141,7 +112,7 @@ def export() -> dict:
         name="sitewatch-vehicle",
         experimental=True,
         card=card.read_text(encoding="utf-8") if card.is_file() else "",
-        calibration=(table, {"vehicle": threshold}, metrics | {"per_class": {"vehicle": metrics}}),
+        calibration=fit.as_calibration(),
     )
     return {"model": str(OUT), "threshold": info.threshold, "metrics": info.metrics}
 

@@ -131,3 +131,30 @@ def test_training_resumes_and_exports_an_equivalent_onnx(dataset: Path, tmp_path
     got = detector.session.run(None, {"image": x})
     for e, g in zip(expected, got, strict=True):
         np.testing.assert_allclose(g, e, atol=1e-4, rtol=1e-3)
+
+
+def test_a_model_trained_on_every_place_is_calibrated_by_cross_fitting(
+    dataset: Path, tmp_path: Path
+) -> None:
+    """Each fold's model predicts its held-out airports; the pooled predictions give the
+    all-airport model its calibration, thresholds and figures (per fold too)."""
+    from sitewatch.detect.train.export import cross_fit
+
+    def run(fold: int) -> Path:
+        cfg = TrainConfig(
+            data=str(dataset), out=str(tmp_path / f"f{fold}"), fold=fold, folds=2, crop=128,
+            batch=2, steps=2, eval_every=100, workers=0, net=TINY,
+        )  # fmt: skip
+        return train(cfg, log=lambda _m: None)
+
+    folds = {"fold 0": run(0), "fold 1": run(1)}
+    fit = cross_fit(folds, "the other airports (2 folds)")
+    per_class = fit.metrics["per_class"]["aircraft"]
+    assert set(per_class["folds"]) == {"fold 0", "fold 1"}
+    # the two folds together hold out every annotated scene once
+    assert per_class["scenes"] == sum(f["scenes"] for f in per_class["folds"].values()) == 5
+    assert 0 <= per_class["interval_coverage_90"] <= 1
+    info = export_onnx(run(-1), tmp_path / "all.onnx", calibration=fit.as_calibration())
+    card = Detector(tmp_path / "all.onnx", threads=1).info
+    assert card.class_thresholds == fit.thresholds and card.threshold == fit.thresholds["aircraft"]
+    assert card.metrics["held_out"] == "the other airports (2 folds)" == info.metrics["held_out"]

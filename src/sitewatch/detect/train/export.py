@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -11,12 +11,13 @@ import onnx
 import torch
 
 from sitewatch.detect.calibrate import apply_calibration, calibration_table
-from sitewatch.detect.evaluate import SceneResult
+from sitewatch.detect.evaluate import SceneResult, coco_ap, count_mare, precision_recall
 from sitewatch.detect.model import METADATA_KEY, ModelInfo
 from sitewatch.detect.train.data import load_scenes
 from sitewatch.detect.train.loop import STRIDE, TrainConfig, held_out, split, summarise
 from sitewatch.detect.train.net import CenterNet, NetConfig
 from sitewatch.files import write_text_atomic
+from sitewatch.uncertainty import Accuracy, estimate, interval
 
 AIRBUS_CREDIT = "Airbus Aircraft Detection sample dataset, © Airbus DS Intelligence"
 
@@ -141,3 +142,70 @@ def export_onnx(
         ),
     )
     return info
+
+
+@dataclass(frozen=True)
+class CrossFit:
+    """Calibration, per-class thresholds and held-out metrics measured on the out-of-place
+    predictions of cross-validation models of one recipe, for a model trained on every place."""
+
+    table: list[list[float]]
+    thresholds: dict[str, float]
+    metrics: dict[str, Any]
+
+    def as_calibration(self) -> tuple[list[list[float]], dict[str, float], dict[str, Any]]:
+        return self.table, self.thresholds, self.metrics
+
+
+def interval_coverage(results: list[SceneResult], threshold: float, p: float, r: float) -> float:
+    """Share of scenes whose true count lies in the 90 % interval monitoring would state for
+    their detected count (precision ``p`` and recall ``r`` at ``threshold``)."""
+    if not results or p <= 0 or r <= 0:
+        return 0.0
+    hits = 0
+    for res in results:
+        n = int((res.scores >= threshold).sum())
+        low, high = interval(*estimate(n, Accuracy(p, r, "cross-validation")))
+        hits += int(low <= len(res.gt) <= high)
+    return hits / len(results)
+
+
+def cross_fit(folds: dict[str, Path], held_out: str) -> CrossFit:
+    """Pool the held-out predictions of each fold's checkpoint (``folds``: a label → its
+    ``last.pt``), fit one calibration table, and per class the count-optimal threshold and
+    its metrics — overall, and per fold at the pooled threshold (how much they vary)."""
+    raw_by_fold: dict[str, list[list[SceneResult]]] = {}
+    classes: list[str] = []
+    for label, path in folds.items():
+        model, cfg = load_checkpoint(path)
+        classes = list(cfg.class_map.classes)
+        raw_by_fold[label] = held_out_results(model, cfg)
+    pooled = [r for per_class in raw_by_fold.values() for rs in per_class for r in rs]
+    table = calibration_table(pooled)
+
+    def cal(rs: list[SceneResult]) -> list[SceneResult]:
+        return [SceneResult(r.name, r.gt, r.boxes, apply_calibration(table, r.scores)) for r in rs]
+
+    per_class: dict[str, dict[str, Any]] = {}
+    thresholds: dict[str, float] = {}
+    for c, name in enumerate(classes):
+        by_fold = {label: cal(rs[c]) for label, rs in raw_by_fold.items()}
+        everything = [r for rs in by_fold.values() for r in rs]
+        m = summarise(everything)
+        t = m["threshold"]
+        thresholds[name] = t
+        m["interval_coverage_90"] = interval_coverage(everything, t, m["precision"], m["recall"])
+        m |= {
+            "held_out": held_out,
+            "scenes": len(everything),
+            "objects": int(sum(len(r.gt) for r in everything)),
+            "folds": {
+                label: coco_ap(rs)
+                | {"count_mare": count_mare(rs, t), **precision_recall(rs, t)}
+                | {"scenes": len(rs), "objects": int(sum(len(r.gt) for r in rs))}
+                for label, rs in by_fold.items()
+            },
+        }
+        per_class[name] = m
+    first = per_class[classes[0]]
+    return CrossFit(table, thresholds, first | {"per_class": per_class})
