@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from sitewatch.formats.annotations import (
     AnnotatedSet,
     BoxRecord,
     read_airbus_csv,
+    read_coco,
     read_coco_set,
 )
 from sitewatch.formats.dota import read_dota
@@ -396,8 +398,18 @@ def dota_set(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ("10 10 30 10 30 30 10 30 plane hard", ["line 4", "non-number"]),
         ("10 10 10 10 10 10 10 10 plane 0", ["line 4", "no area"]),
         ("gsd:fine", ["line 4", "gsd 'fine' is not a number"]),
+        ("-30 10 -10 10 -10 30 -30 30 plane 0", ["line 4", "outside the image, left of it"]),
+        ("10 -30 30 -30 30 -10 10 -10 plane 0", ["line 4", "outside the image, above it"]),
     ],
-    ids=["seven-numbers", "non-number", "difficult-word", "no-area", "bad-gsd"],
+    ids=[
+        "seven-numbers",
+        "non-number",
+        "difficult-word",
+        "no-area",
+        "bad-gsd",
+        "left-of-the-image",
+        "above-the-image",
+    ],
 )
 def test_dota_bad_lines(dota_set: Path, tmp_path: Path, line: str, words: list[str]) -> None:
     root = _copy(dota_set, tmp_path)
@@ -467,3 +479,202 @@ def test_records_are_plain_boxes() -> None:
     """BoxRecord stays hashable and comparable: the readers' results can be deduplicated."""
     a = BoxRecord("x.png", "car", 1, 2, 3, 4, "x.txt:1", True)
     assert a == BoxRecord("x.png", "car", 1.0, 2.0, 3.0, 4.0, "x.txt:1", True) and hash(a)
+
+
+# -- hostile and clumsy input: one BadInputError naming the place, or a counted skip ---------
+
+
+def _png_claiming(path: Path, width: int, height: int) -> Path:
+    """A small real PNG whose header (IHDR, with a valid CRC) claims another size."""
+    write_image(path, size=(8, 8))
+    data = bytearray(path.read_bytes())
+    assert data[12:16] == b"IHDR"
+    data[16:24] = width.to_bytes(4, "big") + height.to_bytes(4, "big")
+    data[29:33] = zlib.crc32(bytes(data[12:29])).to_bytes(4, "big")
+    path.write_bytes(bytes(data))
+    return path
+
+
+LATIN1 = "caf\u00e9".encode("latin-1")  # b"caf\xe9": not UTF-8
+
+
+@pytest.mark.parametrize(
+    ("target", "words"),
+    [
+        ("classes.txt", ["class list", "line 2"]),
+        ("labels/b1.txt", ["label file", "line 2"]),
+        ("data.yaml", []),
+    ],
+    ids=["classes", "label", "data-yaml"],
+)
+def test_yolo_files_not_utf8(yolo_set: Path, tmp_path: Path, target: str, words: list[str]) -> None:
+    root = _copy(yolo_set, tmp_path)
+    if target == "data.yaml":
+        (root / "classes.txt").unlink()
+        (root / target).write_bytes(b"names: [car, " + LATIN1 + b"]\n")
+    else:
+        first = (root / target).read_bytes().splitlines()[0]
+        (root / target).write_bytes(first + b"\n" + LATIN1 + b"\n")
+    raises_naming(root / target, "not UTF-8 text", *words)(lambda: read_yolo(root))
+
+
+def test_dota_label_not_utf8(dota_set: Path, tmp_path: Path) -> None:
+    root = _copy(dota_set, tmp_path)
+    label = root / "labelTxt" / "g2.txt"
+    label.write_bytes(b"imagesource:GF2\ngsd:null\n10 10 30 10 30 30 10 30 " + LATIN1 + b" 0\n")
+    raises_naming(label, "not UTF-8 text", "line 3")(lambda: read_dota(root))
+
+
+def test_json_and_csv_not_utf8(tmp_path: Path) -> None:
+    coco = make_coco(tmp_path / "coco") / "annotations.json"
+    coco.write_bytes(coco.read_bytes().replace(b'"paris"', b'"' + LATIN1 + b'"'))
+    raises_naming(coco, "not UTF-8 text", "line 1")(lambda: read_coco_set(coco))
+    xview = make_xview(tmp_path / "xview") / "xView_train.geojson"
+    xview.write_bytes(xview.read_bytes().replace(b'"100.tif"', b'"' + LATIN1 + b'"', 1))
+    raises_naming(xview, "not UTF-8 text")(lambda: read_xview(xview))
+    airbus = make_airbus(tmp_path / "airbus") / "annotations.csv"
+    airbus.write_bytes(airbus.read_bytes().replace(b"Airplane", LATIN1, 1))
+    raises_naming(airbus, "not UTF-8 text")(lambda: read_airbus_csv(airbus))
+
+
+def test_yolo_image_header_claiming_a_huge_size(yolo_set: Path, tmp_path: Path) -> None:
+    root = _copy(yolo_set, tmp_path)
+    image = _png_claiming(root / "images" / "b2.png", 60000, 60000)
+    raises_naming(image, "claims 3,600,000,000 pixels")(lambda: read_yolo(root))
+
+
+def _coco_doc(root: Path) -> tuple[Path, dict]:
+    path = make_coco(root) / "annotations.json"
+    return path, json.loads(path.read_text())
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        (lambda d: d["images"][1].update(file_name=7), ["image 2", "file_name 7"]),
+        (lambda d: d["images"][1].update(file_name=["a.jpg"]), ["image 2", "file_name"]),
+        (lambda d: d["images"][1].update(id=[2]), ["image 1", "id [2] (a list)"]),
+        (lambda d: d["images"][1].update(id=True), ["image 1", "id True"]),
+        (lambda d: d["images"][1].update(id=1), ["image id 1 appears twice"]),
+        (lambda d: d["images"][1].update(width="200"), ["image 2", "width '200'"]),
+        (lambda d: d["images"][1].update(height=0), ["image 2", "height 0"]),
+        (lambda d: d["categories"][1].update(name=["truck"]), ["category 2", "name"]),
+        (lambda d: d["categories"][1].update(name="  "), ["category 2", "name"]),
+        (lambda d: d["categories"][1].update(id=1), ["category id 1 appears twice"]),
+        (lambda d: d["annotations"][2].update(image_id=[2]), ["annotation 13", "image_id"]),
+        (lambda d: d["annotations"][2].update(image_id=9), ["annotation 13", "image_id 9"]),
+        (lambda d: d["annotations"][2].update(category_id=True), ["annotation 13", "category_id"]),
+        (lambda d: d["annotations"][2].update(bbox=[50, 50, True, 30]), ["annotation 13", "bbox"]),
+        (lambda d: d["annotations"][2].update(iscrowd="0"), ["annotation 13", "iscrowd '0'"]),
+        (lambda d: d.update(images={}), ["not COCO", "images: a mapping, not a list"]),
+    ],
+    ids=[
+        "file-name-number",
+        "file-name-list",
+        "image-id-list",
+        "image-id-bool",
+        "image-id-twice",
+        "width-text",
+        "height-zero",
+        "category-name-list",
+        "category-name-blank",
+        "category-id-twice",
+        "annotation-image-id-list",
+        "annotation-image-id-unknown",
+        "annotation-category-bool",
+        "bbox-bool",
+        "iscrowd-text",
+        "images-not-a-list",
+    ],
+)
+def test_coco_fields_of_the_wrong_type(
+    tmp_path: Path, change: Callable[[dict], object], words: list[str]
+) -> None:
+    path, doc = _coco_doc(tmp_path)
+    change(doc)
+    path.write_text(json.dumps(doc))
+    raises_naming(path, *words)(lambda: read_coco_set(path))
+
+
+def test_coco_boxes_with_no_area_are_counted(tmp_path: Path) -> None:
+    path, doc = _coco_doc(tmp_path)
+    doc["annotations"][1]["bbox"] = [100, 60, 0, 60]
+    doc["annotations"][3]["bbox"] = [120, 80, 40, -30]
+    path.write_text(json.dumps(doc))
+    found = read_coco_set(path)
+    assert [r.source_id for r in found.boxes] == ["11", "13"]
+    assert found.skipped == {"box with no area": 2}
+    # the list reader (label import, benchmark) takes every record as a box: it refuses
+    raises_naming(path, "2 box(es) with no area", "annotation 12", "[100, 60, 0, 60]")(
+        lambda: read_coco(path)
+    )
+
+
+@pytest.mark.parametrize(
+    ("gsd", "expected"),
+    [(True, None), (0, None), (-0.3, None), (1001, None), ("0.3", None), (1000, 1000.0), (2, 2.0)],
+)
+def test_coco_gsd_is_a_real_gsd(tmp_path: Path, gsd: object, expected: float | None) -> None:
+    path, doc = _coco_doc(tmp_path)
+    doc["images"][0]["gsd"] = gsd
+    path.write_text(json.dumps(doc))
+    assert read_coco_set(path).images["paris.jpg"].gsd_m == expected
+
+
+@pytest.mark.parametrize(
+    ("row", "words"),
+    [
+        ('x,s1-a.jpg,"[(1, 2), (3, 4), (5, 9)]"', ["line 3", "no class value"]),
+        ("x", ["line 3", "no image_id value"]),
+        ('x,,"[(1, 2), (3, 4), (5, 9)]",Airplane', ["line 3", "no image_id value"]),
+        ('x,s1-a.jpg,"[(1, 2), (3, 4), (5, 1e999)]",Airplane', ["line 3", "non-finite"]),
+        ("x,s1-a.jpg,\"[(1, 2), (3, 'nan'), (5, 9)]\",Airplane", ["line 3", "non-finite"]),
+        ('x,s1-a.jpg,"[(1, 2), (3, 4), (5, 1' + "0" * 400 + ')]",Airplane', ["line 3"]),
+        ('x,s1-a.jpg,"' + "[" * 300 + '",Airplane', ["line 3", "geometry"]),
+        ('x,s1-a.jpg,"' + "1" * 200_000 + '",Airplane', ["line 3", "field larger"]),
+    ],
+    ids=["no-class", "one-field", "empty-image-id", "infinite", "nan", "huge", "deep", "too-big"],
+)
+def test_airbus_bad_rows(tmp_path: Path, row: str, words: list[str]) -> None:
+    csv_path = make_airbus(tmp_path) / "annotations.csv"
+    rows = csv_path.read_text().splitlines()
+    rows[2] = row
+    csv_path.write_text("\n".join(rows) + "\n")
+    raises_naming(csv_path, *words)(lambda: read_airbus_csv(csv_path))
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        (lambda p: p.update(type_id=True), ["feature 2", "type_id (got True)"]),
+        (lambda p: p.update(type_id=11.5), ["feature 2", "type_id (got 11.5)"]),
+        (lambda p: p.update(type_id=[18]), ["feature 2", "type_id"]),
+        (lambda p: p.update(image_id=""), ["feature 2", "image_id is empty"]),
+        (lambda p: p.update(image_id="  "), ["feature 2", "image_id is empty"]),
+    ],
+    ids=["type-id-bool", "type-id-fraction", "type-id-list", "image-id-empty", "image-id-blank"],
+)
+def test_xview_bad_ids(tmp_path: Path, change: Callable[[dict], object], words: list[str]) -> None:
+    features = json.loads(json.dumps(XVIEW_FEATURES))
+    change(features[2]["properties"])
+    path = tmp_path / "xview.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
+    raises_naming(path, *words)(lambda: read_xview(path))
+
+
+def test_xview_whole_type_ids_and_boxes_off_the_chip(tmp_path: Path) -> None:
+    features = json.loads(json.dumps(XVIEW_FEATURES))
+    features[2]["properties"]["type_id"] = 18.0  # a whole number written as a float
+    features[3]["properties"]["type_id"] = "23"
+    features[0]["properties"]["bounds_imcoords"] = "-40,30,-20,50"  # left of the chip
+    features[1]["properties"]["bounds_imcoords"] = "nan,40,160,100"
+    path = tmp_path / "xview.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
+    found = read_xview(path)
+    assert [r.class_name for r in found.boxes] == ["Small Car", "Truck"]
+    assert found.skipped == {
+        "box outside the chip": 1,
+        "box with no area": 2,
+        "type_id 75 is not an xView class": 1,
+        "type_id 82 is not an xView class": 1,
+    }

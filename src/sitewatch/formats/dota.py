@@ -12,7 +12,7 @@ import math
 from pathlib import Path
 
 from sitewatch.errors import BadInputError
-from sitewatch.formats.annotations import AnnotatedSet, BoxRecord, ImageMeta
+from sitewatch.formats.annotations import AnnotatedSet, BoxRecord, ImageMeta, read_text
 from sitewatch.formats.yolo import IMAGE_SUFFIXES
 
 
@@ -30,7 +30,7 @@ def read_dota(folder: Path) -> AnnotatedSet:
             continue
         meta = ImageMeta(image.name)
         out.images[image.name] = meta
-        for line_no, line in enumerate(label.read_text(encoding="utf-8").splitlines(), 1):
+        for line_no, line in enumerate(read_text(label, "label file").splitlines(), 1):
             text = line.strip()
             if not text:
                 continue
@@ -73,6 +73,11 @@ def _box(label: Path, line_no: int, text: str, file_name: str) -> BoxRecord:
     # DOTA's quadrilaterals reach a pixel or two past the image edge; the label importer and
     # the training crops clip boxes to the image
     x0, y0, x1, y1 = max(min(xs), 0.0), max(min(ys), 0.0), max(xs), max(ys)
+    if x1 <= 0 or y1 <= 0:  # clipping would leave no area: say why
+        side = "left of" if x1 <= 0 else "above"
+        raise BadInputError(
+            label, f"line {line_no}: the quadrilateral lies outside the image, {side} it ({text!r})"
+        )
     if x1 <= x0 or y1 <= y0:
         raise BadInputError(label, f"line {line_no}: the quadrilateral has no area ({text!r})")
     return BoxRecord(file_name, parts[8], x0, y0, x1, y1, f"{label.name}:{line_no}", difficult)

@@ -14,7 +14,7 @@ import math
 from pathlib import Path
 
 from sitewatch.errors import BadInputError
-from sitewatch.formats.annotations import AnnotatedSet, BoxRecord, ImageMeta
+from sitewatch.formats.annotations import AnnotatedSet, BoxRecord, ImageMeta, read_text
 from sitewatch.values import load_json
 
 # xView 1.0 class names by type_id (xview_class_labels.txt)
@@ -38,27 +38,26 @@ XVIEW_CLASSES: dict[int, str] = {
 
 def read_xview(path: Path) -> AnnotatedSet:
     """Boxes of every chip named in the GeoJSON (chips with no valid box are kept, empty)."""
-    try:
-        data = load_json(path.read_text(encoding="utf-8"), path, "xView GeoJSON")
-    except UnicodeDecodeError as exc:
-        raise BadInputError(path, f"not UTF-8 JSON ({exc})") from None
+    data = load_json(read_text(path, "xView GeoJSON"), path, "xView GeoJSON")
     features = data.get("features") if isinstance(data, dict) else None
     if not isinstance(features, list) or data.get("type") != "FeatureCollection":
         raise BadInputError(path, "not a GeoJSON FeatureCollection with a 'features' list")
     out = AnnotatedSet({}, [])
     for i, feature in enumerate(features):
         props = feature.get("properties") if isinstance(feature, dict) else None
-        if not isinstance(props, dict) or not isinstance(props.get("image_id"), str):
-            raise BadInputError(path, f"feature {i} has no properties.image_id")
-        image = props["image_id"]
+        if not isinstance(props, dict):
+            raise BadInputError(path, f"feature {i} has no properties.image_id (no properties)")
+        image = props.get("image_id")
+        if not isinstance(image, str):
+            raise BadInputError(path, f"feature {i} has no properties.image_id (a chip's name)")
+        if not image.strip():
+            raise BadInputError(path, f"feature {i}: properties.image_id is empty (a chip's name)")
         out.images.setdefault(image, ImageMeta(image))
+        type_id = _type_id(path, i, props.get("type_id"))
         try:
-            type_id = int(props["type_id"])
             x0, y0, x1, y1 = (float(v) for v in str(props["bounds_imcoords"]).split(","))
-        except (KeyError, ValueError, TypeError):
-            raise BadInputError(
-                path, f"feature {i} needs type_id and bounds_imcoords 'x0,y0,x1,y1'"
-            ) from None
+        except (KeyError, ValueError):
+            raise BadInputError(path, f"feature {i} needs bounds_imcoords 'x0,y0,x1,y1'") from None
         name = XVIEW_CLASSES.get(type_id)
         if name is None:
             out.skip(f"type_id {type_id} is not an xView class")
@@ -66,8 +65,28 @@ def read_xview(path: Path) -> AnnotatedSet:
         if not all(math.isfinite(v) for v in (x0, y0, x1, y1)) or x1 <= x0 or y1 <= y0:
             out.skip("box with no area")
             continue
+        if x1 <= 0 or y1 <= 0:  # clipped to the chip, nothing would be left
+            out.skip("box outside the chip")
+            continue
         fid = props.get("feature_id")
         out.boxes.append(
-            BoxRecord(image, name, max(x0, 0.0), max(y0, 0.0), x1, y1, str(fid) if fid else None)
+            BoxRecord(
+                image, name, max(x0, 0.0), max(y0, 0.0), x1, y1, None if fid is None else str(fid)
+            )
         )
     return out
+
+
+def _type_id(path: Path, i: int, value: object) -> int:
+    """A feature's type_id: a whole number, or text holding one (true/false is no type)."""
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            pass
+    elif isinstance(value, int) and not isinstance(value, bool):
+        return value
+    elif isinstance(value, float) and value.is_integer():  # 18.0 yes, 11.5 and inf no
+        return int(value)
+    got = "missing" if value is None else repr(value)[:40]
+    raise BadInputError(path, f"feature {i} needs a whole-number type_id (got {got})")

@@ -8,10 +8,12 @@ empty (or missing) label file is an image with no objects. Class names come from
 
 from __future__ import annotations
 
+import re
+import warnings
 from pathlib import Path
 
 from sitewatch.errors import BadInputError
-from sitewatch.formats.annotations import AnnotatedSet, BoxRecord, ImageMeta
+from sitewatch.formats.annotations import AnnotatedSet, BoxRecord, ImageMeta, read_text
 from sitewatch.values import load_yaml, read_document
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp")
@@ -23,7 +25,7 @@ def yolo_names(folder: Path) -> list[str]:
     """Class names by id from ``classes.txt`` or ``data.yaml``."""
     txt = folder / "classes.txt"
     if txt.is_file():
-        names = [n.strip() for n in txt.read_text(encoding="utf-8").splitlines()]
+        names = [n.strip() for n in read_text(txt, "class list").splitlines()]
         while names and not names[-1]:
             names.pop()
         if not names:
@@ -53,13 +55,28 @@ def yolo_names(folder: Path) -> list[str]:
 
 def image_size(path: Path) -> tuple[int, int]:
     """(width, height) read from the file header only."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     try:
-        with Image.open(path) as im:
-            return im.size
-    except (OSError, UnidentifiedImageError) as exc:
+        with warnings.catch_warnings():  # only the size is read, never the pixels
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                width, height = im.size
+    except Image.DecompressionBombError as exc:
+        # Pillow refuses before it tells the width and height; its message has the pixel count
+        claimed = re.search(r"\((\d+) pixels\)", str(exc))
+        size = f"{int(claimed[1]):,} pixels" if claimed else "too many pixels"
+        limit = 2 * (Image.MAX_IMAGE_PIXELS or 0)
+        raise BadInputError(
+            path,
+            f"the image header claims {size}, more than the {limit:,} Pillow opens "
+            "(a decompression bomb, or a scene to cut into tiles)",
+        ) from None
+    except (OSError, ValueError, SyntaxError) as exc:  # UnidentifiedImageError is an OSError
         raise BadInputError(path, f"cannot read the image size ({exc})") from None
+    if width <= 0 or height <= 0:
+        raise BadInputError(path, f"the image header claims {width}×{height} pixels")
+    return width, height
 
 
 def read_yolo(folder: Path) -> AnnotatedSet:
@@ -81,7 +98,7 @@ def read_yolo(folder: Path) -> AnnotatedSet:
         label = labels_dir / f"{image.stem}.txt"
         if not label.is_file():
             continue  # YOLO's convention: no label file, no objects
-        for line_no, line in enumerate(label.read_text(encoding="utf-8").splitlines(), 1):
+        for line_no, line in enumerate(read_text(label, "label file").splitlines(), 1):
             if not line.strip():
                 continue
             out.boxes.append(_box(label, line_no, line, names, image.name, width, height))
