@@ -51,9 +51,11 @@ demo: setup $(PANGO)
 	$(SW) site add demo-airport --reference examples/airport/ef92f434-c41b-4423-9218-4514c49f00c6.jpg
 	$(SW) ingest examples/airport --site demo-airport
 	$(SW) labels import examples/airport/annotations.csv --name demo-airport-truth
+	$(SW) models list
 	@# the airport scenes have no georeference: boxes go to COCO results and CSV (pixels), not GeoJSON
-	$(SW) detect --site demo-airport --coco $(DEMO)/demo-airport-detections.coco.json \
-		--csv $(DEMO)/demo-airport-detections.csv
+	@# two models side by side: aircraft, and the experimental vehicle model (its own series)
+	$(SW) detect --site demo-airport --model sitewatch-aircraft --model sitewatch-vehicle \
+		--coco $(DEMO)/demo-airport-detections.coco.json --csv $(DEMO)/demo-airport-detections.csv
 	$(SW) labels export $(DEMO)/demo-airport-truth.coco.json --set demo-airport-truth
 	$(SW) register demo-airport
 	$(SW) monitor demo-airport

@@ -10,7 +10,8 @@ The data are real nadir aerial and drone photos (≈0.125 m) of Munich and Minsk
 to a satellite-like 0.3 m (``detect/train/data.degrade``). Validation holds out a whole city.
 The shipped model is trained on both cities; its calibration and operating threshold come
 from the pooled out-of-city predictions of the two cross-city models (cross-fitting), and
-its card reports each direction. Checkpoints go to checkpoints/vehicle-<run>/ (resumable).
+its card (src/sitewatch/models/vehicle.md, beside the ONNX) reports each
+direction. Checkpoints go to checkpoints/vehicle-<run>/ (resumable).
 """
 
 from __future__ import annotations
@@ -105,13 +106,11 @@ def export() -> dict:
         },
         "the other city (Munich ↔ Minsk), pooled over both directions",
     )
-    card = Path("src/sitewatch/models/VEHICLE_CARD.md")
     info = export_onnx(
         Path("checkpoints/vehicle-all/last.pt"),
         OUT,
         name="sitewatch-vehicle",
         experimental=True,
-        card=card.read_text(encoding="utf-8") if card.is_file() else "",
         calibration=fit.as_calibration(),
     )
     return {"model": str(OUT), "threshold": info.threshold, "metrics": info.metrics}

@@ -59,7 +59,10 @@ def train_detector(
     out_model: Annotated[
         Path | None, typer.Option("--out", help="ONNX file (default: WORKSPACE/models/NAME.onnx).")
     ] = None,
-    checkpoints: Annotated[Path | None, typer.Option(help="Checkpoint folder (resumes).")] = None,
+    checkpoints: Annotated[
+        Path | None,
+        typer.Option(help="Checkpoint folder (resumes; default WORKSPACE/checkpoints/NAME)."),
+    ] = None,
     steps: Annotated[int, typer.Option(help="Optimiser steps.")] = 2200,
     crop: Annotated[int, typer.Option(help="Training crop side in model pixels.")] = 512,
     batch: Annotated[int, typer.Option(help="Crops per step.")] = 8,
@@ -67,7 +70,8 @@ def train_detector(
 ) -> None:
     """Train a detector from scratch on a labelled dataset, then export it to ONNX with a
     card: classes, GSD, the data's licence and credit, held-out accuracy per class."""
-    from sitewatch.detect.train.dataset import FORMATS, ClassMap
+    from sitewatch.config import Settings
+    from sitewatch.detect.train.dataset import CLASS_NAME, FORMATS, ClassMap
 
     if not licence.strip() or not credit.strip():
         raise BadInputError(
@@ -89,10 +93,22 @@ def train_detector(
     for value, what in ((gsd, "--gsd"), (source_gsd, "--source-gsd")):
         if value is not None and not 0.01 <= value <= 100:
             raise BadInputError(what, f"{value} is not a GSD in metres (0.01…100)")
-    if not (1 <= steps <= 1_000_000 and 64 <= crop <= 2048 and 1 <= batch <= 256 and folds >= 2):
-        raise BadInputError("train", "steps 1…10⁶, crop 64…2048, batch 1…256, folds ≥ 2")
+    if not (1 <= steps <= 1_000_000 and 1 <= batch <= 256 and 2 <= folds <= 100):
+        raise BadInputError("train", "steps 1…10⁶, batch 1…256, folds 2…100")
+    if not (64 <= crop <= 2048 and crop % 32 == 0):
+        raise BadInputError(
+            "--crop", f"{crop} is not a multiple of 32 in 64…2048 (the net halves it 5 times)"
+        )
+    if not -1 <= fold < folds:
+        raise BadInputError(
+            "--fold", f"{fold} is not a fold of {folds} (0…{folds - 1}, or -1: none)"
+        )
     class_map = ClassMap.parse(classes)
     model_name = name or f"sitewatch-{'-'.join(class_map.classes)}"
+    if not CLASS_NAME.fullmatch(model_name):
+        raise BadInputError(
+            "--name", f"{model_name!r} is not a model name (letters, digits, '_', '-', '.')"
+        )
     try:
         from sitewatch.detect.train.export import export_onnx
         from sitewatch.detect.train.loop import TrainConfig, train
@@ -100,14 +116,12 @@ def train_detector(
         raise BadInputError(
             "train", f"{exc}", "install the extra: pip install 'sitewatch[train]'"
         ) from None
+    workspace = Settings.resolve(State.workspace, State.db_url).workspace
     if out_model is None:
-        from sitewatch.config import Settings
-
-        workspace = Settings.resolve(State.workspace, State.db_url).workspace
         out_model = workspace / "models" / f"{model_name}.onnx"
     cfg = TrainConfig(
         data=str(data),
-        out=str(checkpoints or Path("checkpoints") / model_name),
+        out=str(checkpoints or workspace / "checkpoints" / model_name),
         format=fmt,
         classes=class_map.spec(),
         split_by=split_by or "site_id",

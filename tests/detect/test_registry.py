@@ -148,3 +148,35 @@ def test_cli_detects_with_each_model_named(tmp_path: Path) -> None:
     assert vehicle["per_class"]["vehicle"]["precision"] == 0.8 and vehicle["experimental"]
     assert runs[0].parameters["per_class"]["aircraft"]["recall"] > 0.9
     assert classes["test-vehicle"] <= {"vehicle"} and classes["sitewatch-aircraft"] <= {"aircraft"}
+
+
+HOSTILE = {
+    "metrics-list": ({"metrics": []}, "metrics must be an object"),
+    "version-number": ({"version": 1}, "version must be text"),
+    "threshold-text": ({"class_thresholds": {"aircraft": "x"}}, "thresholds must be numbers"),
+    "zero-gsd": ({"model_gsd_m": 0}, "model_gsd_m must be a GSD"),
+    "nan-metric": (
+        {"metrics": {"per_class": {"aircraft": {"recall": "abc"}}}},
+        "metric recall of aircraft must be a number",
+    ),
+    "two-classes-one-channel": ({"classes": ["aircraft", "vehicle"]}, "1 channels for 2"),
+    "no-classes": ({"classes": []}, "classes must be a non-empty list"),
+    "extra-field": ({"shell": "rm -rf /"}, "unknown metadata field(s) shell"),
+}
+
+
+@pytest.mark.parametrize("case", list(HOSTILE))
+def test_a_hostile_model_card_is_a_broken_entry_not_a_crash(tmp_path: Path, case: str) -> None:
+    """A model file from anywhere may say anything in its metadata: the listing marks it
+    broken with the reason, and running it is refused before any image is read."""
+    from sitewatch.detect.model import Detector
+
+    info, cause = HOSTILE[case]
+    retag_model(tmp_path / "models" / "bad.onnx", name="bad", **info)
+    entries = {e.name: e for e in list_models(tmp_path)}
+    assert entries["bad.onnx"].info is None and cause in (entries["bad.onnx"].error or "")
+    assert entries["sitewatch-aircraft"].info is not None  # the rest still listed
+    with pytest.raises(BadInputError, match="not a usable sitewatch ONNX model"):
+        Detector(tmp_path / "models" / "bad.onnx", threads=1)
+    listing = CliRunner().invoke(app, ["--workspace", str(tmp_path), "models", "list"])
+    assert listing.exit_code == 0 and "broken" in listing.output

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,63 @@ class ModelInfo:
     def to_json(self) -> str:
         return json.dumps(self.__dict__)
 
+    @classmethod
+    def from_json(cls, text: str) -> ModelInfo:
+        """Parse and check a model's metadata: a file from anywhere may say anything
+        (ValueError names the field)."""
+        raw = json.loads(text)
+        if not isinstance(raw, dict):
+            raise ValueError("metadata is not a JSON object")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(raw) - known)
+        if unknown:
+            raise ValueError(f"unknown metadata field(s) {', '.join(unknown[:5])}")
+        info = cls(**raw)
+        info.check()
+        return info
+
+    def check(self) -> None:
+        """Types and ranges that inference and counting rely on (ValueError otherwise)."""
+        for key in ("name", "version", "licence", "credit", "card"):
+            if not isinstance(getattr(self, key), str):
+                raise ValueError(f"{key} must be text")
+        if not self.name.strip() or len(self.name) > 256:
+            raise ValueError("name must be 1…256 characters")
+        if (
+            not isinstance(self.classes, list)
+            or not self.classes
+            or not all(isinstance(c, str) and 0 < len(c) <= 64 for c in self.classes)
+        ):
+            raise ValueError("classes must be a non-empty list of names (≤ 64 characters)")
+        if not isinstance(self.stride, int) or isinstance(self.stride, bool) or self.stride < 1:
+            raise ValueError("stride must be a positive integer")
+        for key in ("model_gsd_m", "train_gsd_m"):
+            value = getattr(self, key)
+            if not _number(value) or not 0.001 <= value <= 10_000:
+                raise ValueError(f"{key} must be a GSD in metres (0.001…10000)")
+        thresholds = {"threshold": self.threshold, **self.class_thresholds}
+        if not isinstance(self.class_thresholds, dict) or not all(
+            _number(t) and 0 <= t <= 1 for t in thresholds.values()
+        ):
+            raise ValueError("thresholds must be numbers in 0…1")
+        if not isinstance(self.calibration, list) or not all(
+            isinstance(row, list) and len(row) == 2 and all(_number(v) for v in row)
+            for row in self.calibration
+        ):
+            raise ValueError("calibration must be a list of [raw, calibrated] pairs")
+        if not isinstance(self.metrics, dict) or not isinstance(
+            self.metrics.get("per_class", {}), dict
+        ):
+            raise ValueError("metrics must be an object (per_class: an object)")
+        for cls in self.classes:
+            for key, value in self.class_metrics(cls).items():
+                if key in ("precision", "recall", "ap50", "ap50_95", "count_mare") and not (
+                    value is None or (_number(value) and 0 <= value <= 100)
+                ):
+                    raise ValueError(f"metric {key} of {cls} must be a number")
+        if not isinstance(self.experimental, bool):
+            raise ValueError("experimental must be true or false")
+
     def threshold_for(self, class_name: str) -> float:
         """The operating threshold (calibrated score) at which ``class_name`` is counted."""
         return float(self.class_thresholds.get(class_name, self.threshold))
@@ -56,6 +114,26 @@ class ModelInfo:
         if list(self.classes) == [class_name]:
             return {k: v for k, v in self.metrics.items() if k != "per_class"}
         return {}
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def read_session_info(session: Any) -> ModelInfo:
+    """The checked ``ModelInfo`` of an onnxruntime session, with its heatmap output holding
+    one channel per class (ValueError otherwise)."""
+    meta = session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
+    if meta is None:
+        raise ValueError(f"no '{METADATA_KEY}' metadata")
+    info = ModelInfo.from_json(meta)
+    outputs = session.get_outputs()
+    if len(outputs) != 3:
+        raise ValueError(f"expected 3 outputs (heatmap, size, offset), found {len(outputs)}")
+    channels = outputs[0].shape[1] if len(outputs[0].shape) == 4 else None
+    if isinstance(channels, int) and channels != len(info.classes):
+        raise ValueError(f"the heatmap has {channels} channels for {len(info.classes)} classes")
+    return info
 
 
 class Detector:
@@ -77,10 +155,7 @@ class Detector:
             self.session = ort.InferenceSession(
                 str(self.path), options, providers=["CPUExecutionProvider"]
             )
-            meta = self.session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
-            if meta is None:
-                raise ValueError(f"no '{METADATA_KEY}' metadata")
-            self.info = ModelInfo(**json.loads(meta))
+            self.info = read_session_info(self.session)
         except BadInputError:
             raise
         except Exception as exc:  # onnxruntime raises several unrelated types on bad files

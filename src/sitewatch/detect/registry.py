@@ -13,12 +13,11 @@ A file that cannot be read is listed as broken, with the reason, under its file 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from sitewatch.detect.model import DEFAULT_MODEL, METADATA_KEY, ModelInfo
+from sitewatch.detect.model import DEFAULT_MODEL, ModelInfo, read_session_info
 from sitewatch.errors import BadInputError, DatasetNotFoundError, NotFoundError
 from sitewatch.hashing import sha256_file
 
@@ -109,10 +108,7 @@ def read_info(path: Path) -> ModelInfo:
     options.intra_op_num_threads = 1
     try:
         session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        meta = session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
-        if meta is None:
-            raise ValueError(f"no '{METADATA_KEY}' metadata")
-        return ModelInfo(**json.loads(meta))
+        return read_session_info(session)
     except Exception as exc:  # onnxruntime raises several unrelated types on bad files
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise BadInputError(path, f"not a usable sitewatch ONNX model ({first})") from None

@@ -253,6 +253,16 @@ def run_detector(
                 result = ImageResult(
                     step.sha256, step.name, None, 0, False, time.perf_counter() - start, exc
                 )
+            except Exception as exc:
+                if executor is None:
+                    raise  # in this process a bug keeps its traceback
+                # a worker killed (out of memory) or failing in a library: that image's error
+                failed = SitewatchError(
+                    f"{step.name}: detection failed in a worker ({type(exc).__name__}: {exc})"
+                )
+                result = ImageResult(
+                    step.sha256, step.name, None, 0, False, time.perf_counter() - start, failed
+                )
         else:
             result = step
         report.results.append(result)

@@ -17,7 +17,7 @@ from enum import StrEnum
 from typing import Any
 
 from sitewatch.dates import iso
-from sitewatch.errors import BadInputError, OutputError, SitewatchError, StoreError
+from sitewatch.errors import BadInputError, NotFoundError, OutputError, SitewatchError, StoreError
 from sitewatch.store.catalog import Catalog
 
 log = logging.getLogger("sitewatch.web")
@@ -121,6 +121,11 @@ class JobRunner:
                 missing.append(name)  # run from a file no longer in the registry
         if not names:
             models = [None]
+        elif not models:
+            raise NotFoundError(
+                f"none of the models site {job.site} was detected with is in the registry "
+                f"({', '.join(missing)}): put them back in the workspace's models/ folder"
+            )
         job.total = len(images) * max(1, len(models))
 
         def one(_result: Any) -> None:

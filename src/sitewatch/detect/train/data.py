@@ -85,6 +85,7 @@ def load_scenes(
     scenes = []
     for i, sample in enumerate(samples):
         scale = sample.gsd_m / gsd
+        _check_size(sample, scale)
         factor: np.ndarray | np.float32 = np.float32(scale)
         if satellite and scale < 1:
             full = load_scaled(sample.path, 1.0)
@@ -104,6 +105,26 @@ def load_scenes(
             Scene(sample.file_name, sample.group, pixels, boxes[keep], sample.classes[keep], ignore)
         )
     return scenes
+
+
+MAX_PIXELS = 250_000_000  # one scene at model scale: ~750 MB of RGB
+
+
+def _check_size(sample: Sample, scale: float) -> None:
+    """Refuse a scene that would not fit in memory at the model's GSD, before decoding."""
+    from PIL import Image
+
+    from sitewatch.errors import BadInputError
+
+    with Image.open(sample.path) as im:
+        w, h = im.size
+    if w * h * max(scale, 1.0) ** 2 > MAX_PIXELS:
+        raise BadInputError(
+            sample.path,
+            f"{w}×{h} px at {sample.gsd_m} m would be {round(w * scale)}×{round(h * scale)} px "
+            "at the model's GSD",
+            "train at a coarser --gsd, or cut the image into tiles",
+        )
 
 
 def _clip(boxes: np.ndarray, w: int, h: int) -> np.ndarray:

@@ -19,12 +19,13 @@ from __future__ import annotations
 import csv
 import hashlib
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from sitewatch.boxes import unique_boxes
+from sitewatch.boxes import duplicate_of
 from sitewatch.classes import canonical
 from sitewatch.errors import BadInputError
 from sitewatch.formats.annotations import (
@@ -38,6 +39,8 @@ from sitewatch.formats.xview import read_xview
 from sitewatch.formats.yolo import read_yolo
 
 FORMATS = ("airbus-csv", "coco", "yolo", "dota", "xview")
+CLASS_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # also a file-name part
+GSD_RANGE_M = (0.01, 1000.0)  # 1 cm (drone) … 1 km per pixel
 IMAGE_GROUP = "image"  # --split-by image: every image is its own place
 
 
@@ -56,16 +59,32 @@ class ClassMap:
     def parse(cls, spec: str) -> ClassMap:
         classes: list[str] = []
         sources: list[frozenset[str]] = []
+        owner: dict[str, str] = {}  # each source name (and canonical name) → its class
         for part in (p.strip() for p in spec.split(",")):
             if not part:
                 continue
-            name, _, members = part.partition("=")
+            name, merged, members = part.partition("=")
             name = name.strip()
-            names = [m.strip().lower() for m in (members or name).split("+") if m.strip()]
-            if not name or not names or len(name) > 64:
-                raise BadInputError("--classes", f"{part!r} is not NAME or NAME=SOURCE+SOURCE")
-            if name in classes:
+            names = [m.strip().lower() for m in (members if merged else name).split("+")]
+            if not CLASS_NAME.fullmatch(name) or not all(names):
+                raise BadInputError(
+                    "--classes",
+                    f"{part!r} is not NAME or NAME=SOURCE+SOURCE (names: letters, digits, "
+                    "'_', '-', '.', at most 64)",
+                )
+            if name.lower() in (c.lower() for c in classes):
                 raise BadInputError("--classes", f"class {name!r} is named twice")
+            for source in names:
+                # a name must lead to one class: `car,vehicle` would send every car (whose
+                # canonical class is vehicle) to the first and leave the second empty
+                for key in {source, canonical(source)}:
+                    if key in owner and owner[key] != name:
+                        raise BadInputError(
+                            "--classes",
+                            f"{source!r} would belong to both {owner[key]!r} and {name!r}",
+                            "merge them into one class (e.g. vehicle=car+truck)",
+                        )
+                    owner[key] = name
             classes.append(name)
             sources.append(frozenset(names))
         if not classes:
@@ -73,10 +92,14 @@ class ClassMap:
         return cls(tuple(classes), tuple(sources))
 
     def index(self, source_name: str) -> int | None:
-        """The model class a dataset class name belongs to, or None (not trained on)."""
+        """The model class a dataset class name belongs to, or None (not trained on): its
+        own name first, then its canonical class (``Airplane`` → ``aircraft``)."""
         raw, canon = source_name.strip().lower(), canonical(source_name)
         for i, names in enumerate(self.sources):
-            if raw in names or canon in {canonical(n) for n in names}:
+            if raw in names:
+                return i
+        for i, names in enumerate(self.sources):
+            if canon in {canonical(n) for n in names}:
                 return i
         return None
 
@@ -201,25 +224,25 @@ def samples(
             raise BadInputError(
                 path, "the GSD of this image is unknown", "pass --source-gsd (metres per pixel)"
             )
+        if not GSD_RANGE_M[0] <= gsd <= GSD_RANGE_M[1]:
+            raise BadInputError(path, f"GSD {gsd} m is not in {GSD_RANGE_M[0]}…{GSD_RANGE_M[1]} m")
         keep, cls, ignore = [], [], []
         for rec in by_image[name]:
             box = (rec.x0, rec.y0, rec.x1, rec.y1)
             i = classes.index(rec.class_name)
-            if rec.difficult:
-                ignore.append(box)
-            elif i is None:
+            if i is None:  # not trained: background, even where it is hard to see
                 skip(f"class not trained ({rec.class_name})")
+            elif rec.difficult:
+                ignore.append(box)
             else:
                 keep.append(box)
                 cls.append(i)
         boxes = np.asarray(keep, np.float32).reshape(-1, 4)
         labels = np.asarray(cls, np.int64)
-        unique = unique_boxes(boxes)  # the same object labelled twice trains once
-        if len(unique) < len(boxes):
-            skip("duplicate box", len(boxes) - len(unique))
-            rows = {tuple(b) for b in unique.tolist()}
-            picked = [j for j, b in enumerate(boxes.tolist()) if tuple(b) in rows]
-            boxes, labels = boxes[picked], labels[picked]
+        unique = duplicate_of(boxes) == -1  # the same object labelled twice trains once
+        if not unique.all():
+            skip("duplicate box", int((~unique).sum()))
+            boxes, labels = boxes[unique], labels[unique]
         group = name if split_by == IMAGE_GROUP else meta.fields[split_by]
         out.append(
             Sample(

@@ -16,6 +16,7 @@ from sitewatch.detect.model import METADATA_KEY, ModelInfo
 from sitewatch.detect.train.data import load_scenes
 from sitewatch.detect.train.loop import STRIDE, TrainConfig, held_out, split, summarise
 from sitewatch.detect.train.net import CenterNet, NetConfig
+from sitewatch.errors import BadInputError
 from sitewatch.files import write_text_atomic
 from sitewatch.uncertainty import Accuracy, estimate, interval
 
@@ -61,6 +62,10 @@ def export_onnx(
     of the same recipe (cross-fitting)."""
     model, cfg = load_checkpoint(checkpoint)
     classes = list(cfg.class_map.classes)
+    if calibration is not None and set(calibration[1]) != set(classes):
+        raise BadInputError(
+            checkpoint, f"calibrated for {sorted(calibration[1])}, but the model has {classes}"
+        )
     airbus = cfg.format == "airbus-csv"
     info = ModelInfo(
         name=name or cfg.name,
@@ -176,9 +181,14 @@ def cross_fit(folds: dict[str, Path], held_out: str) -> CrossFit:
     its metrics — overall, and per fold at the pooled threshold (how much they vary)."""
     raw_by_fold: dict[str, list[list[SceneResult]]] = {}
     classes: list[str] = []
+    recipe: tuple | None = None
     for label, path in folds.items():
         model, cfg = load_checkpoint(path)
         classes = list(cfg.class_map.classes)
+        mine = (classes, cfg.gsd, cfg.format, cfg.data, cfg.satellite)
+        if recipe is not None and mine != recipe:
+            raise BadInputError(path, f"fold {label} is not the same recipe as the others")
+        recipe = mine
         raw_by_fold[label] = held_out_results(model, cfg)
     pooled = [r for per_class in raw_by_fold.values() for rs in per_class for r in rs]
     table = calibration_table(pooled)
@@ -194,7 +204,10 @@ def cross_fit(folds: dict[str, Path], held_out: str) -> CrossFit:
         m = summarise(everything)
         t = m["threshold"]
         thresholds[name] = t
-        m["interval_coverage_90"] = interval_coverage(everything, t, m["precision"], m["recall"])
+        if "precision" in m:
+            m["interval_coverage_90"] = interval_coverage(
+                everything, t, m["precision"], m["recall"]
+            )
         m |= {
             "held_out": held_out,
             "scenes": len(everything),

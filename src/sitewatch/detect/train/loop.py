@@ -32,6 +32,7 @@ from sitewatch.detect.train.data import (
 from sitewatch.detect.train.dataset import ClassMap, Sample, samples, validation_groups
 from sitewatch.detect.train.loss import detection_loss
 from sitewatch.detect.train.net import CenterNet, NetConfig
+from sitewatch.errors import BadInputError
 
 STRIDE = 4
 
@@ -152,8 +153,14 @@ def held_out(
     return out
 
 
+UNMEASURED_THRESHOLD = 0.5
+
+
 def summarise(results: list[SceneResult]) -> dict:
-    """AP, the count-optimal threshold and the count error and precision/recall there."""
+    """AP, the count-optimal threshold and the count error and precision/recall there; a
+    class with no held-out object is not measured (no figures, a neutral threshold)."""
+    if not any(len(r.gt) for r in results):
+        return {"threshold": UNMEASURED_THRESHOLD, "not_measured": "no held-out objects"}
     t = best_count_threshold(results)
     return coco_ap(results) | {
         "threshold": t,
@@ -191,6 +198,34 @@ class Ema:
                 e.copy_(m)
 
 
+# what must match for a checkpoint to be resumed (steps may grow; licence, credit and name
+# describe the result and may be corrected)
+RECIPE = (
+    "data", "format", "classes", "split_by", "val_groups", "fold", "folds", "gsd",
+    "source_gsd", "satellite", "crop", "net",
+)  # fmt: skip
+
+
+def _same_recipe(path: Path, saved: dict, cfg: TrainConfig) -> None:
+    now = asdict(cfg)
+    for key in RECIPE:
+        if key in saved and _plain(saved[key]) != _plain(now[key]):
+            raise BadInputError(
+                path,
+                f"this checkpoint was trained with {key}={saved[key]!r}, not {now[key]!r}",
+                "start again with --no-resume, or train into another --checkpoints folder",
+            )
+
+
+def _plain(value: object) -> object:
+    """Tuples and lists compare alike (a checkpoint's config comes back with lists)."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
 def lr_at(cfg: TrainConfig, step: int) -> float:
     if step < cfg.warmup:
         return cfg.lr * (step + 1) / cfg.warmup
@@ -210,12 +245,15 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print, resume: bool = T
     last = out / "last.pt"
     if resume and last.is_file():
         ckpt = torch.load(last, map_location="cpu", weights_only=False)
+        _same_recipe(last, ckpt.get("config", {}), cfg)
         model.load_state_dict(ckpt["model"])
         ema.model.load_state_dict(ckpt["ema"])
         opt.load_state_dict(ckpt["optimizer"])
         step = ckpt["step"]
         log(f"resumed from {last} at step {step}")
     train_samples, val_samples = split(cfg)
+    if not train_samples:
+        raise BadInputError(cfg.data, "every place is held out for validation: nothing to train on")
     held = sorted({s.group for s in val_samples})
     log(
         f"{len(train_samples)} training scenes, {len(val_samples)} validation scenes"
@@ -281,7 +319,7 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print, resume: bool = T
                 f"validation at step {step}: "
                 + json.dumps(
                     {
-                        c: {k: round(v, 4) for k, v in m.items()}
+                        c: {k: round(v, 4) if isinstance(v, float) else v for k, v in m.items()}
                         for c, m in metrics["per_class"].items()
                     }
                 )
