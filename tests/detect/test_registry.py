@@ -53,6 +53,21 @@ def test_shipped_models_are_listed_with_their_card() -> None:
     assert resolve_model(None).path == DEFAULT_MODEL
 
 
+def test_the_shipped_vehicle_model_is_experimental_and_says_what_it_learnt_from() -> None:
+    entries = {e.name: e for e in list_models(None)}
+    vehicle = entries["sitewatch-vehicle"]
+    assert vehicle.classes == ["vehicle"] and vehicle.info is not None
+    data = vehicle.to_dict(card=True)
+    assert data["experimental"] is True and data["model_gsd_m"] == 0.3
+    assert "CC BY-SA" in data["licence"] and "KIT AIS" in data["credit"]
+    assert "EXPERIMENTAL" in data["card"] and "Military vehicles" in data["card"]
+    held_out = vehicle.info.class_metrics("vehicle")
+    # measured city against city, both ways, and the interval coverage stated
+    assert set(held_out["folds"]) == {"munich-to-minsk", "minsk-to-munich"}
+    assert 0 < held_out["precision"] < 1 and 0 < held_out["recall"] < 1
+    assert 0 < held_out["interval_coverage_90"] < 1
+
+
 def test_workspace_models_broken_files_and_duplicate_names(tmp_path: Path) -> None:
     ws = tmp_path / "ws"
     retag_model(ws / "models" / "vehicle.onnx", **VEHICLE)
