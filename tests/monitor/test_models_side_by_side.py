@@ -235,9 +235,7 @@ def test_runs_stored_before_per_class_figures_read_the_same() -> None:
 def test_a_dashboard_detect_job_runs_every_model_of_the_site(two_models) -> None:
     """New imagery must join both series: the job runs each model the site was detected
     with (here both are already stored, so every image is reused, twice)."""
-    import time
-
-    from tests.web.conftest import TOKEN, make_client
+    from tests.web.conftest import TOKEN, finished_job, make_client
 
     catalog, _, _ = two_models
     with make_client(catalog) as client:
@@ -246,9 +244,6 @@ def test_a_dashboard_detect_job_runs_every_model_of_the_site(two_models) -> None
             json={"stages": ["detect"]},
             headers={"Authorization": f"Bearer {TOKEN}"},
         ).json()
-        deadline = time.monotonic() + 120
-        while job["status"] in ("queued", "running") and time.monotonic() < deadline:
-            time.sleep(0.2)
-            job = client.get(f"/api/jobs/{job['id']}").json()
+        job = finished_job(client, job, 120)
     assert job["status"] == "done", job
     assert job["done"] == job["total"] == 10 and "with 2 model(s)" in job["message"]

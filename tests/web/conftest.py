@@ -48,6 +48,17 @@ def workspace(monitored, tmp_path: Path) -> Iterator[Catalog]:
     catalog.close()
 
 
+def finished_job(client, job: dict, seconds: float = 60) -> dict:  # type: ignore[no-untyped-def]
+    """Poll a dashboard job until it is no longer queued or running (or time runs out)."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while job["status"] in ("queued", "running") and time.monotonic() < deadline:
+        time.sleep(0.2)
+        job = client.get(f"/api/jobs/{job['id']}").json()
+    return job
+
+
 def make_client(catalog: Catalog, open_reads: bool = True, **access):  # type: ignore[no-untyped-def]
     from fastapi.testclient import TestClient
 

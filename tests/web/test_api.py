@@ -7,7 +7,6 @@ import importlib.util
 import io
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +19,7 @@ from sitewatch.monitor.stored import load_monitoring
 from sitewatch.report.build import report_dict
 from sitewatch.store.models import Image
 from tests.conftest import AIRPORT, DEMO_REF, write_jpeg
-from tests.web.conftest import TOKEN, make_client
+from tests.web.conftest import TOKEN, finished_job, make_client
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
@@ -240,11 +239,7 @@ def test_job_runs_monitoring_in_the_background(workspace) -> None:
     with make_client(workspace) as client:
         res = client.post("/api/sites/apt/jobs", json={"stages": ["monitor"]}, headers=AUTH)
         assert res.status_code == 202
-        job = res.json()
-        deadline = time.monotonic() + 60
-        while job["status"] in ("queued", "running") and time.monotonic() < deadline:
-            time.sleep(0.2)
-            job = client.get(f"/api/jobs/{job['id']}").json()
+        job = finished_job(client, res.json())
         assert job["status"] == "done", job
         assert job["done"] == job["total"] == 1 and "5 view(s)" in job["message"]
         assert client.get("/api/jobs").json()[0]["id"] == job["id"]
