@@ -124,12 +124,18 @@ def test_stored_monitoring_report_and_claims_see_both_classes(two_models, tmp_pa
     assert "Detector for vehicle: test-vehicle" in html and "experimental" in html
     assert "Detector for aircraft: sitewatch-aircraft" in html
     # a claim about vehicles is checked against the vehicle counts, about aircraft, aircraft
+    verdicts = {}
     for cls in ("vehicle", "aircraft"):
         claim = StoredClaim(1, "apt", f"{cls} seen", None, None, "presence", cls, None, None,
                             datetime.now(UTC), [])  # fmt: skip
-        verdict = check_claim(claim, m)
+        verdicts[cls] = verdict = check_claim(claim, m)
         assert [e["count"] for e in verdict.evidence] == [c.count for c in used(m.counts, cls)]
-        assert verdict.status == "supported" and cls in verdict.reasons[0]
+        assert cls in verdict.reasons[-1]
+    assert verdicts["aircraft"].status == "supported"
+    # the vehicle counts would support it, but an experimental model's counts decide nothing
+    assert verdicts["vehicle"].status == "consistent"
+    assert "would have supported it" in verdicts["vehicle"].reasons[0]
+    assert "experimental model (test-vehicle)" in verdicts["vehicle"].reasons[0]
     unnamed = StoredClaim(2, "apt", "more", None, None, "increase", None, None, None,
                           datetime.now(UTC), [])  # fmt: skip
     assert "several: aircraft, vehicle" in check_claim(unnamed, m).reasons[0]

@@ -16,8 +16,10 @@
    window; contradicted when no later view's upper bound even reaches the reference estimate;
    else consistent but not conclusive. Not observable without a reference and a later view.
 
-Partial views never decide a change (their count covers less ground). Illustrative dates, an
-unmeasured detector and few views are stated as caveats beside the status.
+Partial views never decide a change (their count covers less ground). Counts from an
+experimental model never decide a claim either: what they would support or contradict is
+"consistent but not conclusive", with the reason. Illustrative dates, an unmeasured detector
+and few views are stated as caveats beside the status.
 """
 
 from __future__ import annotations
@@ -65,6 +67,15 @@ def check_claim(claim: StoredClaim, m: StoredMonitoring) -> Verdict:
     status, reasons, evidence = _judge(claim, m, m.detectable)
     cls = claim.class_name or (m.classes[0] if len(m.classes) == 1 else None)
     caveats = _caveats(evidence, m, cls)
+    detector = m.detectors.get(cls, {}) if cls is not None else {}
+    if detector.get("experimental") and status in ("supported", "contradicted"):
+        # an experimental model's counts are leads, not evidence (its card says why)
+        reasons = [
+            f"the {cls} counts would have {status} it, but they come from an experimental "
+            f"model ({detector.get('name', 'unnamed')}): not conclusive",
+            *reasons,
+        ]
+        status = "consistent"
     return Verdict(status, reasons, evidence, caveats, origins, len(claim.sources))
 
 
