@@ -50,7 +50,7 @@ def test_overview_site_page_and_viewer(server, browser, artifacts) -> None:
     assert "low confidence" in page.locator("#judgements").inner_text()
     claims = page.locator("#claims article.claim")
     assert [claims.nth(i).get_attribute("data-status") for i in range(claims.count())] == [
-        "supported", "consistent",
+        "supported", "consistent", "not_observable",
     ]  # fmt: skip
     assert "2 independent origin(s) among 3 source(s)" in claims.first.inner_text()
     claims.first.screenshot(path=str(artifacts / "dashboard-claim.png"))

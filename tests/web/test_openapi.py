@@ -119,15 +119,16 @@ def test_closed_vocabularies_are_the_codes_own() -> None:
 
     from sitewatch.claims.check import STATUSES
     from sitewatch.claims.ledger import EXPECTS, KINDS
-    from sitewatch.ingest.pipeline import Status
+    from sitewatch.ingest.pipeline import IngestStatus
     from sitewatch.web import models
-    from sitewatch.web.jobs import STAGES
+    from sitewatch.web.jobs import STAGES, JobStatus
 
     assert get_args(models.Expectation) == EXPECTS
     assert get_args(models.SourceKind) == KINDS
     assert set(get_args(models.ClaimStatus)) == set(STATUSES)
     assert get_args(models.Stage) == STAGES
-    assert set(get_args(models.IngestStatus)) == set(get_args(Status)) - {"failed"}
+    assert set(get_args(models.IngestStatus)) == {s.value for s in IngestStatus} - {"failed"}
+    assert set(get_args(models.JobStatus)) == {s.value for s in JobStatus}
 
 
 def _validator(spec: dict, method: str, path: str, status: str):  # type: ignore[no-untyped-def]

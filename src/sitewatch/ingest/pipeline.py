@@ -51,9 +51,6 @@ class IngestStatus(StrEnum):
     FAILED = "failed"
 
 
-Status = IngestStatus
-
-
 @dataclass(frozen=True)
 class IngestOptions:
     """How to ingest. ``provenance`` holds flag values; they win over every other source."""
@@ -75,7 +72,7 @@ class IngestOptions:
 @dataclass(frozen=True)
 class FileOutcome:
     path: Path
-    status: Status
+    status: IngestStatus
     message: str
     sha256: str | None = None
     sites: tuple[str, ...] = ()
@@ -87,7 +84,7 @@ class IngestReport:
     outcomes: list[FileOutcome] = field(default_factory=list)
     run_id: int | None = None
 
-    def of(self, status: Status) -> list[FileOutcome]:
+    def of(self, status: IngestStatus) -> list[FileOutcome]:
         return [o for o in self.outcomes if o.status == status]
 
     @property
