@@ -13,8 +13,8 @@ DUPLICATE_IOU = 0.6
 
 @dataclass(frozen=True)
 class ImageBox:
-    """A box in a catalog image's pixels (x0, y0, x1, y1) with its class; ``score`` for
-    detections, None for labels."""
+    """A box in a catalog image's pixels (x0, y0, x1, y1) with its class; ``score`` and
+    ``model`` for detections, None for labels."""
 
     image_id: int
     class_name: str
@@ -23,6 +23,7 @@ class ImageBox:
     x1: float
     y1: float
     score: float | None = None
+    model: str | None = None  # detections: the model name and version that found it
 
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:

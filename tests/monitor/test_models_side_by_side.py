@@ -167,6 +167,9 @@ def test_dashboard_exports_and_site_listing_show_both_classes(two_models) -> Non
     assert by_class["aircraft"] and by_class["vehicle"]
     assert 0.05 <= min(f["score"] for f in by_class["vehicle"]) < 0.43
     assert min(f["score"] for f in by_class["aircraft"]) >= 0.43
+    # and each box names the model (and file version) that found it
+    assert {f["model"].split()[0] for f in by_class["vehicle"]} == {"test-vehicle"}
+    assert {f["model"].split()[0] for f in by_class["aircraft"]} == {"sitewatch-aircraft"}
     # the site listing counts each class from its own model
     images = {im.sha256: im for im in site_summary(catalog, "apt").images}
     im = images[sha]

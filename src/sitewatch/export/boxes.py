@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sitewatch.boxes import ImageBox
 from sitewatch.dates import iso
 from sitewatch.errors import BadInputError, ConflictError
-from sitewatch.export.layers import add_detection, detection_layer
+from sitewatch.export.layers import add_detection, detection_layer, model_label
 from sitewatch.export.placement import of_image
 from sitewatch.export.site import ExportSummary
 from sitewatch.files import write_json_atomic
@@ -70,7 +70,7 @@ def export_boxes(
         for b in boxes:
             im = images[b.image_id]
             assert im is not None  # boxes come from the catalog
-            add_detection(layer, im, places[b.image_id], b, None, b.score)
+            add_detection(layer, im, places[b.image_id], b, None, b.score, b.model)
     if kind is not VectorFormat.CSV and boxes and not layer.rows:
         raise ConflictError(
             f"{out}: no map coordinates: none of these images is georeferenced or registered "
@@ -116,7 +116,16 @@ def export_detections(
         ).scalars().all()  # fmt: skip
         runs = {r: s.get(Run, r) for r in run_ids}
         boxes = [
-            ImageBox(d.image_id, d.class_name, d.x0, d.y0, d.x1, d.y1, round(d.score, 4))
+            ImageBox(
+                d.image_id,
+                d.class_name,
+                d.x0,
+                d.y0,
+                d.x1,
+                d.y1,
+                round(d.score, 4),
+                model_label(runs[d.run_id]),  # type: ignore[arg-type]
+            )
             for d in rows  # each class at its own threshold
             if keep_all or d.score >= run_threshold(runs[d.run_id], d.class_name)  # type: ignore[arg-type]
         ]

@@ -19,7 +19,7 @@ from sitewatch.store.catalog import (
     select_detect_runs,
     selected_detections,
 )
-from sitewatch.store.models import Image, ImageSite, ObjectChange, Site
+from sitewatch.store.models import Image, ImageSite, ObjectChange, Run, Site
 
 S, R, B = FieldType.STRING, FieldType.REAL, FieldType.BOOLEAN
 ACQUIRED = Field("acquired", S, "acquisition time, ISO 8601 UTC")
@@ -38,6 +38,7 @@ DETECTION_FIELDS = (
     Field("y0_px", R, "box top, image pixels"),
     Field("x1_px", R, "box right, image pixels"),
     Field("y1_px", R, "box bottom, image pixels"),
+    Field("model", S, "detector that found it: name and version (+ file hash)"),
     PLACED,
 )
 FOOTPRINT_FIELDS = (
@@ -104,9 +105,10 @@ class Boxed(Protocol):
 
 def add_detection(
     layer: Layer, image: Image, placed: Placement | None, d: Boxed, site: str | None,
-    score: float | None,
+    score: float | None, model: str | None = None,
 ) -> None:  # fmt: skip
-    """One detection (or label: no score) as a feature, on the map when ``placed``."""
+    """One detection (or label: no score, no model) as a feature, on the map when
+    ``placed``."""
     layer.add(
         placed.box(d.x0, d.y0, d.x1, d.y1) if placed is not None else None,
         **image_values(image, site),  # type: ignore[arg-type]
@@ -116,8 +118,15 @@ def add_detection(
         y0_px=round(d.y0, 2),
         x1_px=round(d.x1, 2),
         y1_px=round(d.y1, 2),
+        model=model,
         placed_by=placed.how if placed is not None else None,
     )
+
+
+def model_label(run: Run) -> str:
+    """How an export names the detector of a run: ``name version`` (the version carries the
+    file's hash, so two files under one name are told apart)."""
+    return f"{run.method} {run.version}"
 
 
 def site_layers(catalog: Catalog, name: str, only: set[str] | None = None) -> list[Layer]:
@@ -197,9 +206,13 @@ def _detections(
     layer = detection_layer()
     selection = select_detect_runs(s, [im.id for im in images])
     for im in images:
-        rows = selected_detections(s, image_runs(selection, im.id))
+        runs = image_runs(selection, im.id)
+        by_run = {run.id: model_label(run) for run in runs.values()}
+        rows = selected_detections(s, runs)
         for d in sorted(rows, key=lambda d: (-d.score, d.id)):
-            add_detection(layer, im, places[im.id], d, site.name, round(d.score, 4))
+            add_detection(
+                layer, im, places[im.id], d, site.name, round(d.score, 4), by_run.get(d.run_id)
+            )
     return layer
 
 
