@@ -38,11 +38,15 @@ def load_checkpoint(path: Path) -> tuple[CenterNet, TrainConfig]:
     return model.eval(), cfg
 
 
-def held_out_results(model: CenterNet, cfg: TrainConfig) -> list[list[SceneResult]]:
-    """Per class, raw (uncalibrated) predictions on the held-out places, in model pixels."""
+def held_out_results(
+    model: CenterNet, cfg: TrainConfig
+) -> tuple[list[str], list[list[SceneResult]]]:
+    """The held-out places, and per class the raw (uncalibrated) predictions there, in model
+    pixels."""
     _, val = split(cfg)
     scenes = load_scenes(val, cfg.gsd, cfg.satellite, cfg.seed + 1)
-    return held_out(model, scenes, len(cfg.class_map.classes), threshold=0.02)
+    places = sorted({s.group for s in val})
+    return places, held_out(model, scenes, len(cfg.class_map.classes), threshold=0.02)
 
 
 def export_onnx(
@@ -82,7 +86,11 @@ def export_onnx(
         experimental=experimental,
         card=card,
     )
-    _, val = split(cfg)
+    if calibration is None:  # measured on the checkpoint's own held-out places, if any
+        places, raw = held_out_results(model, cfg)
+        if places:
+            held = f"{cfg.split_by} {', '.join(places)} (whole places, not trained on)"
+            calibration = fit({"held out": raw}, classes, held).as_calibration()
     if calibration is not None:
         table, thresholds, metrics = calibration
         info = replace(
@@ -91,29 +99,6 @@ def export_onnx(
             threshold=thresholds[classes[0]],
             class_thresholds=dict(thresholds),
             metrics=metrics,
-        )
-    elif val:
-        raw = held_out_results(model, cfg)
-        table = calibration_table([r for per_class in raw for r in per_class])
-        calibrated = [
-            [SceneResult(r.name, r.gt, r.boxes, apply_calibration(table, r.scores)) for r in rs]
-            for rs in raw
-        ]
-        per_class = {c: summarise(rs) for c, rs in zip(classes, calibrated, strict=True)}
-        places = sorted({s.group for s in val})
-        for c, rs in zip(classes, calibrated, strict=True):
-            per_class[c] |= {
-                "held_out": f"{cfg.split_by} {', '.join(places)} (whole places, not trained on)",
-                "scenes": len(rs),
-                "objects": int(sum(len(r.gt) for r in rs)),
-            }
-        first = per_class[classes[0]]
-        info = replace(
-            info,
-            calibration=table,
-            threshold=first["threshold"],
-            class_thresholds={c: m["threshold"] for c, m in per_class.items()},
-            metrics=first | {"per_class": per_class},
         )
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp.onnx")
@@ -177,8 +162,7 @@ def interval_coverage(results: list[SceneResult], threshold: float, p: float, r:
 
 def cross_fit(folds: dict[str, Path], held_out: str) -> CrossFit:
     """Pool the held-out predictions of each fold's checkpoint (``folds``: a label → its
-    ``last.pt``), fit one calibration table, and per class the count-optimal threshold and
-    its metrics — overall, and per fold at the pooled threshold (how much they vary)."""
+    ``last.pt``) and ``fit`` them."""
     raw_by_fold: dict[str, list[list[SceneResult]]] = {}
     classes: list[str] = []
     recipe: tuple | None = None
@@ -189,7 +173,16 @@ def cross_fit(folds: dict[str, Path], held_out: str) -> CrossFit:
         if recipe is not None and mine != recipe:
             raise BadInputError(path, f"fold {label} is not the same recipe as the others")
         recipe = mine
-        raw_by_fold[label] = held_out_results(model, cfg)
+        raw_by_fold[label] = held_out_results(model, cfg)[1]
+    return fit(raw_by_fold, classes, held_out)
+
+
+def fit(
+    raw_by_fold: dict[str, list[list[SceneResult]]], classes: list[str], held_out: str
+) -> CrossFit:
+    """One calibration table over every fold's raw held-out predictions, and per class the
+    count-optimal threshold and its metrics, with the coverage of the stated 90 % interval;
+    with several folds, each fold's figures at the pooled threshold (how much they vary)."""
     pooled = [r for per_class in raw_by_fold.values() for rs in per_class for r in rs]
     table = calibration_table(pooled)
 
@@ -212,13 +205,14 @@ def cross_fit(folds: dict[str, Path], held_out: str) -> CrossFit:
             "held_out": held_out,
             "scenes": len(everything),
             "objects": int(sum(len(r.gt) for r in everything)),
-            "folds": {
+        }
+        if len(by_fold) > 1:
+            m["folds"] = {
                 label: coco_ap(rs)
                 | {"count_mare": count_mare(rs, t), **precision_recall(rs, t)}
                 | {"scenes": len(rs), "objects": int(sum(len(r.gt) for r in rs))}
                 for label, rs in by_fold.items()
-            },
-        }
+            }
         per_class[name] = m
     first = per_class[classes[0]]
     return CrossFit(table, thresholds, first | {"per_class": per_class})
