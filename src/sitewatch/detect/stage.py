@@ -28,7 +28,7 @@ from sitewatch.detect.model import Detector, ModelInfo
 from sitewatch.detect.registry import resolve_model
 from sitewatch.errors import BadInputError, NotFoundError, SitewatchError
 from sitewatch.scene import open_scene
-from sitewatch.store.catalog import Catalog, detections_at
+from sitewatch.store.catalog import Catalog, detections_at, latest_detect_run
 from sitewatch.store.models import Detection, Image, ImageSite, Run, utcnow
 
 STORE_FLOOR = 0.05  # detections below this calibrated score are not stored
@@ -108,21 +108,6 @@ class Computed:
     seconds: float
 
 
-def _previous_run(catalog: Catalog, image: Image, detector: Detector) -> Run | None:
-    with catalog.session() as s:
-        return s.scalar(
-            select(Run)
-            .where(
-                Run.stage == "detect",
-                Run.image_id == image.id,
-                Run.status == "ok",
-                Run.method == detector.info.name,
-                Run.version == detector.version,
-            )
-            .order_by(Run.id.desc())
-        )
-
-
 def models_used(catalog: Catalog, images: list[Image]) -> list[str]:
     """Names of the models with ok detect runs on these images, most used first: what a
     site's series are made of, so new imagery is run through the same models."""
@@ -148,14 +133,15 @@ def plan(
     """Per image, in order: a task to compute, or the stored result of this model file."""
     out: list[DetectTask | ImageResult] = []
     for image in images:
-        previous = None if force else _previous_run(catalog, image, detector)
-        if previous is not None:
+        if not force:  # the stored result of this very model file, if any
             with catalog.session() as s:
-                count = detections_at(s, previous)
-            out.append(
-                ImageResult(image.sha256, image.original_name, previous.id, count, True, 0.0)
-            )
-            continue
+                previous = latest_detect_run(s, image.id, detector.info.name, detector.version)
+                count = detections_at(s, previous) if previous is not None else 0
+            if previous is not None:
+                out.append(
+                    ImageResult(image.sha256, image.original_name, previous.id, count, True, 0.0)
+                )
+                continue
         try:
             path = str(catalog.readable_path(image))
         except SitewatchError as exc:
@@ -185,7 +171,7 @@ _DETECTORS: dict[tuple[str, str, int | None], Detector] = {}
 
 
 def _detector(task: DetectTask) -> Detector:
-    """The task's model, loaded once per process (workers keep it between tasks)."""
+    """The task's model in a worker process, loaded once (kept between its tasks)."""
     key = (task.model_path, task.model_sha256, task.threads)
     if key not in _DETECTORS:
         detector = Detector(task.model_path, threads=task.threads)
@@ -195,10 +181,15 @@ def _detector(task: DetectTask) -> Detector:
     return _DETECTORS[key]
 
 
-def compute(task: DetectTask, on_tiles: Callable[[int, int], None] | None = None) -> Computed:
-    """Run the task's model over its scene (no catalog: runs in any process)."""
+def compute(
+    task: DetectTask,
+    on_tiles: Callable[[int, int], None] | None = None,
+    detector: Detector | None = None,
+) -> Computed:
+    """Run the task's model over its scene (no catalog: runs in any process). In the
+    caller's process pass its ``detector``; a worker loads the task's model once."""
     start = time.perf_counter()
-    detector = _detector(task)
+    detector = detector or _detector(task)
     scene = open_scene(Path(task.path), task.gsd_m, detector.info.model_gsd_m)
     try:
         found = detect_scene(detector, scene, task.spec, STORE_FLOOR, on_tiles)
@@ -241,13 +232,15 @@ def run_detector(
             for i, step in enumerate(steps)
             if isinstance(step, DetectTask)
         }
-    else:
-        _DETECTORS[(str(detector.path), detector.sha256, threads)] = detector
     for i, step in enumerate(steps):
         if isinstance(step, DetectTask):
             start = time.perf_counter()
             try:
-                done = futures[i].result() if executor is not None else compute(step, on_tiles)
+                done = (
+                    futures[i].result()
+                    if executor is not None
+                    else compute(step, on_tiles, detector)
+                )
                 result = store(catalog, step, done, info, detector.version)
             except SitewatchError as exc:
                 result = ImageResult(

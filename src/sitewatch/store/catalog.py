@@ -198,14 +198,19 @@ class Catalog:
         return dead
 
 
-def latest_detect_run(session: Session, image_id: int, method: str | None = None) -> Run | None:
-    """The newest successful detection run on an image (of model ``method`` if given).
+def latest_detect_run(
+    session: Session, image_id: int, method: str | None = None, version: str | None = None
+) -> Run | None:
+    """The newest successful detection run on an image (of model ``method``, and of that
+    model file's ``version``, if given).
 
     Without ``method`` this is whichever model ran last: what a site shows per class is
     chosen by ``select_detect_runs``, never by this."""
     query = select(Run).where(Run.stage == "detect", Run.image_id == image_id, Run.status == "ok")
     if method is not None:
         query = query.where(Run.method == method)
+    if version is not None:
+        query = query.where(Run.version == version)
     return session.scalar(query.order_by(Run.id.desc()))
 
 
