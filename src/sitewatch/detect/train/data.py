@@ -28,12 +28,16 @@ class Scene:
     site: str
     pixels: np.ndarray
     boxes: np.ndarray
-    classes: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    classes: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # none: 0s
     ignore: np.ndarray = field(default_factory=_empty)
 
     def __post_init__(self) -> None:
-        if len(self.classes) != len(self.boxes):
+        if not len(self.classes):
             self.classes = np.zeros(len(self.boxes), np.int64)
+        elif len(self.classes) != len(self.boxes):
+            raise ValueError(
+                f"{self.name}: {len(self.classes)} classes for {len(self.boxes)} boxes"
+            )
 
 
 def read_sites(data: Path) -> dict[str, tuple[str, str, bool]]:

@@ -85,12 +85,12 @@ class CropStream(IterableDataset):
         self.scenes, self.cfg, self.start = scenes, cfg, start_step
         counts = np.array([len(s.boxes) + 5 for s in scenes], dtype=np.float64)
         self.p = counts / counts.sum()  # busier scenes a little more often
+        self.classes = cfg.net.num_classes  # one heatmap per class (TrainConfig sets it)
 
     def __iter__(self) -> Iterator[tuple[np.ndarray, dict[str, np.ndarray]]]:
         step = self.start
         while True:
             rng = np.random.default_rng([self.cfg.seed, step])
-            n = len(self.cfg.class_map.classes)
             for _ in range(self.cfg.batch):
                 scene = self.scenes[rng.choice(len(self.scenes), p=self.p)]
                 img, boxes, ignore, cls = sample_crop(
@@ -98,7 +98,7 @@ class CropStream(IterableDataset):
                 )
                 img, boxes, ignore = augment(img, boxes, ignore, rng)
                 targets = encode_targets(
-                    boxes, ignore, self.cfg.crop, STRIDE, classes=cls, num_classes=n
+                    boxes, ignore, self.cfg.crop, STRIDE, classes=cls, num_classes=self.classes
                 )
                 yield np.ascontiguousarray(img.transpose(2, 0, 1)), targets
             step += 1
