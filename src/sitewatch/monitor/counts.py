@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -99,15 +100,22 @@ def model_metrics(run: Run, class_name: str | None = None) -> dict:
     the run, completed from the shipped model's card when ``run`` used that model (runs
     stored before per-class figures were kept)."""
     stored = (run.parameters.get("per_class") or {}).get(class_name) if class_name else None
-    card = DEFAULT_MODEL.with_suffix(".json")
     shipped: dict = {}
-    if card.is_file():
-        info = json.loads(card.read_text())
-        if info.get("name") == run.method:
-            metrics = dict(info.get("metrics", {}))
-            per_class = metrics.pop("per_class", None) or {}
-            shipped = dict(per_class.get(class_name, metrics) if class_name else metrics)
+    info = _shipped_card()
+    # only the very model version the card describes: a retrained model's figures are not
+    # an older run's
+    if info.get("name") == run.method and run.version.split("+")[0] == info.get("version"):
+        metrics = dict(info.get("metrics", {}))
+        per_class = metrics.pop("per_class", None) or {}
+        shipped = dict(per_class.get(class_name, metrics) if class_name else metrics)
     return {**shipped, **{k: v for k, v in (stored or {}).items() if v is not None}}
+
+
+@lru_cache(maxsize=1)
+def _shipped_card() -> dict:
+    """The shipped default model's card data, read once (monitoring asks per image)."""
+    card = DEFAULT_MODEL.with_suffix(".json")
+    return json.loads(card.read_text()) if card.is_file() else {}
 
 
 def view_of(
