@@ -1,22 +1,40 @@
 """Count uncertainty: a detected count turned into an estimate of the true count and its 90 %
-interval, from the detector's precision and recall measured on held-out sites. Shared by
-monitoring (counts over time) and the alert simulator."""
+interval, from the detector's precision and recall measured on held-out sites (and how much
+they vary from scene to scene). Shared by monitoring (counts over time), the alert simulator
+and model training (which measures how often the interval holds)."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+from sitewatch.errors import BadInputError
+
 Z90 = 1.6449  # two-sided 90 % normal quantile
+# the dispersions tried when fitting one (relative sd of the true count, 0 to 100 %)
+DISPERSION_GRID = tuple(round(0.01 * k, 2) for k in range(101))
 
 
 @dataclass(frozen=True)
 class Accuracy:
-    """The detector's measured precision and recall at its operating threshold."""
+    """The detector's measured precision and recall at its operating threshold, and
+    ``dispersion``: the relative standard deviation of the true count left once sampling is
+    accounted for (recall and precision differ from scene to scene: a dense apron is not a
+    sparse one). 0 means sampling alone."""
 
     precision: float
     recall: float
     source: str  # where the numbers come from
+    dispersion: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("precision", "recall"):
+            value = getattr(self, name)
+            if not 0 < value <= 1:  # also refuses NaN
+                raise BadInputError(self.source, f"{name} {value!r} is not in (0, 1]")
+        if not 0 <= self.dispersion <= 10:
+            raise BadInputError(self.source, f"dispersion {self.dispersion!r} is not in [0, 10]")
 
 
 def estimate(count: int, accuracy: Accuracy) -> tuple[float, float]:
@@ -25,14 +43,36 @@ def estimate(count: int, accuracy: Accuracy) -> tuple[float, float]:
     With recall R and precision P measured on held-out sites, N detections hold about
     N·(1−P) false ones and find a fraction R of the real objects, so T ≈ N·P/R. Misses are
     binomial (variance T·R·(1−R)), false detections Poisson (variance N·(1−P)); both are
-    divided by R² when carried to T.
+    divided by R² when carried to T. Scene-to-scene variation of P and R adds (d·T)² for
+    the accuracy's dispersion d.
     """
     p, r = accuracy.precision, accuracy.recall
     false = count * (1 - p)
     true = count * p / r
-    var = (true * r * (1 - r) + false) / (r * r)
+    var = (true * r * (1 - r) + false) / (r * r) + (accuracy.dispersion * true) ** 2
     return true, math.sqrt(max(var, 0.0))
 
 
 def interval(true: float, sd: float) -> tuple[float, float]:
     return max(0.0, true - Z90 * sd), true + Z90 * sd
+
+
+def coverage(pairs: Sequence[tuple[int, int]], accuracy: Accuracy) -> float:
+    """Share of (detected, true) count pairs whose true count lies in the 90 % interval
+    stated for the detected one."""
+    if not pairs:
+        return 0.0
+    hits = 0
+    for detected, true in pairs:
+        low, high = interval(*estimate(detected, accuracy))
+        hits += int(low <= true <= high)
+    return hits / len(pairs)
+
+
+def fit_dispersion(pairs: Sequence[tuple[int, int]], precision: float, recall: float) -> float:
+    """The smallest dispersion at which the 90 % interval covers at least 90 % of these
+    (detected, true) pairs (the largest tried when none does)."""
+    for d in DISPERSION_GRID:
+        if coverage(pairs, Accuracy(precision, recall, "fit", d)) >= 0.9:
+            return d
+    return DISPERSION_GRID[-1]

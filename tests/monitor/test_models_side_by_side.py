@@ -28,6 +28,7 @@ from sitewatch.store.catalog import (
     select_detect_runs,
 )
 from sitewatch.store.models import Detection, Image, Run
+from sitewatch.uncertainty import Accuracy, estimate, interval
 from tests.conftest import copy_catalog, retag_model, write_jpeg
 
 VEHICLE = {
@@ -36,7 +37,8 @@ VEHICLE = {
     "classes": ["vehicle"],
     "class_thresholds": {"vehicle": 0.05},  # its own operating point, below aircraft's 0.43
     "metrics": {"per_class": {"vehicle": {"precision": 0.8, "recall": 0.7, "ap50": 0.72,
-                                          "count_mare": 0.15, "held_out": "test split"}}},
+                                          "count_mare": 0.15, "count_dispersion": 0.3,
+                                          "held_out": "test split"}}},
     "experimental": True,
 }  # fmt: skip
 
@@ -71,8 +73,11 @@ def test_a_second_model_never_hides_the_first(two_models) -> None:
     pairs = list(zip(vehicles, aircraft, strict=True))
     assert all(v.count >= a.count for v, a in pairs) and any(v.count > a.count for v, a in pairs)
     # each class its own accuracy: vehicles are corrected by 0.8/0.7 with a wider interval
+    # and the card's count dispersion widens every vehicle interval
     for v in vehicles:
         assert v.estimate == pytest.approx(v.count * 0.8 / 0.7)
+        low, high = interval(*estimate(v.count, Accuracy(0.8, 0.7, "card", 0.3)))
+        assert (v.low, v.high) == (pytest.approx(low), pytest.approx(high))
     v, a = max(pairs, key=lambda p: p[0].count)
     assert (v.high - v.low) / max(v.estimate, 1) > (a.high - a.low) / max(a.estimate, 1)
     assert set(result.steps) == set(result.episodes) == {"aircraft", "vehicle"}
@@ -99,7 +104,7 @@ def test_stored_monitoring_report_and_claims_see_both_classes(two_models, tmp_pa
     m = load_monitoring(catalog, "apt")
     assert m.classes == ["aircraft", "vehicle"] and m.detectable == ["aircraft", "vehicle"]
     acc = m.accuracy("vehicle")
-    assert acc is not None and (acc.precision, acc.recall) == (0.8, 0.7)
+    assert acc is not None and (acc.precision, acc.recall, acc.dispersion) == (0.8, 0.7, 0.3)
     assert m.accuracy("aircraft").precision > 0.9  # type: ignore[union-attr]
     rep = report_dict(m)
     assert set(rep["series"]) == set(rep["judgements"]) == {"aircraft", "vehicle"}
@@ -107,6 +112,7 @@ def test_stored_monitoring_report_and_claims_see_both_classes(two_models, tmp_pa
         c.count for c in used(result.counts, "vehicle")
     ]
     det = rep["detectors"]
+    assert det["vehicle"]["count_spread"] == 0.3
     assert det["aircraft"]["name"] == "sitewatch-aircraft" and det["aircraft"]["threshold"] == 0.43
     assert det["vehicle"] | {"version": None} == det["vehicle"] | {
         "name": "test-vehicle", "version": None, "threshold": 0.05, "experimental": True,

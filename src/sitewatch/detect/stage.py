@@ -289,7 +289,15 @@ def run_parameters(info: ModelInfo) -> dict[str, Any]:
 
 
 # the held-out figures a run keeps per class (the report's method section prints them)
-CLASS_METRICS = ("precision", "recall", "ap50", "ap50_95", "count_mare", "held_out")
+CLASS_METRICS = (
+    "precision",
+    "recall",
+    "count_dispersion",
+    "ap50",
+    "ap50_95",
+    "count_mare",
+    "held_out",
+)
 
 
 def store(

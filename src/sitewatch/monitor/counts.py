@@ -71,25 +71,32 @@ class ImageView:
 
 
 def run_accuracy(run: Run, class_name: str | None = None) -> Accuracy:
-    """Held-out precision/recall of the run's detector for ``class_name``: the class's own
-    figures stored with the run (``per_class``); for runs stored before per-class figures,
-    the run's overall figures, else the shipped model's card."""
+    """Held-out precision/recall (and count dispersion) of the run's detector for
+    ``class_name``: the class's own figures stored with the run (``per_class``); for runs
+    stored before per-class figures, the run's overall figures, else the shipped model's
+    card."""
     label = f"{run.method} v{run.version[:8]} (held-out"
     per_class = run.parameters.get("per_class")
     if per_class is not None and class_name is not None:
         own = per_class.get(class_name) or {}
         if own.get("precision") and own.get("recall"):
-            return Accuracy(
-                float(own["precision"]), float(own["recall"]), f"{label}, {class_name})"
-            )
+            return _accuracy(own, f"{label}, {class_name})")
         return Accuracy(1.0, 1.0, UNMEASURED)
-    p, r = run.parameters.get("precision"), run.parameters.get("recall")
-    if p and r:
-        return Accuracy(float(p), float(r), f"{label})")
+    if run.parameters.get("precision") and run.parameters.get("recall"):
+        return _accuracy(run.parameters, f"{label})")
     metrics = model_metrics(run, class_name)
-    if metrics.get("precision"):
-        return Accuracy(metrics["precision"], metrics["recall"], f"{run.method} model card")
+    if metrics.get("precision") and metrics.get("recall"):
+        return _accuracy(metrics, f"{run.method} model card")
     return Accuracy(1.0, 1.0, UNMEASURED)
+
+
+def _accuracy(figures: dict[str, Any], source: str) -> Accuracy:
+    return Accuracy(
+        float(figures["precision"]),
+        float(figures["recall"]),
+        source,
+        float(figures.get("count_dispersion") or 0.0),
+    )
 
 
 UNMEASURED = "unknown: detector error not measured, intervals too narrow"
@@ -164,6 +171,7 @@ def detector_record(run: Run, class_name: str) -> dict[str, Any]:
         "precision": acc.precision,
         "recall": acc.recall,
         "accuracy_source": acc.source,
+        "count_dispersion": acc.dispersion,
         "ap50": metrics.get("ap50"),
         "ap50_95": metrics.get("ap50_95"),
         "count_mare": metrics.get("count_mare"),

@@ -63,7 +63,12 @@ class StoredMonitoring:
         d = self.detectors.get(class_name)
         if d is None or d.get("precision") is None or d.get("recall") is None:
             return None
-        return Accuracy(float(d["precision"]), float(d["recall"]), str(d["accuracy_source"]))
+        return Accuracy(
+            float(d["precision"]),
+            float(d["recall"]),
+            str(d["accuracy_source"]),
+            float(d.get("count_dispersion") or 0.0),
+        )
 
 
 def load_monitoring(catalog: Catalog, name: str) -> StoredMonitoring:

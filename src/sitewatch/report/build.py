@@ -183,6 +183,7 @@ def _detector(d: dict[str, Any]) -> dict[str, Any]:
         "ap50": _r(d.get("ap50"), 3),
         "ap50_95": _r(d.get("ap50_95"), 3),
         "count_error": _r(d.get("count_mare"), 3),
+        "count_spread": _r(d.get("count_dispersion"), 3) if measured else None,
         "held_out": d.get("held_out"),
     }
 

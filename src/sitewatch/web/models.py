@@ -238,6 +238,11 @@ class Detector(Model):
     ap50: float | None
     ap50_95: float | None
     count_error: float | None
+    count_spread: float | None = Field(
+        None,
+        description="scene-to-scene relative spread of the true count beyond sampling, "
+        "measured on held-out sites; widens the 90 % interval",
+    )
     held_out: str | None
 
 

@@ -11,14 +11,19 @@ import onnx
 import torch
 
 from sitewatch.detect.calibrate import apply_calibration, calibration_table
-from sitewatch.detect.evaluate import SceneResult, coco_ap, count_mare, precision_recall
+from sitewatch.detect.evaluate import (
+    SceneResult,
+    coco_ap,
+    count_mare,
+    interval_fit,
+    precision_recall,
+)
 from sitewatch.detect.model import METADATA_KEY, ModelInfo
 from sitewatch.detect.train.data import load_scenes
 from sitewatch.detect.train.loop import STRIDE, TrainConfig, held_out, split, summarise
 from sitewatch.detect.train.net import CenterNet, NetConfig
 from sitewatch.errors import BadInputError
 from sitewatch.files import write_text_atomic
-from sitewatch.uncertainty import Accuracy, estimate, interval
 
 AIRBUS_CREDIT = "Airbus Aircraft Detection sample dataset, © Airbus DS Intelligence"
 
@@ -147,19 +152,6 @@ class CrossFit:
         return self.table, self.thresholds, self.metrics
 
 
-def interval_coverage(results: list[SceneResult], threshold: float, p: float, r: float) -> float:
-    """Share of scenes whose true count lies in the 90 % interval monitoring would state for
-    their detected count (precision ``p`` and recall ``r`` at ``threshold``)."""
-    if not results or p <= 0 or r <= 0:
-        return 0.0
-    hits = 0
-    for res in results:
-        n = int((res.scores >= threshold).sum())
-        low, high = interval(*estimate(n, Accuracy(p, r, "cross-validation")))
-        hits += int(low <= len(res.gt) <= high)
-    return hits / len(results)
-
-
 def cross_fit(folds: dict[str, Path], held_out: str) -> CrossFit:
     """Pool the held-out predictions of each fold's checkpoint (``folds``: a label → its
     ``last.pt``) and ``fit`` them."""
@@ -198,9 +190,7 @@ def fit(
         t = m["threshold"]
         thresholds[name] = t
         if "precision" in m:
-            m["interval_coverage_90"] = interval_coverage(
-                everything, t, m["precision"], m["recall"]
-            )
+            m |= interval_fit(by_fold, t)
         m |= {
             "held_out": held_out,
             "scenes": len(everything),
