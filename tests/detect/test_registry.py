@@ -14,6 +14,7 @@ from sitewatch.cli import app
 from sitewatch.detect.model import DEFAULT_MODEL
 from sitewatch.detect.registry import list_models, resolve_model
 from sitewatch.errors import BadInputError, NotFoundError
+from sitewatch.files import owner_tag
 from sitewatch.hashing import sha256_file
 from sitewatch.store.catalog import Catalog
 from sitewatch.store.models import Detection, Run
@@ -73,7 +74,11 @@ def test_workspace_models_broken_files_and_duplicate_names(tmp_path: Path) -> No
     retag_model(ws / "models" / "vehicle.onnx", **VEHICLE)
     shutil.copy(DEFAULT_MODEL, ws / "models" / "aircraft-copy.onnx")  # same name as shipped
     (ws / "models" / "broken.onnx").write_bytes(b"not a model at all")
+    # a killed export's half-written file (files.temp_name) is not a model, broken or not
+    half = ws / "models" / f".tmp-{owner_tag()}-0123456789ab-half.onnx"
+    half.write_bytes(DEFAULT_MODEL.read_bytes()[:1000])
     entries = {e.name: e for e in list_models(ws)}
+    assert not any("half" in str(e.path) for e in entries.values())
     assert set(shipped_names()) < set(entries)
     vehicle = entries["test-vehicle"]
     assert vehicle.source == "workspace" and vehicle.classes == ["vehicle"]

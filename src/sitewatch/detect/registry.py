@@ -129,12 +129,18 @@ def workspace_models(workspace: str | Path | None) -> Path | None:
     return Path(workspace) / "models" if workspace is not None else None
 
 
+def _model_files(folder: Path) -> list[Path]:
+    """The ``*.onnx`` files of a folder; hidden names are writes in progress (or a killed
+    writer's leftovers, see ``files.temp_name``), never models."""
+    return sorted(p for p in folder.glob("*.onnx") if not p.name.startswith(".") and p.is_file())
+
+
 def list_models(workspace: str | Path | None = None) -> list[ModelEntry]:
     """Every shipped model, then the workspace's, each under a unique name."""
-    files: list[tuple[Path, Source]] = [(p, "shipped") for p in sorted(SHIPPED.glob("*.onnx"))]
+    files: list[tuple[Path, Source]] = [(p, "shipped") for p in _model_files(SHIPPED)]
     folder = workspace_models(workspace)
     if folder is not None and folder.is_dir():
-        files += [(p, "workspace") for p in sorted(folder.glob("*.onnx")) if p.is_file()]
+        files += [(p, "workspace") for p in _model_files(folder)]
     entries: list[ModelEntry] = []
     taken: set[str] = set()
     for path, source in files:

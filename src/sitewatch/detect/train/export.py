@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -22,8 +23,8 @@ from sitewatch.detect.model import METADATA_KEY, ModelInfo
 from sitewatch.detect.train.data import load_scenes
 from sitewatch.detect.train.loop import STRIDE, TrainConfig, held_out, split, summarise
 from sitewatch.detect.train.net import CenterNet, NetConfig
-from sitewatch.errors import BadInputError
-from sitewatch.files import write_text_atomic
+from sitewatch.errors import BadInputError, OutputError
+from sitewatch.files import write_bytes_atomic, write_text_atomic
 
 AIRBUS_CREDIT = "Airbus Aircraft Detection sample dataset, © Airbus DS Intelligence"
 
@@ -105,25 +106,27 @@ def export_onnx(
             class_thresholds=dict(thresholds),
             metrics=metrics,
         )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp.onnx")
+    if out.is_dir():  # checked before either file is written: nothing half-done
+        raise OutputError(out, "is a folder", "give the model file's name, e.g. NAME.onnx")
+    buffer = io.BytesIO()
     dummy = torch.rand(1, 3, 256, 256)
     torch.onnx.export(
         model,
         (dummy,),
-        tmp,
+        buffer,
         opset_version=17,
         dynamo=False,
         input_names=["image"],
         output_names=["heatmap", "size", "offset"],
         dynamic_axes={"image": {0: "n", 2: "h", 3: "w"}},
     )
-    proto = onnx.load(tmp)
+    proto = onnx.load_from_string(buffer.getvalue())
     entry = proto.metadata_props.add()
     entry.key, entry.value = METADATA_KEY, info.to_json()
     onnx.checker.check_model(proto)
-    onnx.save(proto, tmp)
-    tmp.replace(out)
+    # the readable copy first: a kill between the two leaves the old model beside a card
+    # of another version, which nothing takes for its card (the version differs), never a
+    # new model described by an old card; each file whole and durable (files.py)
     write_text_atomic(
         out.with_suffix(".json"),
         json.dumps(
@@ -136,6 +139,7 @@ def export_onnx(
             default=str,
         ),
     )
+    write_bytes_atomic(out, proto.SerializeToString())
     return info
 
 
