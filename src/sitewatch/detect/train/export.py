@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import io
 import json
+import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -108,19 +108,21 @@ def export_onnx(
         )
     if out.is_dir():  # checked before either file is written: nothing half-done
         raise OutputError(out, "is a folder", "give the model file's name, e.g. NAME.onnx")
-    buffer = io.BytesIO()
     dummy = torch.rand(1, 3, 256, 256)
-    torch.onnx.export(
-        model,
-        (dummy,),
-        buffer,
-        opset_version=17,
-        dynamo=False,
-        input_names=["image"],
-        output_names=["heatmap", "size", "offset"],
-        dynamic_axes={"image": {0: "n", 2: "h", 3: "w"}},
-    )
-    proto = onnx.load_from_string(buffer.getvalue())
+    # the raw graph goes to a private folder: only the finished model is written beside out
+    with tempfile.TemporaryDirectory(prefix="sitewatch-export-") as scratch:
+        raw_path = Path(scratch) / "raw.onnx"
+        torch.onnx.export(
+            model,
+            (dummy,),
+            raw_path,
+            opset_version=17,
+            dynamo=False,
+            input_names=["image"],
+            output_names=["heatmap", "size", "offset"],
+            dynamic_axes={"image": {0: "n", 2: "h", 3: "w"}},
+        )
+        proto = onnx.load(raw_path)
     entry = proto.metadata_props.add()
     entry.key, entry.value = METADATA_KEY, info.to_json()
     onnx.checker.check_model(proto)
