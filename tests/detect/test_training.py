@@ -173,3 +173,89 @@ def test_a_model_trained_on_every_place_is_calibrated_by_cross_fitting(
     card = Detector(tmp_path / "all.onnx", threads=1).info
     assert card.class_thresholds == fit.thresholds and card.threshold == fit.thresholds["aircraft"]
     assert card.metrics["held_out"] == "the other airports (2 folds)" == info.metrics["held_out"]
+
+
+def _tiny(dataset: Path, out: Path, steps: int, **kw: object) -> TrainConfig:
+    return TrainConfig(
+        data=str(dataset),
+        out=str(out),
+        fold=0,
+        folds=2,
+        crop=256,
+        batch=1,
+        steps=steps,
+        eval_every=10_000,
+        workers=0,
+        net=TINY,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def test_a_full_disk_while_checkpointing_keeps_the_last_good_checkpoint(
+    dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = _tiny(dataset, tmp_path / "ck", steps=2)
+    last = train(cfg, log=lambda m: None)
+    good = last.read_bytes()
+
+    def full(state: object, path: Path) -> None:
+        Path(path).write_bytes(b"PK\x03\x04 half a zip")  # what a full disk leaves behind
+        raise RuntimeError("[enforce fail at inline_container.cc] file write failed")
+
+    import sitewatch.detect.train.loop as loop
+    import sitewatch.errors as errors
+
+    monkeypatch.setattr(loop.torch, "save", full)
+    monkeypatch.setattr(errors, "free_bytes", lambda path: 4096)
+    monkeypatch.setattr(loop, "free_bytes", lambda path: 4096)
+    cfg.steps = 3
+    with pytest.raises(OutputError, match=r"last\.pt: the disk is full"):
+        train(cfg, log=lambda m: None)
+    assert last.read_bytes() == good  # the step-2 checkpoint, untouched
+    assert {p.name for p in last.parent.iterdir()} == {"last.pt", "history.jsonl"}  # no half file
+    monkeypatch.undo()
+    assert torch.load(last, weights_only=False)["step"] == 2
+
+
+def test_training_killed_mid_checkpoint_resumes_from_a_whole_one(
+    dataset: Path, tmp_path: Path
+) -> None:
+    """kill -9 at an arbitrary moment (checkpoints written every step, so mid-write is
+    likely): the checkpoint left is whole, and training resumes from it."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "ck"
+    script = (
+        "import torch; torch.set_num_threads(1)\n"
+        "from sitewatch.detect.train.loop import TrainConfig, train\n"
+        "from sitewatch.detect.train.net import NetConfig\n"
+        f"cfg = TrainConfig(data={str(dataset)!r}, out={str(out)!r}, fold=0, folds=2,"
+        " crop=256, batch=1, steps=100000, eval_every=100000, workers=0,"
+        " checkpoint_seconds=0, net=NetConfig(widths=(8, 16, 16, 24), blocks=(1, 1, 1, 1),"
+        " neck=16))\n"
+        "train(cfg, log=lambda m: None)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script])
+    try:
+        deadline = time.time() + 120
+        while not (out / "last.pt").is_file() and time.time() < deadline:
+            assert proc.poll() is None, "training died before its first checkpoint"
+            time.sleep(0.2)
+        time.sleep(1.5)  # a few more checkpoints: the kill lands during one of them or between
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait()
+    saved = torch.load(out / "last.pt", weights_only=False)  # whole, whatever the moment
+    assert saved["step"] >= 1
+    logs: list[str] = []
+    cfg = _tiny(dataset, out, steps=saved["step"] + 1, checkpoint_seconds=0)
+    train(cfg, log=logs.append)
+    assert any(f"at step {saved['step']}" in m for m in logs)
+    assert torch.load(out / "last.pt", weights_only=False)["step"] == saved["step"] + 1
+    # the killed writer's temporary file, if any, is swept by the next write
+    assert {p.name for p in out.iterdir()} <= {"last.pt", "history.jsonl"}

@@ -3,6 +3,7 @@ places (airports, cities)."""
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import time
@@ -32,7 +33,8 @@ from sitewatch.detect.train.data import (
 from sitewatch.detect.train.dataset import ClassMap, Sample, samples, validation_groups
 from sitewatch.detect.train.loss import detection_loss
 from sitewatch.detect.train.net import CenterNet, NetConfig
-from sitewatch.errors import BadInputError
+from sitewatch.errors import LOW_SPACE, BadInputError, free_bytes
+from sitewatch.files import write_with_atomic
 
 STRIDE = 4
 
@@ -271,18 +273,25 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print, resume: bool = T
     batches = iter(loader)
 
     def save(path: Path) -> None:
-        tmp = path.with_suffix(".tmp")
-        torch.save(
-            {
-                "model": model.state_dict(),
-                "ema": ema.model.state_dict(),
-                "optimizer": opt.state_dict(),
-                "step": step,
-                "config": asdict(cfg),
-            },
-            tmp,
-        )
-        tmp.replace(path)
+        state = {
+            "model": model.state_dict(),
+            "ema": ema.model.state_dict(),
+            "optimizer": opt.state_dict(),
+            "step": step,
+            "config": asdict(cfg),
+        }
+
+        def write(tmp: Path) -> None:
+            try:
+                torch.save(state, tmp)
+            except RuntimeError as exc:  # how torch reports a failed write (full disk)
+                free = free_bytes(tmp)
+                code = errno.ENOSPC if free is not None and free < LOW_SPACE else errno.EIO
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else "write failed"
+                raise OSError(code, f"could not write the checkpoint ({first})") from exc
+
+        # whole and durable, or the previous checkpoint stays (a kill or a full disk)
+        write_with_atomic(path, write)
 
     history = out / "history.jsonl"
     saved_at = time.time()
