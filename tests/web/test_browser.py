@@ -73,14 +73,20 @@ def test_overview_site_page_and_viewer(server, browser, artifacts) -> None:
     page.wait_for_selector("body[data-ready=viewer]")
     _tiles_loaded(page, "#viewer", 4)
     dets = page.evaluate(f"SW.api('/api/sites/apt/images/{sha}/detections')")
-    at_threshold = sum(d["score"] >= dets["threshold"] for d in dets["detections"])
+    own = dets["thresholds"]  # each class at the threshold it is counted at
+    at_threshold = sum(d["score"] >= own[d["class"]] for d in dets["detections"])
     drawn = page.locator("#viewer path.detection")
     assert at_threshold > 10 and drawn.count() == at_threshold
+    assert page.locator("#threshold-value").text_content().startswith("each class's own")
+    assert page.locator("#threshold-own").is_disabled()
     page.eval_on_selector(
         "#threshold", "e => { e.value = 0.05; e.dispatchEvent(new Event('input')); }"
     )
     expected = sum(d["score"] >= 0.05 for d in dets["detections"])
     assert expected > at_threshold and drawn.count() == expected  # the slider shows the doubtful
+    assert page.locator("#threshold-value").text_content() == "0.05"
+    page.locator("#threshold-own").click()  # back to each class's own
+    assert drawn.count() == at_threshold and page.locator("#threshold-own").is_disabled()
     page.locator("#classes input").uncheck()
     assert drawn.count() == 0  # and the class toggle hides them
     page.locator("#classes input").check()

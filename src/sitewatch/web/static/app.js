@@ -415,6 +415,10 @@ const SW = (() => {
     const changesBox = document.getElementById("changes-box"), showChanges = document.getElementById("show-changes");
     let base = null, top = null, dets = null;
     const threshold = document.getElementById("threshold"), thresholdOut = document.getElementById("threshold-value");
+    const ownThreshold = document.getElementById("threshold-own");
+    // until the slider moves, each class is shown at the threshold it is counted at (its
+    // model's own); a moved slider applies one value to every class
+    let manual = false;
     const classBox = document.getElementById("classes"), count = document.getElementById("detection-count");
     const swipe = document.getElementById("swipe"), swipeBox = document.getElementById("swipe-box");
 
@@ -422,11 +426,16 @@ const SW = (() => {
       boxes.clearLayers();
       if (!dets) return;
       const t = Number(threshold.value);
-      thresholdOut.value = t.toFixed(2);
+      const own = dets.thresholds || {};
+      const cut = (cls) => (manual ? t : own[cls] ?? dets.threshold ?? 0.5);
+      thresholdOut.value = manual
+        ? t.toFixed(2)
+        : "each class's own" + (Object.keys(own).length ? " (" + Object.entries(own).map(([c, v]) => `${c} ${v.toFixed(2)}`).join(", ") + ")" : "");
+      ownThreshold.disabled = !manual;
       const on = new Set([...classBox.querySelectorAll("input:checked")].map((i) => i.value));
       let n = 0;
       for (const d of dets.detections) {
-        if (d.score < t || !on.has(d.class)) continue;
+        if (d.score < cut(d.class) || !on.has(d.class)) continue;
         n++;
         L.polygon(d.frame.map(at), { color: "#f56565", weight: 1.5, fill: false, className: "detection" })
           .bindTooltip(`${d.class} ${d.score.toFixed(2)}`).addTo(boxes);
@@ -496,7 +505,16 @@ const SW = (() => {
 
     pick.addEventListener("change", show);
     other.addEventListener("change", show);
-    threshold.addEventListener("input", drawBoxes);
+    threshold.addEventListener("input", () => {
+      manual = true;
+      drawBoxes();
+    });
+    ownThreshold.addEventListener("click", () => {
+      manual = false;
+      threshold.value = dets?.threshold ?? 0.5;
+      drawBoxes();
+      threshold.focus();
+    });
     swipe.addEventListener("input", clip);
     map.on("move zoom resize", clip);
     showChanges.addEventListener("change", () => (showChanges.checked ? moved.addTo(map) : map.removeLayer(moved)));
