@@ -15,10 +15,10 @@ count interval covers the true count. Checkpoints: checkpoints/aircraft-<run>/ (
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 from pathlib import Path
+
+from recipe import recipe_main
 
 DATA = Path(os.environ.get("SITEWATCH_AIRBUS", "../shared/datasets/airbus-aircraft"))
 FOLDS = 3
@@ -58,21 +58,7 @@ def export() -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("command", choices=["train", "export"])
-    parser.add_argument("--run", choices=RUNS, default="all")
-    parser.add_argument("--steps", type=int, default=2200)
-    parser.add_argument("--threads", type=int, default=2)
-    args = parser.parse_args()
-    if args.command == "train":
-        import torch
-
-        from sitewatch.detect.train.loop import train
-
-        torch.set_num_threads(args.threads)
-        train(config(args.run, args.steps), log=lambda m: print(m, flush=True))
-    else:
-        print(json.dumps(export(), indent=1, default=str))
+    recipe_main(__doc__, RUNS, 2200, config, export)
 
 
 if __name__ == "__main__":

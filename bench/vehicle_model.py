@@ -16,12 +16,11 @@ direction. Checkpoints go to checkpoints/vehicle-<run>/ (resumable).
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 from pathlib import Path
 
 import numpy as np
+from recipe import recipe_main
 
 DATA = Path(os.environ.get("SITEWATCH_AERIAL_CARS", "../shared/datasets/aerial-cars"))
 CITIES = {"kit-munich": "Munich (KIT AIS aerial)", "minsk-drone": "Minsk (drone)"}
@@ -154,25 +153,14 @@ def imagery_gsd(levels: tuple[float, ...] = (0.3, 0.4, 0.5)) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("command", choices=["gsd", "imagery-gsd", "train", "export"])
-    parser.add_argument("--run", choices=list(RUNS), default="all")
-    parser.add_argument("--steps", type=int, default=1600)
-    parser.add_argument("--threads", type=int, default=2)
-    args = parser.parse_args()
-    if args.command == "gsd":
-        print(json.dumps(gsd_measurement(), indent=1))
-    elif args.command == "imagery-gsd":
-        print(json.dumps(imagery_gsd(), indent=1))
-    elif args.command == "train":
-        import torch
-
-        from sitewatch.detect.train.loop import train
-
-        torch.set_num_threads(args.threads)
-        train(config(args.run, args.steps), log=lambda m: print(m, flush=True))
-    else:
-        print(json.dumps(export(), indent=1, default=str))
+    recipe_main(
+        __doc__,
+        list(RUNS),
+        1600,
+        config,
+        export,
+        {"gsd": gsd_measurement, "imagery-gsd": imagery_gsd},
+    )
 
 
 if __name__ == "__main__":

@@ -303,7 +303,7 @@ def selected_detections(session: Session, runs: dict[str, Run]) -> list[Detectio
             .where(
                 Detection.run_id == run.id,
                 Detection.class_name == cls,
-                Detection.score >= run_threshold(run, cls),
+                counted(run),
             )
             .order_by(Detection.score.desc(), Detection.id)
         ).all()

@@ -1,0 +1,39 @@
+"""The command line the model recipes share (``aircraft_model.py``, ``vehicle_model.py``):
+``train --run RUN`` (resumable, checkpoints under checkpoints/), ``export``, and any
+measurement a recipe adds, each printing JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable
+from typing import Any
+
+
+def recipe_main(
+    doc: str | None,
+    runs: list[str],
+    steps: int,
+    config: Callable[[str, int], Any],
+    export: Callable[[], dict],
+    measures: dict[str, Callable[[], dict]] | None = None,
+) -> None:
+    """Parse the command line and run it: train one run of the recipe, export, or measure."""
+    measures = measures or {}
+    parser = argparse.ArgumentParser(description=doc)
+    parser.add_argument("command", choices=[*measures, "train", "export"])
+    parser.add_argument("--run", choices=runs, default="all")
+    parser.add_argument("--steps", type=int, default=steps)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    if args.command == "train":
+        import torch
+
+        from sitewatch.detect.train.loop import train
+
+        torch.set_num_threads(args.threads)
+        train(config(args.run, args.steps), log=lambda m: print(m, flush=True))
+    elif args.command == "export":
+        print(json.dumps(export(), indent=1, default=str))
+    else:
+        print(json.dumps(measures[args.command](), indent=1, default=str))
