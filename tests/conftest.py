@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import threading
@@ -26,6 +27,10 @@ AIRPORT = EXAMPLES / "airport"
 JOPLIN = EXAMPLES / "joplin"
 SHARED = Path(os.environ.get("SITEWATCH_SHARED", ROOT.parent / "shared")) / "datasets"
 DEMO_REF = AIRPORT / "ef92f434-c41b-4423-9218-4514c49f00c6.jpg"
+# the shipped aircraft model's operating threshold (its card), which a retrained model moves
+AIRCRAFT_THRESHOLD = float(
+    json.loads((ROOT / "src/sitewatch/models/aircraft.json").read_text())["threshold"]
+)
 # screenshots and other files a reviewer may want to look at after a run
 ARTIFACTS = Path(os.environ.get("SITEWATCH_TEST_ARTIFACTS", ROOT / "test-artifacts"))
 

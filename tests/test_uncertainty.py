@@ -8,7 +8,14 @@ import pytest
 
 from sitewatch.detect.evaluate import SceneResult, interval_fit
 from sitewatch.errors import BadInputError
-from sitewatch.uncertainty import Accuracy, coverage, estimate, fit_dispersion, interval
+from sitewatch.uncertainty import (
+    Accuracy,
+    coverage,
+    estimate,
+    fit_dispersion,
+    interval,
+    sd_of_interval,
+)
 
 
 def test_dispersion_widens_the_interval_in_proportion_to_the_count() -> None:
@@ -21,6 +28,18 @@ def test_dispersion_widens_the_interval_in_proportion_to_the_count() -> None:
     assert estimate(0, spread) == (0.0, 0.0)  # nothing detected: no spread to scale
     low, high = interval(t1, sd1)
     assert low < t0 - 1.6449 * sd0 and high > t0 + 1.6449 * sd0
+
+
+def test_the_interval_is_a_factor_either_way_never_below_zero_and_gives_its_sd_back() -> None:
+    # narrow: the familiar estimate ± 1.645 sd
+    low, high = interval(500.0, 10.0)
+    assert low == pytest.approx(500 - 16.449, abs=0.5) and high == pytest.approx(516.449, abs=0.5)
+    # wide: a factor either way around the estimate (its median), not clipped at zero
+    low, high = interval(100.0, 80.0)
+    assert 0 < low < 40 and high > 200 and low * high == pytest.approx(100.0**2)
+    assert interval(0.0, 0.0) == (0.0, 0.0) and interval(7.0, 0.0) == (7.0, 7.0)
+    for true, sd in [(500.0, 10.0), (100.0, 80.0), (3.2, 1.1)]:
+        assert sd_of_interval(true, interval(true, sd)[1]) == pytest.approx(sd)
 
 
 @pytest.mark.parametrize(
@@ -69,7 +88,7 @@ def _results(rng: np.random.Generator, n: int, recall: float) -> list[SceneResul
 def test_interval_coverage_is_measured_on_folds_the_interval_never_saw() -> None:
     rng = np.random.default_rng(5)
     # one fold's places are much harder than the others': fitted in-sample the interval
-    # would look fine, out of fold it does not
+    # looks fine, on places it never saw it does not
     folds = {
         "a": _results(rng, 30, 0.95),
         "b": _results(rng, 30, 0.95),
@@ -77,10 +96,62 @@ def test_interval_coverage_is_measured_on_folds_the_interval_never_saw() -> None
     }
     fit = interval_fit(folds, 0.5)
     assert fit["interval_coverage_basis"].startswith("each fold's places")
-    assert fit["count_dispersion"] > 0
-    one = interval_fit({"all": [r for rs in folds.values() for r in rs]}, 0.5)
-    assert one["interval_coverage_basis"].startswith("in-sample")
-    assert one["count_dispersion"] == fit["count_dispersion"]
-    assert fit["interval_coverage_90"] < one["interval_coverage_90"]
+    assert fit["count_dispersion"] > 0 and fit["interval_coverage_scenes"] == 90
+    assert fit["interval_coverage_90_in_sample"] >= 0.9  # what the fit aims at, in-sample
+    assert fit["interval_coverage_90"] < fit["interval_coverage_90_in_sample"]
     assert fit["interval_coverage_90_sampling_only"] <= fit["interval_coverage_90"]
+    # one fold holds no unseen place: in-sample only, never under the held-out name
+    one = interval_fit({"all": [r for rs in folds.values() for r in rs]}, 0.5)
+    assert one["count_dispersion"] == fit["count_dispersion"]
+    assert "interval_coverage_90" not in one and "interval_coverage_basis" not in one
+    # an empty fold is no fold: it neither counts as one nor scores as misses
+    assert "interval_coverage_90" not in interval_fit({"a": folds["a"], "b": []}, 0.5)
     assert interval_fit({"a": _results(rng, 3, 0.0)}, 0.5) == {}  # nothing found: no fit
+
+
+def test_scenes_no_interval_can_cover_are_counted_and_a_capped_fit_is_flagged() -> None:
+    rng = np.random.default_rng(7)
+    blind = [
+        SceneResult(f"b{i}", np.array([[0, 0, 8, 8]] * 20, float), np.zeros((0, 4)), np.zeros(0))
+        for i in range(20)
+    ]
+    fit = interval_fit({"a": _results(rng, 80, 0.95) + blind}, 0.5)
+    assert fit["scenes_missed_entirely"] == 20
+    assert fit["count_dispersion_capped"] is True  # no dispersion covers [0, 0]
+    assert fit_dispersion([], 0.9, 0.9) == 0.0 and coverage([], Accuracy(0.9, 0.9, "t")) == 0.0
+
+
+def test_alerts_use_the_sampling_spread_so_a_dispersed_detector_still_alerts() -> None:
+    """The dispersion widens the stated interval (places differ), but a site's own
+    persistent bias cancels against its baseline: a vehicle buildup must still alert."""
+    from datetime import datetime, timedelta
+
+    from sitewatch.alerts import AlertConfig
+    from sitewatch.monitor.counts import Count
+    from sitewatch.monitor.stage import alert_scan
+
+    rng = np.random.default_rng(11)
+    acc, spread = Accuracy(0.67, 0.36, "card"), Accuracy(0.67, 0.36, "card", 0.69)
+    counts = []
+    for week in range(60):
+        level = 200 * (1.5 if week >= 40 else 1.0)
+        n = int(rng.binomial(int(level), 0.36) / 0.67)
+        true, sd = estimate(n, spread)
+        low, high = interval(true, sd)
+        when = datetime(2024, 1, 1) + timedelta(days=7 * week)
+        counts.append(Count(f"s{week}", f"w{week}.jpg", when, False, "vehicle", n, true, sd,
+                            low, high, 1.0, False, True, None))  # fmt: skip
+    assert counts[0].high > 2.5 * counts[0].estimate > 6 * counts[0].low  # stated: wide
+    cfg = AlertConfig()
+    _, with_d = alert_scan(counts, ["vehicle"], cfg, {"vehicle": {"count_dispersion": 0.69}})
+    assert with_d["vehicle"] and with_d["vehicle"][0].start >= counts[40].acquired_at
+    # the same as a detector with no dispersion at all
+    plain = [
+        Count(**{**c.__dict__, "sd": estimate(c.count, acc)[1]})  # type: ignore[arg-type]
+        for c in counts
+    ]
+    _, without = alert_scan(plain, ["vehicle"], cfg)
+    assert [e.start for e in with_d["vehicle"]] == [e.start for e in without["vehicle"]]
+    # counting the dispersion as date-to-date noise would have silenced it
+    _, silenced = alert_scan(counts, ["vehicle"], cfg)
+    assert not silenced["vehicle"]

@@ -54,7 +54,22 @@ def estimate(count: int, accuracy: Accuracy) -> tuple[float, float]:
 
 
 def interval(true: float, sd: float) -> tuple[float, float]:
-    return max(0.0, true - Z90 * sd), true + Z90 * sd
+    """The 90 % interval of a true count estimated as ``true`` with standard deviation
+    ``sd``: log-normal, with the estimate as its median. A count cannot go below zero, and
+    a wide relative spread (a dispersed detector) then stays a factor either way instead
+    of a lower bound clipped at 0; for a narrow one it is ``true ± 1.645·sd``."""
+    if true <= 0 or sd <= 0:
+        return max(true, 0.0), max(true, 0.0)
+    s = math.sqrt(math.log1p((sd / true) ** 2))
+    return true * math.exp(-Z90 * s), true * math.exp(Z90 * s)
+
+
+def sd_of_interval(true: float, high: float) -> float:
+    """The standard deviation an ``interval`` was made from, given its estimate and top."""
+    if true <= 0 or high <= true:
+        return 0.0
+    s = math.log(high / true) / Z90
+    return true * math.sqrt(math.expm1(s * s))
 
 
 def coverage(pairs: Sequence[tuple[int, int]], accuracy: Accuracy) -> float:
@@ -71,7 +86,9 @@ def coverage(pairs: Sequence[tuple[int, int]], accuracy: Accuracy) -> float:
 
 def fit_dispersion(pairs: Sequence[tuple[int, int]], precision: float, recall: float) -> float:
     """The smallest dispersion at which the 90 % interval covers at least 90 % of these
-    (detected, true) pairs (the largest tried when none does)."""
+    (detected, true) pairs (the largest tried when none does; 0 when there are none)."""
+    if not pairs:
+        return 0.0
     for d in DISPERSION_GRID:
         if coverage(pairs, Accuracy(precision, recall, "fit", d)) >= 0.9:
             return d

@@ -18,7 +18,7 @@ from sitewatch.files import owner_tag
 from sitewatch.hashing import sha256_file
 from sitewatch.store.catalog import Catalog
 from sitewatch.store.models import Detection, Run
-from tests.conftest import retag_model, write_jpeg
+from tests.conftest import AIRCRAFT_THRESHOLD, retag_model, write_jpeg
 
 VEHICLE = {
     "name": "test-vehicle",
@@ -148,7 +148,7 @@ def test_cli_detects_with_each_model_named(tmp_path: Path) -> None:
     result = run(ws, "detect", str(image), "--model", "sitewatch-aircraft",
                  "--model", "test-vehicle")  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert "operating threshold aircraft 0.43" in result.stdout
+    assert f"operating threshold aircraft {AIRCRAFT_THRESHOLD:.2f}" in result.stdout
     assert "model test-vehicle 0.1+" in result.stdout and "vehicle 0.60" in result.stdout
     again = run(ws, "detect", str(image), "--model", "test-vehicle")
     assert again.exit_code == 0 and "stored result reused" in again.stdout
@@ -178,6 +178,18 @@ HOSTILE = {
     "nan-metric": (
         {"metrics": {"per_class": {"aircraft": {"recall": "abc"}}}},
         "metric recall of aircraft must be a number",
+    ),
+    "precision-in-percent": (
+        {"metrics": {"per_class": {"aircraft": {"precision": 97.0}}}},
+        "metric precision of aircraft must be a number in 0…1",
+    ),
+    "dispersion-text": (
+        {"metrics": {"per_class": {"aircraft": {"count_dispersion": "wide"}}}},
+        "metric count_dispersion of aircraft must be a number in 0…10",
+    ),
+    "dispersion-absurd": (
+        {"metrics": {"per_class": {"aircraft": {"count_dispersion": 1e9}}}},
+        "metric count_dispersion of aircraft must be a number in 0…10",
     ),
     "two-classes-one-channel": ({"classes": ["aircraft", "vehicle"]}, "1 channels for 2"),
     "no-classes": ({"classes": []}, "classes must be a non-empty list"),

@@ -138,6 +138,8 @@ def test_training_resumes_and_exports_an_equivalent_onnx(dataset: Path, tmp_path
     before = onnx_path.read_bytes()
     with pytest.raises(OutputError, match="is a folder"):
         export_onnx(last, tmp_path / "ck", name="tiny")
+    with pytest.raises(OutputError, match=r"must end in \.onnx"):
+        export_onnx(last, tmp_path / "tiny.json", name="tiny")
     (tmp_path / "blocker").write_text("a file, not a folder")
     with pytest.raises(OutputError, match="blocker"):
         export_onnx(last, tmp_path / "blocker" / "m.onnx", name="tiny")

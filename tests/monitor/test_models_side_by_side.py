@@ -29,13 +29,13 @@ from sitewatch.store.catalog import (
 )
 from sitewatch.store.models import Detection, Image, Run
 from sitewatch.uncertainty import Accuracy, estimate, interval
-from tests.conftest import copy_catalog, retag_model, write_jpeg
+from tests.conftest import AIRCRAFT_THRESHOLD, copy_catalog, retag_model, write_jpeg
 
 VEHICLE = {
     "name": "test-vehicle",
     "version": "0.1",
     "classes": ["vehicle"],
-    "class_thresholds": {"vehicle": 0.05},  # its own operating point, below aircraft's 0.43
+    "class_thresholds": {"vehicle": 0.05},  # its own operating point, below aircraft's
     "metrics": {"per_class": {"vehicle": {"precision": 0.8, "recall": 0.7, "ap50": 0.72,
                                           "count_mare": 0.15, "count_dispersion": 0.3,
                                           "held_out": "test split"}}},
@@ -90,7 +90,7 @@ def test_a_second_model_never_hides_the_first(two_models) -> None:
         assert {r.method for r in selection["vehicle"].values()} == {"test-vehicle"}
         assert {r.method for r in selection["aircraft"].values()} == {"sitewatch-aircraft"}
         run = next(iter(selection["vehicle"].values()))
-        assert run_threshold(run, "vehicle") == 0.05 and run_threshold(run) == 0.43
+        assert run_threshold(run, "vehicle") == 0.05 and run_threshold(run) == AIRCRAFT_THRESHOLD
         scores = s.scalars(select(Detection.score).where(Detection.run_id == run.id)).all()
         assert detections_at(s, run) == sum(x >= 0.05 for x in scores)
         assert detections_at(s, run, "aircraft") == 0
@@ -113,7 +113,10 @@ def test_stored_monitoring_report_and_claims_see_both_classes(two_models, tmp_pa
     ]
     det = rep["detectors"]
     assert det["vehicle"]["count_spread"] == 0.3
-    assert det["aircraft"]["name"] == "sitewatch-aircraft" and det["aircraft"]["threshold"] == 0.43
+    assert (
+        det["aircraft"]["name"] == "sitewatch-aircraft"
+        and det["aircraft"]["threshold"] == AIRCRAFT_THRESHOLD
+    )
     assert det["vehicle"] | {"version": None} == det["vehicle"] | {
         "name": "test-vehicle", "version": None, "threshold": 0.05, "experimental": True,
         "precision": 0.8, "recall": 0.7, "ap50": 0.72, "count_error": 0.15,
@@ -160,7 +163,10 @@ def test_dashboard_exports_and_site_listing_show_both_classes(two_models) -> Non
     assert body["detectors"]["vehicle"]["name"] == "test-vehicle"
     assert len(body["series"]["vehicle"]) == len(used(result.counts, "vehicle"))
     assert dets["classes"] == ["aircraft", "vehicle"]
-    assert dets["thresholds"] == {"aircraft": 0.43, "vehicle": 0.05} and dets["threshold"] == 0.05
+    assert (
+        dets["thresholds"] == {"aircraft": AIRCRAFT_THRESHOLD, "vehicle": 0.05}
+        and dets["threshold"] == 0.05
+    )
     assert set(dets["models"]) == {"aircraft", "vehicle"}
     assert dets["models"]["vehicle"].startswith("test-vehicle 0.1+")
     shown = {d["class"] for d in dets["detections"]}
@@ -171,8 +177,8 @@ def test_dashboard_exports_and_site_listing_show_both_classes(two_models) -> Non
     features = [r.values for r in layer.rows] + list(layer.unplaced)
     by_class = {cls: [f for f in features if f["class"] == cls] for cls in ("aircraft", "vehicle")}
     assert by_class["aircraft"] and by_class["vehicle"]
-    assert 0.05 <= min(f["score"] for f in by_class["vehicle"]) < 0.43
-    assert min(f["score"] for f in by_class["aircraft"]) >= 0.43
+    assert 0.05 <= min(f["score"] for f in by_class["vehicle"]) < AIRCRAFT_THRESHOLD
+    assert min(f["score"] for f in by_class["aircraft"]) >= AIRCRAFT_THRESHOLD
     # and each box names the model (and file version) that found it
     assert {f["model"].split()[0] for f in by_class["vehicle"]} == {"test-vehicle"}
     assert {f["model"].split()[0] for f in by_class["aircraft"]} == {"sitewatch-aircraft"}

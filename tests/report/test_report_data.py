@@ -16,7 +16,7 @@ from sitewatch.monitor.stored import load_monitoring
 from sitewatch.report.build import report_dict
 from sitewatch.report.data import evidence_of, judgements
 from sitewatch.report.plots import series_figure
-from tests.conftest import copy_catalog
+from tests.conftest import AIRCRAFT_THRESHOLD, copy_catalog
 
 
 def test_demo_site_is_judged_from_what_monitoring_stored(monitored) -> None:
@@ -99,7 +99,11 @@ def test_report_twin_holds_judgement_series_changes_and_provenance(monitored) ->
     assert rep["alerts"]["far_per_year"] == 1.0 and rep["scale"][0]["phrase"] == "almost no chance"
     det = rep["detectors"]["aircraft"]  # the shipped model's card: held-out AP and count error
     assert det["name"] == "sitewatch-aircraft" and det["ap50"] > 0.9 and det["count_error"] < 0.1
-    assert det["precision"] > 0.9 and det["threshold"] == 0.43 and not det["experimental"]
+    assert (
+        det["precision"] > 0.9
+        and det["threshold"] == AIRCRAFT_THRESHOLD
+        and not det["experimental"]
+    )
     # a period shows its own dates only
     april = report_dict(m, date(2024, 4, 1), date(2024, 4, 30))
     assert [r["date"] for r in april["series"]["aircraft"]] == ["2024-04-08", "2024-04-22"]

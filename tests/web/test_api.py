@@ -18,7 +18,7 @@ from sitewatch.frame import project
 from sitewatch.monitor.stored import load_monitoring
 from sitewatch.report.build import report_dict
 from sitewatch.store.models import Image
-from tests.conftest import AIRPORT, DEMO_REF, write_jpeg
+from tests.conftest import AIRCRAFT_THRESHOLD, AIRPORT, DEMO_REF, write_jpeg
 from tests.web.conftest import TOKEN, finished_job, make_client
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -81,7 +81,7 @@ def test_detections_are_returned_in_the_site_frame(workspace) -> None:
         ).first()
         stored = s.query(Detection).filter(Detection.run_id == run.id).count()
     assert body["registered"] and body["classes"] == ["aircraft"]
-    assert len(body["detections"]) == stored and body["threshold"] == pytest.approx(0.43, 0.2)
+    assert len(body["detections"]) == stored and body["threshold"] == AIRCRAFT_THRESHOLD
     corners = [[best.x0, best.y0], [best.x1, best.y0], [best.x1, best.y1], [best.x0, best.y1]]
     expected = project(matrix, np.array(corners, float))
     assert np.allclose(body["detections"][0]["frame"], expected, atol=0.06)

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from sitewatch.boxes import box_iou
-from sitewatch.uncertainty import Accuracy, coverage, fit_dispersion
+from sitewatch.uncertainty import DISPERSION_GRID, Accuracy, coverage, fit_dispersion
 
 
 @dataclass(frozen=True)
@@ -140,33 +140,49 @@ def _accuracy(results: list[SceneResult], threshold: float, source: str) -> Accu
 
 
 def interval_fit(by_fold: dict[str, list[SceneResult]], threshold: float) -> dict[str, Any]:
-    """The count dispersion fitted on every fold's held-out scenes, and how often the 90 %
-    interval monitoring states covers the true count, with and without that dispersion,
-    measured honestly: with several folds, each fold's scenes get the interval from the
-    *other* folds' precision, recall and dispersion (places that interval never saw); with
-    one, in-sample, and said so."""
-    everything = [r for rs in by_fold.values() for r in rs]
+    """The count dispersion fitted on every fold's held-out scenes at ``threshold`` (what
+    monitoring will state), and how often a 90 % interval fitted this way covers the true
+    count on places it never saw: each fold's scenes get the threshold, precision, recall
+    and dispersion fitted on the *other* folds alone (and, to compare, the same without
+    dispersion). With fewer than two folds holding scenes there is nothing unseen to
+    measure on: only the in-sample coverage, under its own name."""
+    folds = {label: rs for label, rs in by_fold.items() if rs}
+    everything = [r for rs in folds.values() for r in rs]
     pooled = _accuracy(everything, threshold, "pooled")
     if pooled is None:
         return {}
-    if len(by_fold) < 2:
-        pairs = _pairs(everything, threshold)
-        fitted, sampling = coverage(pairs, pooled), coverage(pairs, replace(pooled, dispersion=0))
-        basis = "in-sample: fitted and measured on the same places"
-    else:
-        fitted = sampling = 0.0
-        for label, rs in by_fold.items():
-            others = [r for other, o in by_fold.items() if other != label for r in o]
-            acc = _accuracy(others, threshold, f"all folds but {label}")
-            if acc is not None:
-                pairs = _pairs(rs, threshold)
-                fitted += coverage(pairs, acc) * len(rs) / len(everything)
-                sampling += coverage(pairs, replace(acc, dispersion=0)) * len(rs) / len(everything)
-        basis = "each fold's places with the interval fitted on the other folds' places"
-    return {
+    pairs = _pairs(everything, threshold)
+    out: dict[str, Any] = {
         "count_dispersion": pooled.dispersion,
-        "interval_coverage_90": fitted,
-        # what the interval covers from precision and recall alone (no dispersion)
-        "interval_coverage_90_sampling_only": sampling,
-        "interval_coverage_basis": basis,
+        # scenes no interval can cover: nothing detected, something there ([0, 0])
+        "scenes_missed_entirely": sum(n == 0 < t for n, t in pairs),
+        "interval_coverage_90_in_sample": coverage(pairs, pooled),
     }
+    if pooled.dispersion >= DISPERSION_GRID[-1] and out["interval_coverage_90_in_sample"] < 0.9:
+        out["count_dispersion_capped"] = True  # the largest tried, still short of 90 %
+    if len(folds) < 2:
+        return out
+    fitted = sampling = 0.0
+    scored = 0
+    for label, rs in folds.items():
+        others = [r for other, o in folds.items() if other != label for r in o]
+        t = best_count_threshold(others)
+        acc = _accuracy(others, t, f"all folds but {label}")
+        if acc is None:  # the other folds found nothing: no interval to state
+            continue
+        fold_pairs = _pairs(rs, t)
+        fitted += coverage(fold_pairs, acc) * len(rs)
+        sampling += coverage(fold_pairs, replace(acc, dispersion=0.0)) * len(rs)
+        scored += len(rs)
+    if scored:
+        out |= {
+            "interval_coverage_90": fitted / scored,
+            # the same, from precision and recall alone (no dispersion)
+            "interval_coverage_90_sampling_only": sampling / scored,
+            "interval_coverage_scenes": scored,
+            "interval_coverage_basis": (
+                "each fold's places with threshold, precision, recall and dispersion "
+                "fitted on the other folds' places"
+            ),
+        }
+    return out

@@ -94,10 +94,11 @@ class ModelInfo:
             raise ValueError("metrics must be an object (per_class: an object)")
         for cls in self.classes:
             for key, value in self.class_metrics(cls).items():
-                if key in ("precision", "recall", "ap50", "ap50_95", "count_mare") and not (
-                    value is None or (_number(value) and 0 <= value <= 100)
+                high = METRIC_RANGES.get(key)
+                if high is not None and not (
+                    value is None or (_number(value) and 0 <= value <= high)
                 ):
-                    raise ValueError(f"metric {key} of {cls} must be a number")
+                    raise ValueError(f"metric {key} of {cls} must be a number in 0…{high:g}")
         if not isinstance(self.experimental, bool):
             raise ValueError("experimental must be true or false")
 
@@ -114,6 +115,18 @@ class ModelInfo:
         if list(self.classes) == [class_name]:
             return {k: v for k, v in self.metrics.items() if k != "per_class"}
         return {}
+
+
+# held-out figures counting relies on, and their largest sensible value (fractions, except
+# the count error, a relative error that can pass 1, and the dispersion: uncertainty.py)
+METRIC_RANGES = {
+    "precision": 1.0,
+    "recall": 1.0,
+    "ap50": 1.0,
+    "ap50_95": 1.0,
+    "count_mare": 100.0,
+    "count_dispersion": 10.0,
+}
 
 
 def _number(value: object) -> bool:

@@ -91,12 +91,17 @@ def run_accuracy(run: Run, class_name: str | None = None) -> Accuracy:
 
 
 def _accuracy(figures: dict[str, Any], source: str) -> Accuracy:
-    return Accuracy(
-        float(figures["precision"]),
-        float(figures["recall"]),
-        source,
-        float(figures.get("count_dispersion") or 0.0),
-    )
+    """Stored figures as an Accuracy; figures no detector can have (a run stored before
+    model cards were checked, an edited catalog) are not measured, never a crash."""
+    try:
+        return Accuracy(
+            float(figures["precision"]),
+            float(figures["recall"]),
+            source,
+            float(figures.get("count_dispersion") or 0.0),
+        )
+    except (ValueError, TypeError):  # BadInputError is a ValueError
+        return Accuracy(1.0, 1.0, UNMEASURED)
 
 
 UNMEASURED = "unknown: detector error not measured, intervals too narrow"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field, replace
 from itertools import pairwise
 from pathlib import Path
@@ -232,26 +233,41 @@ def _monitor(
         ),
         detectors=detectors,
     )
-    result.steps, result.episodes = alert_scan(counts, classes, alerts)
+    result.steps, result.episodes = alert_scan(counts, classes, alerts, detectors)
     return result
 
 
 def alert_scan(
-    counts: list[Count], classes: list[str], alerts: AlertConfig
+    counts: list[Count],
+    classes: list[str],
+    alerts: AlertConfig,
+    detectors: dict[str, dict[str, Any]] | None = None,
 ) -> tuple[dict[str, list[Step]], dict[str, list[Episode]]]:
-    """Alert steps and episodes per class over the full-coverage counts (partial ones never)."""
+    """Alert steps and episodes per class over the full-coverage counts (partial ones never).
+
+    ``detectors`` (class → ``detector_record``) give each class's count dispersion, which
+    alerts leave out (``_point``)."""
     steps, episodes = {}, {}
     for cls in classes:
-        series = [_point(c) for c in counts if c.class_name == cls and c.used and not c.partial]
+        d = float((detectors or {}).get(cls, {}).get("count_dispersion") or 0.0)
+        series = [_point(c, d) for c in counts if c.class_name == cls and c.used and not c.partial]
         steps[cls], episodes[cls] = detect_episodes(series, alerts)
     return steps, episodes
 
 
-def _point(c: Count) -> Point:
-    """A used count as an alert observation (used counts are dated and estimated: _counts)."""
+def _point(c: Count, dispersion: float = 0.0) -> Point:
+    """A used count as an alert observation (used counts are dated and estimated: _counts),
+    with the sampling part of its sd only.
+
+    The dispersion measures how a detector's recall and precision differ between *places*
+    (cross-validation pools many sites); at one site that difference mostly persists from
+    date to date and cancels against the site's own baseline, whose spread the alert scale
+    already measures. Counting it again would silence alerts (the thresholds are simulated
+    with sampling noise only: alerts/simulate.py)."""
     if c.acquired_at is None or c.estimate is None or c.sd is None:
         raise ValueError(f"{c.name}: a used {c.class_name} count lacks its date, estimate or sd")
-    return Point(c.acquired_at, c.estimate, c.sd)
+    sampling = math.sqrt(max(c.sd**2 - (dispersion * c.estimate) ** 2, 0.0))
+    return Point(c.acquired_at, c.estimate, sampling)
 
 
 def _view(

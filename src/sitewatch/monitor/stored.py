@@ -25,7 +25,7 @@ from sitewatch.register.site import registrations
 from sitewatch.sites.registry import SiteImage, site_summary
 from sitewatch.store.catalog import Catalog, select_detect_runs
 from sitewatch.store.models import Image, ObjectChange, Observation, Registration, Run
-from sitewatch.uncertainty import Z90, Accuracy
+from sitewatch.uncertainty import Accuracy, sd_of_interval
 
 
 @dataclass
@@ -37,7 +37,8 @@ class StoredMonitoring:
     alerts: AlertConfig
     counts: list[Count]  # time order; images left out carry their reason
     # class → the detector behind its counts: name, version, classes, threshold, held-out
-    # precision/recall (and their source), AP50, AP50:95, count error (``detector_record``)
+    # precision/recall (and their source), count dispersion, AP50, AP50:95, count error
+    # (``detector_record``)
     detectors: dict[str, dict[str, Any]] = field(default_factory=dict)
     steps: dict[str, list[Step]] = field(default_factory=dict)
     episodes: dict[str, list[Episode]] = field(default_factory=dict)
@@ -63,12 +64,15 @@ class StoredMonitoring:
         d = self.detectors.get(class_name)
         if d is None or d.get("precision") is None or d.get("recall") is None:
             return None
-        return Accuracy(
-            float(d["precision"]),
-            float(d["recall"]),
-            str(d["accuracy_source"]),
-            float(d.get("count_dispersion") or 0.0),
-        )
+        try:
+            return Accuracy(
+                float(d["precision"]),
+                float(d["recall"]),
+                str(d["accuracy_source"]),
+                float(d.get("count_dispersion") or 0.0),
+            )
+        except (ValueError, TypeError):  # impossible stored figures: not measured
+            return None
 
 
 def load_monitoring(catalog: Catalog, name: str) -> StoredMonitoring:
@@ -105,7 +109,7 @@ def load_monitoring(catalog: Catalog, name: str) -> StoredMonitoring:
         name, run.id, alerts, counts, detectors,
         images=images, registration=registration, changes=changes,
     )  # fmt: skip
-    result.steps, result.episodes = alert_scan(counts, result.classes, alerts)
+    result.steps, result.episodes = alert_scan(counts, result.classes, alerts, detectors)
     return result
 
 
@@ -161,8 +165,8 @@ def _registration(reg: Registration) -> dict[str, Any]:
 
 
 def _count(o: Observation, image: Image) -> Count:
-    # the stored interval is estimate ± Z90·sd, clipped at zero below: the top gives sd back
-    sd = None if o.high is None or o.estimate is None else (o.high - o.estimate) / Z90
+    # the stored interval's top gives its sd back
+    sd = None if o.high is None or o.estimate is None else sd_of_interval(o.estimate, o.high)
     return Count(
         image.sha256, image.original_name, o.acquired_at, image.date_is_illustrative,
         o.class_name, o.count, o.estimate, sd, o.low, o.high, o.coverage, o.partial, o.used,

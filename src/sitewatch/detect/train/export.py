@@ -106,8 +106,11 @@ def export_onnx(
             class_thresholds=dict(thresholds),
             metrics=metrics,
         )
-    if out.is_dir():  # checked before either file is written: nothing half-done
+    # checked before either file is written: nothing half-done
+    if out.is_dir():
         raise OutputError(out, "is a folder", "give the model file's name, e.g. NAME.onnx")
+    if out.suffix.lower() != ".onnx":  # NAME.json would be overwritten by its own card
+        raise OutputError(out, "a model file's name must end in .onnx", "e.g. NAME.onnx")
     dummy = torch.rand(1, 3, 256, 256)
     # the raw graph goes to a private folder: only the finished model is written beside out
     with tempfile.TemporaryDirectory(prefix="sitewatch-export-") as scratch:

@@ -432,6 +432,7 @@ const SW = (() => {
         ? t.toFixed(2)
         : "each class's own" + (Object.keys(own).length ? " (" + Object.entries(own).map(([c, v]) => `${c} ${v.toFixed(2)}`).join(", ") + ")" : "");
       ownThreshold.disabled = !manual;
+      threshold.setAttribute("aria-valuetext", manual ? t.toFixed(2) : thresholdOut.value);
       const on = new Set([...classBox.querySelectorAll("input:checked")].map((i) => i.value));
       let n = 0;
       for (const d of dets.detections) {
