@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import shutil
 from pathlib import Path
+from typing import Any
 
 
 class SitewatchError(Exception):
@@ -27,6 +28,11 @@ class BadInputError(SitewatchError, ValueError):
         if fix:
             message += f" ({fix})"
         super().__init__(message)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # rebuilt from its own arguments (the default passes the message alone), so an
+        # error raised in a worker process reaches the caller as itself
+        return type(self), (self.path, self.cause, self.fix)
 
 
 class MissingDateError(BadInputError):
@@ -58,10 +64,15 @@ class OutputError(SitewatchError, OSError):
 
     def __init__(self, path: str | Path, cause: str, fix: str | None = None) -> None:
         self.path = str(path)
+        self.cause = cause
+        self.fix = fix
         message = f"cannot write {self.path}: {cause}"
         if fix:
             message += f" ({fix})"
         super().__init__(message)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (self.path, self.cause, self.fix)
 
     @classmethod
     def from_os(cls, path: str | Path, exc: OSError) -> OutputError:
@@ -114,7 +125,11 @@ class MissingDependencyError(SitewatchError, ImportError):
     """An optional extra or system library a feature needs is not installed."""
 
     def __init__(self, feature: str, cause: str, fix: str) -> None:
+        self.feature, self.cause, self.fix = feature, cause, fix
         super().__init__(f"{feature}: {cause} ({fix})")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (self.feature, self.cause, self.fix)
 
 
 class SitewatchWarning(UserWarning):

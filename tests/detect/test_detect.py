@@ -180,14 +180,18 @@ def test_compute_runs_in_other_processes_and_stores_the_same(tmp_path: Path) -> 
     assert _detections(cat, [r.run_id for r in there.results]) == _detections(
         cat, [r.run_id for r in here.results]
     )
-    # a failure inside a worker is that image's error, not the batch's
-    gone = Path(cat.readable_path(images[1]))
-    gone.chmod(0o644)
-    gone.unlink()
+    # a failure inside a worker is that image's error, not the batch's: a stored file
+    # damaged after planning (it exists, so the plan passes; the worker cannot decode it)
+    damaged = Path(cat.readable_path(images[1]))
+    damaged.chmod(0o644)
+    damaged.write_bytes(b"\xff\xd8 not a JPEG any more")
     with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
         mixed = run_detector(cat, images, force=True, executor=pool, threads=1)
     assert [r.error is None for r in mixed.results] == [True, False, True]
-    assert "missing" in str(mixed.results[1].error) or "exist" in str(mixed.results[1].error)
+    # and it arrives as itself: the same error, word for word, as in the caller's process
+    alone = run_detector(cat, [images[1]], force=True).results[0].error
+    assert isinstance(alone, BadInputError)
+    assert type(mixed.results[1].error) is type(alone) and str(mixed.results[1].error) == str(alone)
 
 
 def test_detect_cli_with_worker_processes(tmp_path: Path) -> None:
