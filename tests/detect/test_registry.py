@@ -173,6 +173,8 @@ def test_cli_detects_with_each_model_named(tmp_path: Path) -> None:
 HOSTILE = {
     "metrics-list": ({"metrics": []}, "metrics must be an object"),
     "version-number": ({"version": 1}, "version must be text"),
+    "version-too-long": ({"version": "1." * 40}, "version must be 1…48 characters"),
+    "name-too-long": ({"name": "m" * 129}, "name must be 1…128 characters"),
     "threshold-text": ({"class_thresholds": {"aircraft": "x"}}, "thresholds must be numbers"),
     "zero-gsd": ({"model_gsd_m": 0}, "model_gsd_m must be a GSD"),
     "nan-metric": (
@@ -204,7 +206,7 @@ def test_a_hostile_model_card_is_a_broken_entry_not_a_crash(tmp_path: Path, case
     from sitewatch.detect.model import Detector
 
     info, cause = HOSTILE[case]
-    retag_model(tmp_path / "models" / "bad.onnx", name="bad", **info)
+    retag_model(tmp_path / "models" / "bad.onnx", **({"name": "bad"} | info))
     entries = {e.name: e for e in list_models(tmp_path)}
     assert entries["bad.onnx"].info is None and cause in (entries["bad.onnx"].error or "")
     assert entries["sitewatch-aircraft"].info is not None  # the rest still listed

@@ -64,8 +64,12 @@ class ModelInfo:
         for key in ("name", "version", "licence", "credit", "card"):
             if not isinstance(getattr(self, key), str):
                 raise ValueError(f"{key} must be text")
-        if not self.name.strip() or len(self.name) > 256:
-            raise ValueError("name must be 1…256 characters")
+        # the catalog keeps both with every run (runs.method 128, runs.version 64 with
+        # "+" and 12 hex digits of the file's hash appended)
+        if not self.name.strip() or len(self.name) > 128:
+            raise ValueError("name must be 1…128 characters")
+        if not self.version.strip() or len(self.version) > 48:
+            raise ValueError("version must be 1…48 characters")
         if (
             not isinstance(self.classes, list)
             or not self.classes
