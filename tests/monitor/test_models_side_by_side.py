@@ -11,13 +11,14 @@ import pytest
 from sqlalchemy import select
 
 from sitewatch import monitor_site
+from sitewatch.alerts import AlertConfig
 from sitewatch.claims import check_claim
 from sitewatch.claims.ledger import StoredClaim
 from sitewatch.detect import run_detector, select_images
 from sitewatch.export.layers import site_layers
 from sitewatch.ingest import IngestOptions, ingest
 from sitewatch.monitor.counts import run_accuracy
-from sitewatch.monitor.stored import load_monitoring
+from sitewatch.monitor.stored import StoredMonitoring, load_monitoring
 from sitewatch.report.build import report_dict
 from sitewatch.report.render import write_report
 from sitewatch.sites.registry import site_summary
@@ -251,6 +252,17 @@ def test_runs_stored_before_per_class_figures_read_the_same() -> None:
     assert (run_accuracy(new, "a").precision, run_accuracy(new, "a").recall) == (0.6, 0.5)
     # a class the card has no held-out figures for is unmeasured, not given another's
     assert run_accuracy(new, "b").source.startswith("unknown")
+    # figures no detector can have (stored before cards were checked) are unmeasured too
+    odd = Run(stage="detect", method="m", version="1+abc",
+              parameters={"classes": ["a", "b"],
+                          "per_class": {"a": {"precision": 67.0, "recall": 0.9},
+                                        "b": {"precision": 0.9, "recall": 0.9,
+                                              "count_dispersion": "wide"}}})  # fmt: skip
+    assert run_accuracy(odd, "a").source.startswith("unknown")
+    assert run_accuracy(odd, "b").source.startswith("unknown")
+    percent = {"precision": 67.0, "recall": 0.9, "accuracy_source": "card"}
+    stored = StoredMonitoring("s", 1, AlertConfig(), [], {"a": percent})
+    assert stored.accuracy("a") is None
 
 
 def test_a_dashboard_detect_job_runs_every_model_of_the_site(two_models) -> None:

@@ -80,19 +80,20 @@ def run_accuracy(run: Run, class_name: str | None = None) -> Accuracy:
     if per_class is not None and class_name is not None:
         own = per_class.get(class_name) or {}
         if own.get("precision") and own.get("recall"):
-            return _accuracy(own, f"{label}, {class_name})")
-        return Accuracy(1.0, 1.0, UNMEASURED)
+            return accuracy_of(own, f"{label}, {class_name})") or NOT_MEASURED
+        return NOT_MEASURED
     if run.parameters.get("precision") and run.parameters.get("recall"):
-        return _accuracy(run.parameters, f"{label})")
+        return accuracy_of(run.parameters, f"{label})") or NOT_MEASURED
     metrics = model_metrics(run, class_name)
     if metrics.get("precision") and metrics.get("recall"):
-        return _accuracy(metrics, f"{run.method} model card")
-    return Accuracy(1.0, 1.0, UNMEASURED)
+        return accuracy_of(metrics, f"{run.method} model card") or NOT_MEASURED
+    return NOT_MEASURED
 
 
-def _accuracy(figures: dict[str, Any], source: str) -> Accuracy:
-    """Stored figures as an Accuracy; figures no detector can have (a run stored before
-    model cards were checked, an edited catalog) are not measured, never a crash."""
+def accuracy_of(figures: dict[str, Any], source: str) -> Accuracy | None:
+    """Stored figures (``precision``, ``recall``, ``count_dispersion``) as an Accuracy; None
+    for figures no detector can have (a run stored before model cards were checked, an
+    edited catalog): not measured, never a crash."""
     try:
         return Accuracy(
             float(figures["precision"]),
@@ -100,11 +101,12 @@ def _accuracy(figures: dict[str, Any], source: str) -> Accuracy:
             source,
             float(figures.get("count_dispersion") or 0.0),
         )
-    except (ValueError, TypeError):  # BadInputError is a ValueError
-        return Accuracy(1.0, 1.0, UNMEASURED)
+    except (KeyError, ValueError, TypeError):  # BadInputError is a ValueError
+        return None
 
 
 UNMEASURED = "unknown: detector error not measured, intervals too narrow"
+NOT_MEASURED = Accuracy(1.0, 1.0, UNMEASURED)
 
 
 def model_metrics(run: Run, class_name: str | None = None) -> dict:

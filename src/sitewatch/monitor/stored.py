@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from sitewatch.alerts import AlertConfig, Step
 from sitewatch.alerts.method import Episode
 from sitewatch.dates import day
-from sitewatch.monitor.counts import Count, detector_record
+from sitewatch.monitor.counts import Count, accuracy_of, detector_record
 from sitewatch.monitor.stage import alert_scan
 from sitewatch.register.site import registrations
 from sitewatch.sites.registry import SiteImage, site_summary
@@ -64,15 +64,7 @@ class StoredMonitoring:
         d = self.detectors.get(class_name)
         if d is None or d.get("precision") is None or d.get("recall") is None:
             return None
-        try:
-            return Accuracy(
-                float(d["precision"]),
-                float(d["recall"]),
-                str(d["accuracy_source"]),
-                float(d.get("count_dispersion") or 0.0),
-            )
-        except (ValueError, TypeError):  # impossible stored figures: not measured
-            return None
+        return accuracy_of(d, str(d["accuracy_source"]))
 
 
 def load_monitoring(catalog: Catalog, name: str) -> StoredMonitoring:
