@@ -10,6 +10,8 @@ TORCH  := torch==2.14.1 torchvision==0.29.1
 # and GDAL's command-line tools (ogrinfo, ogr2ogr, gdalinfo: what users open exports with) for tests
 PANGO  := $(VENV)/.installed-pango
 BROWSER:= $(VENV)/.installed-browser
+# PostgreSQL + PostGIS: the suite's second pass runs on a throwaway cluster (tests/pg.py)
+POSTGIS:= $(VENV)/.installed-postgis
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # apt-get install $(1) unless $(2) succeeds; a failure is reported, and what needs it says so
 APT_GET = $(2) || $(SUDO) apt-get install -y -q $(1) || \
@@ -25,17 +27,17 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev,pdf,web,gis]'
+	$(BIN)/pip install --quiet -e '.[dev,pdf,web,gis,postgres,scale]'
 	touch $@
 
 setup-train: $(TRAIN)
 
 $(TRAIN): $(STAMP)
 	$(BIN)/pip install --quiet $(TORCH)
-	$(BIN)/pip install --quiet -e '.[dev,pdf,web,gis,train]'
+	$(BIN)/pip install --quiet -e '.[dev,pdf,web,gis,postgres,scale,train]'
 	touch $@
 
-setup-system: $(PANGO) $(BROWSER)
+setup-system: $(PANGO) $(BROWSER) $(POSTGIS)
 
 $(PANGO): $(STAMP)
 	@$(call APT_GET,libpango-1.0-0 libpangoft2-1.0-0,$(BIN)/python -c "import weasyprint" 2>/dev/null)
@@ -43,6 +45,10 @@ $(PANGO): $(STAMP)
 
 $(BROWSER): $(STAMP)
 	@$(call APT_GET,chromium poppler-utils gdal-bin,command -v chromium >/dev/null && command -v pdftoppm >/dev/null && command -v ogrinfo >/dev/null)
+	touch $@
+
+$(POSTGIS): $(STAMP)
+	@$(call APT_GET,postgresql-15 postgresql-15-postgis-3,ls /usr/share/postgresql/*/extension/postgis.control >/dev/null 2>&1)
 	touch $@
 
 demo: setup $(PANGO)
@@ -117,8 +123,10 @@ format: setup
 	$(BIN)/ruff format src tests bench examples
 	$(BIN)/ruff check --fix src tests bench examples
 
+# the whole suite twice: on SQLite files, then on PostgreSQL + PostGIS
 test: lint setup-train setup-system
 	$(BIN)/python -m pytest
+	SITEWATCH_TEST_BACKEND=postgresql $(BIN)/python -m pytest
 	$(MAKE) check-bare
 
 # the package installed bare (`pip install .`, no extras) runs the core commands, so a

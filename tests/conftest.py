@@ -6,7 +6,7 @@ import json
 import os
 import shutil
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +21,8 @@ from sitewatch.ingest import IngestOptions, ingest
 from sitewatch.monitor.stored import load_monitoring
 from sitewatch.register import register_site
 
+from . import pg
+
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 AIRPORT = EXAMPLES / "airport"
@@ -33,6 +35,34 @@ AIRCRAFT_THRESHOLD = float(
 )
 # screenshots and other files a reviewer may want to look at after a run
 ARTIFACTS = Path(os.environ.get("SITEWATCH_TEST_ARTIFACTS", ROOT / "test-artifacts"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def backend() -> Iterator[pg.Cluster | None]:
+    """The database backend of this run: SQLite files (None), or with
+    ``SITEWATCH_TEST_BACKEND=postgresql`` a throwaway PostGIS cluster in which every
+    workspace a test opens gets a database of its own."""
+    if not pg.enabled():
+        yield None
+        return
+    from sitewatch.config import DEFAULT_WORKSPACE, Settings
+
+    original = Settings.resolve.__func__  # type: ignore[attr-defined]
+    with pg.cluster() as cluster, pytest.MonkeyPatch.context() as mp:
+
+        def resolve(cls, workspace=None, db_url=None):  # type: ignore[no-untyped-def]
+            if not db_url and not os.environ.get("SITEWATCH_DB"):
+                ws = workspace or os.environ.get("SITEWATCH_HOME") or DEFAULT_WORKSPACE
+                cluster.provide(Path(ws))
+            return original(cls, workspace, db_url)
+
+        mp.setattr(Settings, "resolve", classmethod(resolve))
+        yield cluster
+
+
+def sqlite_only(reason: str) -> pytest.MarkDecorator:
+    """Skip a test of SQLite's own behaviour (its file, its journal) in the PostgreSQL run."""
+    return pytest.mark.skipif(pg.enabled(), reason=f"SQLite only: {reason}")
 
 
 @pytest.fixture
@@ -134,11 +164,46 @@ def monitored(tmp_path_factory: pytest.TempPathFactory):
 
 
 def copy_catalog(catalog: Catalog, dest: Path) -> Catalog:
-    """A writable copy of a catalog's workspace (SQLite file, WAL and image store)."""
+    """A writable copy of a catalog's workspace (SQLite file, WAL and image store; on
+    PostgreSQL, its database copied as a template)."""
+    if catalog.engine.dialect.name == "postgresql":
+        from sitewatch.config import URL_FILE
+
+        cluster = pg.ACTIVE
+        assert cluster is not None, "a PostgreSQL catalog outside the backend fixture"
+        catalog.engine.dispose()  # a template database must have no connections
+        cluster.disconnect(cluster.database_of(catalog.workspace))
+        shutil.copytree(catalog.workspace, dest, ignore=shutil.ignore_patterns(URL_FILE))
+        cluster.provide(dest, template=cluster.database_of(catalog.workspace))
+        return Catalog(dest)
     with catalog.engine.connect() as conn:
         conn.exec_driver_sql("PRAGMA wal_checkpoint(FULL)")
     shutil.copytree(catalog.workspace, dest)
     return Catalog(dest)
+
+
+def table_counts(workspace: Path) -> dict[str, int]:
+    """Rows in each of the catalog's tables (read without opening a Catalog, which would
+    close runs it finds dead), and the runs still marked running."""
+    from sqlalchemy import create_engine, inspect
+
+    from sitewatch.config import Settings
+    from sitewatch.store.spatial import POSTGIS_TABLES
+
+    engine = create_engine(Settings.resolve(workspace).db_url)
+    try:
+        with engine.connect() as conn:
+            tables = set(inspect(conn).get_table_names()) - POSTGIS_TABLES
+            counts = {
+                t: conn.exec_driver_sql(f'SELECT count(*) FROM "{t}"').scalar_one()
+                for t in sorted(tables)
+            }
+            counts["running runs"] = conn.exec_driver_sql(
+                "SELECT count(*) FROM runs WHERE status = 'running'"
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    return counts
 
 
 def run_at_once(*targets: Callable[[], object], timeout: float = 120) -> None:

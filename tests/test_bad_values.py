@@ -8,7 +8,6 @@ import hashlib
 import json
 import os
 import signal
-import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from shapely.geometry import box, mapping
 from typer.testing import CliRunner
 
 from sitewatch.cli import app
-from tests.conftest import write_geotiff, write_jpeg
+from tests.conftest import table_counts, write_geotiff, write_jpeg
 
 JOPLIN_AOI = box(-93.5, 36.5, -92.5, 37.5)  # holds write_geotiff's default UTM 15N scene
 LAUGHS = "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
@@ -289,10 +288,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]:
 
 def snapshot(ws: Path) -> dict[str, object]:
     """Row counts of every table, the runs left running, and the stored files."""
-    with sqlite3.connect(ws / "catalog.sqlite") as db:
-        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-        counts = {t: db.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in tables}
-        running = db.execute("SELECT count(*) FROM runs WHERE status = 'running'").fetchone()[0]
+    counts = table_counts(ws)
+    running = counts.pop("running runs")
     files = sorted(
         str(f.relative_to(ws)) for f in (ws / "images").rglob("*") if not f.name.startswith(".")
     )

@@ -55,6 +55,11 @@ class ConflictError(SitewatchError, ValueError):
     """The request contradicts what the catalog already holds."""
 
 
+class RowConflictError(ConflictError):
+    """Another writer saved a row with the same unique key first (the catalog refused the
+    second); the work that hit it may simply be run again."""
+
+
 class StoreError(SitewatchError, RuntimeError):
     """The catalog database cannot be opened, migrated or written."""
 

@@ -7,9 +7,11 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, select
 
 from sitewatch import Catalog
-from sitewatch.errors import NotFoundError, StoreError
+from sitewatch.config import Settings
+from sitewatch.errors import MissingDependencyError, NotFoundError, StoreError
 from sitewatch.store import db
-from sitewatch.store.models import Base, Run
+from sitewatch.store.models import Base, Run, schema_filter
+from tests.conftest import sqlite_only
 
 
 def test_migration_creates_the_schema_the_models_describe(tmp_path: Path) -> None:
@@ -26,7 +28,10 @@ def test_migration_creates_the_schema_the_models_describe(tmp_path: Path) -> Non
     } <= tables
     assert db.current_revision(cat.engine) == db.head_revision(cat.engine)
     with cat.engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        context = MigrationContext.configure(
+            conn, opts={"include_object": schema_filter(conn.dialect.name)}
+        )
+        diff = compare_metadata(context, Base.metadata)
     assert diff == [], f"models and migrations disagree: {diff}"
 
 
@@ -67,9 +72,49 @@ def test_database_url_from_environment(tmp_path: Path, monkeypatch: pytest.Monke
     assert not (tmp_path / "ws" / "catalog.sqlite").exists()
 
 
+@sqlite_only("the PostgreSQL run writes every workspace's catalog.url itself")
+def test_a_workspace_names_its_database_in_catalog_url(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SITEWATCH_DB", raising=False)
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    url = f"sqlite:///{tmp_path / 'shared.sqlite'}"
+    (ws / "catalog.url").write_text(f"  {url}\n")
+    assert Settings.resolve(ws).db_url == url  # every process opening ws finds it
+    assert Settings.resolve(ws, "sqlite:///other.sqlite").db_url == "sqlite:///other.sqlite"
+    monkeypatch.setenv("SITEWATCH_DB", "sqlite:///env.sqlite")
+    assert Settings.resolve(ws).db_url == "sqlite:///env.sqlite"  # explicit, env, file
+    monkeypatch.delenv("SITEWATCH_DB")
+    (ws / "catalog.url").write_text("\n")  # empty: the workspace's own SQLite file
+    assert Settings.resolve(ws).db_url == f"sqlite:///{ws.resolve() / 'catalog.sqlite'}"
+
+
 def test_unusable_database_url_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="cannot"):
         Catalog(tmp_path / "ws", db_url="nosuchdialect://x")
+    with pytest.raises(StoreError, match="is not a URL") as info:
+        Catalog(tmp_path / "ws", db_url="not a url at all: s3cret")
+    assert "s3cret" not in str(info.value)
+
+
+def test_a_missing_driver_names_the_extra_and_hides_the_password(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_psycopg(name: str, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if name.split(".")[0] == "psycopg":
+            raise ModuleNotFoundError("No module named 'psycopg'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_psycopg)
+    url = "postgresql+psycopg://analyst:s3cret@db.example.org/sitewatch"
+    with pytest.raises(MissingDependencyError, match=r"sitewatch\[postgres\]") as info:
+        Catalog(tmp_path / "ws", db_url=url)
+    assert "s3cret" not in str(info.value) and "db.example.org" in str(info.value)
 
 
 def test_unknown_site_names_the_known_ones(catalog: Catalog) -> None:

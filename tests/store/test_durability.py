@@ -23,7 +23,8 @@ from sitewatch.hashing import sha256_file
 from sitewatch.ingest import IngestOptions, ingest
 from sitewatch.store.check import Problem, check
 from sitewatch.store.models import Image, Run, RunStatus
-from tests.conftest import run_at_once
+from tests import pg
+from tests.conftest import run_at_once, sqlite_only
 
 PY = sys.executable
 
@@ -55,6 +56,7 @@ def assert_intact(catalog: Catalog, expected: set[str]) -> None:
 
 
 def cli(*args: str, workspace: Path) -> subprocess.Popen[str]:
+    pg.prepare(workspace)
     return subprocess.Popen(
         [PY, "-m", "sitewatch.cli", "--workspace", str(workspace), *args],
         stdout=subprocess.PIPE,
@@ -140,9 +142,10 @@ def test_ingest_flushes_the_file_and_its_folder_before_the_row_is_committed(
 
 
 # -- 2. kill -9 during migrations ----------------------------------------------------------------
-def _migrate_in_child(db_path: Path, kill_at: int) -> tuple[int, int]:
-    """Migrate ``db_path`` in a forked child that SIGKILLs itself at its ``kill_at``-th SQL
-    statement (0: never). Returns (wait status, statements executed when not killed)."""
+def _migrate_in_child(db_path: Path | str, kill_at: int) -> tuple[int, int]:
+    """Migrate ``db_path`` (a SQLite file, or a database URL) in a forked child that
+    SIGKILLs itself at its ``kill_at``-th SQL statement (0: never). Returns (wait status,
+    statements executed when not killed)."""
     from sqlalchemy.engine import Engine
 
     from sitewatch.store import db
@@ -159,7 +162,8 @@ def _migrate_in_child(db_path: Path, kill_at: int) -> tuple[int, int]:
 
         try:
             event.listen(Engine, "before_cursor_execute", count)
-            db.upgrade(db.make_engine(f"sqlite:///{db_path}"))
+            url = db_path if isinstance(db_path, str) else f"sqlite:///{db_path}"
+            db.upgrade(db.make_engine(url))
             os.write(write, str(seen[0]).encode())
         finally:
             os._exit(0)
@@ -203,10 +207,12 @@ def _sweep(tmp_path: Path, template: Path | None, rows: dict[str, int]) -> int:
     return len(points)
 
 
+@sqlite_only("kills pysqlite migrations statement by statement")
 def test_kill_at_any_point_of_a_first_run_leaves_a_usable_catalog(tmp_path: Path) -> None:
     assert _sweep(tmp_path, None, {"images": 0, "runs": 0}) >= 20
 
 
+@sqlite_only("kills pysqlite migrations statement by statement")
 def test_kill_at_any_point_of_an_upgrade_keeps_the_data(tmp_path: Path) -> None:
     """A catalog with data at revision 0001, upgraded to head with kills along the way."""
     from alembic import command
@@ -228,6 +234,36 @@ def test_kill_at_any_point_of_an_upgrade_keeps_the_data(tmp_path: Path) -> None:
     assert _sweep(tmp_path, old, {"runs": 1, "sites": 1}) >= 5
 
 
+@pytest.mark.skipif(not pg.enabled(), reason="PostgreSQL's transactional DDL (its own run)")
+def test_kill_during_a_postgresql_migration_leaves_the_old_revision(tmp_path: Path) -> None:
+    """PostgreSQL runs every migration in one transaction: a kill at any statement leaves
+    an empty database (no half-made tables), and the next open migrates it to head."""
+    from sitewatch.store import db
+
+    assert pg.ACTIVE is not None
+    probe = pg.ACTIVE.provide(tmp_path / "probe", template=pg.EMPTY)
+    status, total = _migrate_in_child(probe, 0)
+    assert os.waitstatus_to_exitcode(status) == 0 and total >= 20
+    for k in range(1, total + 1, max(1, total // 8)):  # eight points across the migration
+        ws = tmp_path / f"kill{k}"
+        url = pg.ACTIVE.provide(ws, template=pg.EMPTY)
+        status, _ = _migrate_in_child(url, k)
+        assert os.waitstatus_to_exitcode(status) == -signal.SIGKILL, k
+        engine = db.make_engine(url)
+        with engine.connect() as conn:  # nothing of the killed transaction is left
+            assert (
+                conn.exec_driver_sql(
+                    "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public' "
+                    "AND table_type = 'BASE TABLE' AND table_name <> 'spatial_ref_sys'"
+                ).scalar_one()
+                == 0
+            ), k
+        engine.dispose()
+        catalog = Catalog(ws)
+        assert db.current_revision(catalog.engine) == db.head_revision(catalog.engine)
+        catalog.close()
+
+
 def test_two_processes_creating_one_catalog_at_once_both_succeed(tmp_path: Path) -> None:
     for round_ in range(2):
         ws = tmp_path / f"ws{round_}"
@@ -247,6 +283,7 @@ def test_a_killed_commands_run_is_closed_as_interrupted(tmp_path: Path) -> None:
         "cat.start_run('detect', 'm', '1', {})\n"
         "os.kill(os.getpid(), signal.SIGKILL)\n"
     )
+    pg.prepare(ws)
     killed = subprocess.run([PY, "-c", code, str(ws)], capture_output=True, timeout=60)
     assert killed.returncode == -signal.SIGKILL
     catalog = Catalog(ws)
@@ -457,6 +494,7 @@ def test_check_lists_the_runs_closed_when_the_catalog_was_opened(tmp_path: Path)
         "Catalog(sys.argv[1]).start_run('monitor', 'm', '1', {})\n"
         "os.kill(os.getpid(), signal.SIGKILL)\n"
     )
+    pg.prepare(ws)
     subprocess.run([PY, "-c", code, str(ws)], capture_output=True, timeout=60)
     proc = cli("check", workspace=ws)
     out, _err = proc.communicate(timeout=60)

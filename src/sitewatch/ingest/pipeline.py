@@ -13,13 +13,14 @@ from pathlib import Path
 from typing import Literal
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from sitewatch import __version__
 from sitewatch.errors import (
     BadInputError,
     MissingDateError,
+    RowConflictError,
     SitewatchError,
     StoreError,
     describe_os_error,
@@ -246,7 +247,7 @@ def _ingest_one(catalog: Catalog, path: Path, options: IngestOptions, run_id: in
                 if options.site and options.site not in sites:
                     link(s, image, catalog.get_site(s, options.site), LinkMethod.EXPLICIT)
                     sites.append(options.site)
-        except IntegrityError:
+        except RowConflictError:
             # Another writer committed the same content first: "already present" (below).
             # Keep the file placed here only if that row's file is this very one.
             with catalog.session() as s:
@@ -265,7 +266,7 @@ def _ingest_one(catalog: Catalog, path: Path, options: IngestOptions, run_id: in
             return FileOutcome(path, IngestStatus.INGESTED, message, sha, tuple(sites))
     with catalog.session() as s:  # outside the lock: restoring a lost file takes it
         existing = s.scalar(select(Image).where(Image.sha256 == sha))
-        assert existing is not None  # the IntegrityError above: another writer committed it
+        assert existing is not None  # the RowConflictError above: another writer committed it
         return _duplicate(catalog, s, existing, source, options)
 
 

@@ -73,7 +73,10 @@ def load_monitoring(catalog: Catalog, name: str) -> StoredMonitoring:
     with catalog.session() as s:
         site = catalog.get_site(s, name)
         rows = s.execute(
-            select(Observation, Image).join(Image).where(Observation.site_id == site.id)
+            select(Observation, Image)
+            .join(Image)
+            .where(Observation.site_id == site.id)
+            .order_by(Observation.id)
         ).all()
         if not rows:
             return _unmonitored(name, images)
@@ -92,6 +95,7 @@ def load_monitoring(catalog: Catalog, name: str) -> StoredMonitoring:
             select(ObjectChange.before_image_id, ObjectChange.after_image_id, ObjectChange.kind,
                    func.count()).where(ObjectChange.site_id == site.id)
             .group_by(ObjectChange.before_image_id, ObjectChange.after_image_id, ObjectChange.kind)
+            .order_by(ObjectChange.before_image_id, ObjectChange.after_image_id, ObjectChange.kind)
         ).all()  # fmt: skip
         for before, after, kind, n in tallies:
             pair = changes.setdefault((sha[before], sha[after]), {})

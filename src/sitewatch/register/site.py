@@ -413,7 +413,9 @@ def _fill(row: Registration, res: ImageRegistration, run_id: int, session: Sessi
 
 def registrations(session: Session, site: Site) -> dict[int, Registration]:
     """The stored registration of each image of a site, by image id."""
-    rows = session.scalars(select(Registration).where(Registration.site_id == site.id))
+    rows = session.scalars(
+        select(Registration).where(Registration.site_id == site.id).order_by(Registration.id)
+    )
     return {r.image_id: r for r in rows}
 
 

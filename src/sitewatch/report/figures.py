@@ -50,11 +50,13 @@ def pair_figure(
         regs = registrations(s, site)
         images = {sha: catalog.find_image(s, sha) for sha in (before, after)}
         rows = s.scalars(
-            select(ObjectChange).where(
+            select(ObjectChange)
+            .where(
                 ObjectChange.site_id == site.id,
                 ObjectChange.before_image_id == images[before].id,
                 ObjectChange.after_image_id == images[after].id,
             )
+            .order_by(ObjectChange.id)
         ).all()
         ids = {r.before_detection_id for r in rows} | {r.after_detection_id for r in rows}
         boxes = {

@@ -171,7 +171,10 @@ def site_summary(catalog: Catalog, name: str) -> SiteSummary:
             ).all()
         )
         rows = s.execute(
-            select(Image, ImageSite).join(ImageSite).where(ImageSite.site_id == site.id)
+            select(Image, ImageSite)
+            .join(ImageSite)
+            .where(ImageSite.site_id == site.id)
+            .order_by(ImageSite.id)
         ).all()
         selection = select_detect_runs(s, [img.id for img, _ln in rows])
         detected = {img.id: _detected(s, image_runs(selection, img.id)) for img, _ln in rows}

@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import ColumnElement, case, func, select
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from sitewatch.config import Settings
-from sitewatch.errors import ConflictError, NotFoundError, OutputError
+from sitewatch.errors import ConflictError, NotFoundError, OutputError, RowConflictError
 from sitewatch.files import owner_alive, owner_tag
 from sitewatch.hashing import sha256_file
 from sitewatch.store import db
@@ -49,7 +49,12 @@ class Catalog:
         try:
             with self._sessions() as session, session.begin():
                 yield session
-        except OperationalError as exc:
+        except IntegrityError as exc:
+            raise RowConflictError(
+                f"another writer saved the same row first ({db.first_line(exc)}); "
+                "nothing of this change was saved: run it again"
+            ) from exc
+        except DBAPIError as exc:  # unreachable, full, damaged (a table missing), …
             raise db.storage_error(self.engine, exc) from exc
 
     def close(self) -> None:

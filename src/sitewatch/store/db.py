@@ -8,12 +8,13 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.pool import ConnectionPoolEntry, NullPool
 
-from sitewatch.errors import StoreError, describe_os_error, is_disk_full
+from sitewatch.errors import MissingDependencyError, StoreError, describe_os_error, is_disk_full
+from sitewatch.store import spatial
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -38,18 +39,38 @@ def _sqlite_pragmas(
 def make_engine(url: str) -> Engine:
     """Create an engine; SQLite gets foreign keys, WAL and a busy timeout."""
     try:
-        engine = create_engine(url, future=True)
-    except (SQLAlchemyError, ImportError) as exc:
-        raise StoreError(f"cannot use database URL {url!r}: {exc}") from exc
+        shown = repr(make_url(url))  # the password masked
+    except (SQLAlchemyError, ValueError) as exc:
+        raise StoreError(
+            "the catalog's database URL is not a URL (SITEWATCH_DB, --db or the workspace's "
+            "catalog.url): write it as dialect+driver://user@host/name"
+        ) from exc
+    try:
+        engine = create_engine(url, future=True, pool_pre_ping=True)
+    except ImportError as exc:  # the URL's driver is not installed
+        extra = " (pip install 'sitewatch[postgres]')" if "postgres" in url.split(":")[0] else ""
+        raise MissingDependencyError(
+            f"the catalog at {shown}", str(exc), f"install its database driver{extra}"
+        ) from exc
+    except SQLAlchemyError as exc:
+        raise StoreError(f"cannot use database URL {shown}: {exc}") from exc
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+    elif engine.dialect.name == "postgresql":
+        spatial.register_reflection()
     return engine
+
+
+def first_line(exc: BaseException) -> str:
+    """The database's own message, without the SQL or the context lines drivers add."""
+    text = str(getattr(exc, "orig", exc)).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def storage_error(engine: Engine, exc: BaseException) -> StoreError:
     """One line for a database failure; a full disk is named as such, with the space left."""
     where = engine.url.database if engine.dialect.name == "sqlite" else None
-    text = str(getattr(exc, "orig", exc))
+    text = first_line(exc)
     if where and is_disk_full(exc, where):
         cause, fix = describe_os_error(where, exc)
         return StoreError(f"cannot write the catalog {where}: {cause} ({fix}); nothing was saved")

@@ -1,4 +1,5 @@
-"""Linking images to sites: explicitly, or by footprint ∩ AOI for georeferenced ones."""
+"""Linking images to sites: explicitly, or by footprint ∩ AOI for georeferenced ones (found
+in the database's spatial index on PostGIS, then tested exactly here)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,12 @@ from sqlalchemy.orm import Session
 
 from sitewatch import geo
 from sitewatch.errors import ConflictError
+from sitewatch.store import spatial
 from sitewatch.store.models import Image, ImageSite, LinkMethod, Site, SiteKind
+
+
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
 
 
 def site_coverage(site: Site, image: Image) -> float | None:
@@ -43,7 +49,9 @@ def auto_link_image(session: Session, image: Image) -> list[str]:
         return []
     footprint = geo.load_wkt(image.footprint_wgs84_wkt)
     linked = []
-    for site in session.scalars(select(Site).where(Site.kind == SiteKind.GEO)):
+    query = select(Site).where(Site.kind == SiteKind.GEO).order_by(Site.id)
+    near = spatial.overlapping(Site.aoi_wgs84_wkt, image.footprint_wgs84_wkt, _dialect(session))
+    for site in session.scalars(query if near is None else query.where(near)):
         assert site.aoi_wgs84_wkt is not None  # every geo site has an AOI (add_geo_site)
         if geo.load_wkt(site.aoi_wgs84_wkt).intersection(footprint).area > 0 and link(
             session, image, site, LinkMethod.FOOTPRINT
@@ -58,7 +66,9 @@ def auto_link_site(session: Session, site: Site) -> int:
         raise ValueError(f"site {site.name!r} has no AOI: only geo sites link by footprint")
     aoi = geo.load_wkt(site.aoi_wgs84_wkt)
     count = 0
-    for image in session.scalars(select(Image).where(Image.footprint_wgs84_wkt.is_not(None))):
+    query = select(Image).where(Image.footprint_wgs84_wkt.is_not(None)).order_by(Image.id)
+    near = spatial.overlapping(Image.footprint_wgs84_wkt, site.aoi_wgs84_wkt, _dialect(session))
+    for image in session.scalars(query if near is None else query.where(near)):
         assert image.footprint_wgs84_wkt is not None  # the query selects only these
         if aoi.intersection(geo.load_wkt(image.footprint_wgs84_wkt)).area > 0 and link(
             session, image, site, LinkMethod.FOOTPRINT

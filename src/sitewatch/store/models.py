@@ -1,12 +1,13 @@
 """Catalog tables (SQLAlchemy 2 declarative).
 
-Geometries are stored as WKT text so the same schema runs on SQLite and PostgreSQL; a
-PostGIS migration can add indexed geometry columns beside them without a rewrite.
-Times are stored as UTC.
+Map geometries (``*_wgs84_wkt``) are WKT text on SQLite and GiST-indexed PostGIS geometries
+on PostgreSQL (``store.spatial``); Python sees WKT on both. Geometries in pixels or in an
+image's own CRS stay text. Times are stored as UTC.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -18,6 +19,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -26,6 +28,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from sitewatch.store.spatial import MAP_GEOMETRY, POSTGIS_TABLES
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -143,7 +147,7 @@ class Image(Base):
     crs_epsg: Mapped[int | None] = mapped_column(Integer)
     transform: Mapped[list[float] | None] = mapped_column(JSON)  # affine a, b, c, d, e, f
     footprint_native_wkt: Mapped[str | None] = mapped_column(Text)
-    footprint_wgs84_wkt: Mapped[str | None] = mapped_column(Text)
+    footprint_wgs84_wkt: Mapped[str | None] = mapped_column(MAP_GEOMETRY)
     gsd_m: Mapped[float | None] = mapped_column(Float)
     gsd_source: Mapped[str | None] = mapped_column(String(32))
     # Time and provenance.
@@ -176,7 +180,7 @@ class Site(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(128), unique=True)
     kind: Mapped[str] = mapped_column(String(8))  # SiteKind
-    aoi_wgs84_wkt: Mapped[str | None] = mapped_column(Text)
+    aoi_wgs84_wkt: Mapped[str | None] = mapped_column(MAP_GEOMETRY)
     reference_image_id: Mapped[int | None] = mapped_column(ForeignKey("images.id"))
     frame_polygon_wkt: Mapped[str | None] = mapped_column(Text)  # pixels of the reference
     notes: Mapped[str | None] = mapped_column(Text)
@@ -184,7 +188,7 @@ class Site(Base):
 
     reference_image: Mapped[Image | None] = relationship()
     image_links: Mapped[list[ImageSite]] = relationship(
-        back_populates="site", cascade="all, delete-orphan"
+        back_populates="site", cascade="all, delete-orphan", order_by="ImageSite.id"
     )
 
 
@@ -256,7 +260,7 @@ class Detection(Base):
     y0: Mapped[float] = mapped_column(Float)
     x1: Mapped[float] = mapped_column(Float)
     y1: Mapped[float] = mapped_column(Float)
-    geometry_wgs84_wkt: Mapped[str | None] = mapped_column(Text)
+    geometry_wgs84_wkt: Mapped[str | None] = mapped_column(MAP_GEOMETRY)
 
 
 class Registration(Base):
@@ -387,3 +391,27 @@ class ClaimSource(Base):
     quote: Mapped[str | None] = mapped_column(Text)
 
     claim: Mapped[Claim] = relationship(back_populates="sources")
+
+
+# spatial indexes of the map geometries: PostGIS only (SQLite tests geometry in Python)
+for _column in (Image.footprint_wgs84_wkt, Site.aoi_wgs84_wkt, Detection.geometry_wgs84_wkt):
+    Index(
+        f"gix_{_column.class_.__tablename__}_{_column.key}",
+        _column,
+        postgresql_using="gist",
+    ).ddl_if(dialect="postgresql")
+
+
+def schema_filter(dialect: str) -> Callable[[Any, str | None, str, bool, Any], bool]:
+    """What schema comparison (Alembic's ``include_object``) should look at on ``dialect``:
+    the catalog's own tables, not the ones PostGIS keeps in the same schema, and the spatial
+    indexes only where they exist (PostgreSQL)."""
+
+    def include(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+        if type_ == "table" and reflected and compare_to is None:
+            return name not in POSTGIS_TABLES
+        if type_ == "index" and (name or "").startswith("gix_"):
+            return dialect == "postgresql"
+        return True
+
+    return include

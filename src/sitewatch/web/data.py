@@ -85,7 +85,9 @@ def _site_info(catalog: Catalog, name: str) -> dict[str, Any]:
         site = catalog.get_site(s, name)
         ref = site.reference_image
         regs = registrations(s, site)
-        images = s.scalars(select(Image).join(ImageSite).where(ImageSite.site_id == site.id)).all()
+        images = s.scalars(
+            select(Image).join(ImageSite).where(ImageSite.site_id == site.id).order_by(Image.id)
+        ).all()
         dates = sorted(im.acquired_at for im in images if im.acquired_at)
         frame = None
         if ref is not None:

@@ -3,7 +3,7 @@
 from alembic import context
 from sqlalchemy import Connection
 
-from sitewatch.store.models import Base
+from sitewatch.store.models import Base, schema_filter
 
 config = context.config
 
@@ -14,6 +14,7 @@ def _run(connection: Connection) -> None:
         target_metadata=Base.metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=schema_filter(connection.dialect.name),
     )
     with context.begin_transaction():
         context.run_migrations()
