@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -29,11 +27,6 @@ from sitewatch.cli_export import export as export_command
 from sitewatch.cli_models import models_app
 from sitewatch.cli_train import train_app
 from sitewatch.errors import BadInputError, SitewatchError
-
-if TYPE_CHECKING:
-    from concurrent.futures import Executor
-
-    pass
 
 app = typer.Typer(
     help="Monitor named sites in very-high-resolution satellite imagery.",
@@ -359,23 +352,6 @@ def labels_export(
         out.print(f"  {escape(line)}", highlight=False)
 
 
-@contextmanager
-def worker_pool(workers: int) -> Iterator[tuple[Executor | None, int | None]]:
-    """A process pool for ``workers`` > 1 (each process gets its share of the cores), or
-    none: compute in this process."""
-    if workers == 1:
-        yield None, None
-        return
-    import multiprocessing
-    import os
-    from concurrent.futures import ProcessPoolExecutor
-
-    # spawn, not fork: a forked child would inherit this process's open database connection
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
-        yield pool, max(1, (os.cpu_count() or 1) // workers)
-
-
 @app.command()
 @fails_cleanly
 def detect(
@@ -404,17 +380,26 @@ def detect(
     overlap: Annotated[int, typer.Option(help="Tile overlap in model pixels.")] = 160,
     workers: Annotated[
         int,
-        typer.Option(help="Images computed at once in worker processes (1: in this one)."),
+        typer.Option(
+            help="Images computed at once on a local Dask cluster of this many worker "
+            "processes (1: in this process; needs sitewatch[scale])."
+        ),
     ] = 1,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            help="Compute on the Dask cluster at this address (tcp://HOST:PORT); its "
+            "workers must see the image store at the same path (docs/SCALE.md)."
+        ),
+    ] = None,
 ) -> None:
     """Detect objects on whole scenes; results go to the catalog (and GeoJSON/COCO/CSV)."""
+    from sitewatch.cluster import compute_on
     from sitewatch.detect import TileSpec, run_detector, select_images
     from sitewatch.detect.registry import resolve_model
     from sitewatch.export import export_detections
 
     spec = TileSpec(tile, overlap)  # checks itself before the catalog is touched
-    if not 1 <= workers <= 64:
-        raise BadInputError("--workers", f"{workers} is not in 1…64")
     cat = catalog()
     # every model named is checked before any image is read: a typo fails up front
     models: list[tuple[str, str | Path | None]] = [
@@ -439,12 +424,17 @@ def detect(
                 highlight=False,
             )
 
-        with worker_pool(workers) as (pool, threads):
+        with compute_on(workers, scheduler) as where:
+            if where.executor is not None:
+                dashboard = f"; Dask dashboard {where.dashboard}" if where.dashboard else ""
+                out.print(f"computing on {escape(where.where)}{escape(dashboard)}", highlight=False)
             for label, ref in models:
                 if len(models) > 1:
                     out.print(f"model {escape(label)}:", highlight=False)
                 reports.append(
-                    run_detector(cat, chosen, ref, force, spec, shown, tiles, pool, threads)
+                    run_detector(
+                        cat, chosen, ref, force, spec, shown, tiles, where.executor, where.threads
+                    )
                 )
     for report in reports:
         thresholds = ", ".join(f"{c} {t:.2f}" for c, t in report.thresholds.items())

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import Executor
+from concurrent.futures import Executor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ import numpy as np
 from sqlalchemy import func, select
 
 from sitewatch import geo
+from sitewatch.cluster import worker_threads
 from sitewatch.detect.infer import SceneDetections, TileSpec, detect_scene
 from sitewatch.detect.model import Detector, ModelInfo
 from sitewatch.detect.registry import resolve_model
@@ -172,9 +173,10 @@ _DETECTORS: dict[tuple[str, str, int | None], Detector] = {}
 
 def _detector(task: DetectTask) -> Detector:
     """The task's model in a worker process, loaded once (kept between its tasks)."""
-    key = (task.model_path, task.model_sha256, task.threads)
+    threads = task.threads or worker_threads()  # on a remote cluster: this worker's share
+    key = (task.model_path, task.model_sha256, threads)
     if key not in _DETECTORS:
-        detector = Detector(task.model_path, threads=task.threads)
+        detector = Detector(task.model_path, threads=threads)
         if detector.sha256 != task.model_sha256:
             raise BadInputError(task.model_path, "the model file changed since detect started")
         _DETECTORS[key] = detector
@@ -226,42 +228,51 @@ def run_detector(
         {cls: info.threshold_for(cls) for cls in info.classes},
     )
     steps = plan(catalog, images, detector, force, spec, threads)
+    results: dict[int, ImageResult] = {}
+
+    def finish(i: int, result: ImageResult) -> None:
+        results[i] = result
+        if on_image:
+            on_image(result)
+
+    for i, step in enumerate(steps):
+        if not isinstance(step, DetectTask):
+            finish(i, step)  # a stored result reused, or an image that cannot be read
+        elif executor is None:
+            start = time.perf_counter()
+            try:
+                done = compute(step, on_tiles, detector)
+                finish(i, store(catalog, step, done, info, detector.version))
+            except SitewatchError as exc:
+                finish(i, _failed(step, start, exc))
     if executor is not None:
+        start = time.perf_counter()
         futures = {
-            i: executor.submit(compute, step)
+            executor.submit(compute, step): i
             for i, step in enumerate(steps)
             if isinstance(step, DetectTask)
         }
-    for i, step in enumerate(steps):
-        if isinstance(step, DetectTask):
-            start = time.perf_counter()
+        # stored as each finishes: a slow image holds back no other, and a client killed
+        # midway keeps every image stored so far (the next run reuses them)
+        for future in as_completed(futures):
+            i = futures[future]
+            step = steps[i]
+            assert isinstance(step, DetectTask)
             try:
-                done = (
-                    futures[i].result()
-                    if executor is not None
-                    else compute(step, on_tiles, detector)
-                )
-                result = store(catalog, step, done, info, detector.version)
+                finish(i, store(catalog, step, future.result(), info, detector.version))
             except SitewatchError as exc:
-                result = ImageResult(
-                    step.sha256, step.name, None, 0, False, time.perf_counter() - start, exc
-                )
-            except Exception as exc:
-                if executor is None:
-                    raise  # in this process a bug keeps its traceback
-                # a worker killed (out of memory) or failing in a library: that image's error
+                finish(i, _failed(step, start, exc))
+            except Exception as exc:  # a worker killed (out of memory) or failing in a library
                 failed = SitewatchError(
                     f"{step.name}: detection failed in a worker ({type(exc).__name__}: {exc})"
                 )
-                result = ImageResult(
-                    step.sha256, step.name, None, 0, False, time.perf_counter() - start, failed
-                )
-        else:
-            result = step
-        report.results.append(result)
-        if on_image:
-            on_image(result)
+                finish(i, _failed(step, start, failed))
+    report.results.extend(results[i] for i in range(len(steps)))
     return report
+
+
+def _failed(task: DetectTask, start: float, error: SitewatchError) -> ImageResult:
+    return ImageResult(task.sha256, task.name, None, 0, False, time.perf_counter() - start, error)
 
 
 def run_parameters(info: ModelInfo) -> dict[str, Any]:

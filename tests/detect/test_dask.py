@@ -1,0 +1,156 @@
+"""Detection on Dask: a local cluster (--workers), an existing one (--scheduler), and the
+faults a cluster meets: a worker killed mid-run, a client killed mid-run."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from typer.testing import CliRunner
+
+import sitewatch
+from sitewatch.cli import app
+from sitewatch.detect import run_detector, select_images
+from sitewatch.store.models import Detection, Run
+from tests import pg
+from tests.conftest import AIRPORT
+
+distributed = pytest.importorskip("distributed", reason="Dask is the scale extra")
+
+SCENE = AIRPORT / "ef92f434-c41b-4423-9218-4514c49f00c6.jpg"
+IMAGES = len(list(AIRPORT.glob("*.jpg")))
+
+
+@pytest.fixture
+def apt(tmp_path: Path) -> sitewatch.Catalog:
+    cat = sitewatch.Catalog(tmp_path / "ws")
+    sitewatch.add_frame_site(cat, "apt", SCENE)
+    sitewatch.ingest(cat, [AIRPORT], sitewatch.IngestOptions(site="apt"))
+    yield cat
+    cat.close()
+
+
+@pytest.fixture
+def cluster() -> Iterator[distributed.LocalCluster]:
+    """An existing Dask cluster (two worker processes), as `dask scheduler` would run."""
+    import logging
+
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+        silence_logs=logging.ERROR,
+    ) as c:  # fmt: skip
+        yield c
+
+
+def ok_runs(cat: sitewatch.Catalog) -> dict[int, int]:
+    """Image id → its number of ok detect runs."""
+    with cat.session() as s:
+        rows = s.execute(
+            select(Run.image_id, func.count())
+            .where(Run.stage == "detect", Run.status == "ok")
+            .group_by(Run.image_id)
+        ).all()
+    return {image: n for image, n in rows}
+
+
+def counts(cat: sitewatch.Catalog, run_ids: list[int | None]) -> list[int]:
+    with cat.session() as s:
+        return [s.scalar(select(func.count()).where(Detection.run_id == r)) or 0 for r in run_ids]
+
+
+def test_detect_on_an_existing_cluster_stores_what_this_process_computes(
+    apt: sitewatch.Catalog, cluster: distributed.LocalCluster
+) -> None:
+    images = select_images(apt, site="apt")
+    here = run_detector(apt, images)
+    run = CliRunner().invoke(
+        app,
+        ["--workspace", str(apt.workspace), "detect", "--site", "apt", "--force",
+         "--scheduler", cluster.scheduler_address],
+    )  # fmt: skip
+    assert run.exit_code == 0, run.output
+    assert f"computing on {cluster.scheduler_address}" in run.output
+    assert run.output.count("detected (") == IMAGES
+    assert all(n == 2 for n in ok_runs(apt).values())  # one run here, one on the cluster
+    with apt.session() as s:
+        there = [
+            s.scalar(
+                select(Run.id)
+                .where(Run.stage == "detect", Run.status == "ok", Run.id != r.run_id)
+                .where(Run.image_id == s.get(Run, r.run_id).image_id)
+            )
+            for r in here.results
+        ]
+    assert counts(apt, there) == counts(apt, [r.run_id for r in here.results])
+
+
+def test_a_worker_killed_mid_run_loses_and_repeats_nothing(
+    apt: sitewatch.Catalog, cluster: distributed.LocalCluster
+) -> None:
+    images = select_images(apt, site="apt")
+    with distributed.Client(cluster, set_as_default=False) as client:
+        pids = list(client.run(os.getpid).values())
+        killed = threading.Event()
+
+        def kill_one(_result: object) -> None:  # after the first image is stored
+            if not killed.is_set():
+                killed.set()
+                os.kill(pids[0], signal.SIGKILL)
+
+        report = run_detector(
+            apt, images, force=True, on_image=kill_one,
+            executor=client.get_executor(), threads=1,
+        )  # fmt: skip
+    assert killed.is_set() and report.ok, [r.error for r in report.results]
+    runs = ok_runs(apt)
+    assert len(runs) == IMAGES and set(runs.values()) == {1}  # each image exactly once
+    assert all(r.count > 0 for r in report.results)
+
+
+def test_a_client_killed_mid_run_resumes_without_redoing_finished_images(
+    apt: sitewatch.Catalog,
+) -> None:
+    ws = apt.workspace
+    pg.prepare(ws)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sitewatch.cli", "--workspace", str(ws), "detect", "--site",
+         "apt", "--workers", "2"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    for line in proc.stdout:  # kill -9 once the first image is stored
+        if "detected (" in line:
+            proc.send_signal(signal.SIGKILL)
+            break
+    proc.wait(timeout=120)
+    assert proc.returncode == -signal.SIGKILL
+    done = ok_runs(apt)
+    assert 1 <= len(done) < IMAGES or len(done) == IMAGES
+    rerun = CliRunner().invoke(
+        app, ["--workspace", str(ws), "detect", "--site", "apt", "--workers", "2"]
+    )
+    assert rerun.exit_code == 0, rerun.output
+    assert rerun.output.count("stored result reused") >= len(done)
+    runs = ok_runs(apt)
+    assert len(runs) == IMAGES and set(runs.values()) == {1}  # nothing done twice
+
+
+def test_bad_cluster_options_are_one_line(apt: sitewatch.Catalog) -> None:
+    ws = str(apt.workspace)
+    for args, says in (
+        (["--workers", "0"], "--workers"),
+        (["--workers", "65"], "--workers"),
+        (["--scheduler", "not an address"], "is not a Dask scheduler address"),
+        (["--scheduler", "tcp://127.0.0.1:9"], "cannot reach the Dask scheduler"),
+    ):
+        run = CliRunner().invoke(app, ["--workspace", ws, "detect", "--site", "apt", *args])
+        assert run.exit_code == 1, (args, run.output)
+        assert says in run.output and len(run.output.strip().splitlines()) == 1, run.output
+    assert ok_runs(apt) == {}  # nothing was run
