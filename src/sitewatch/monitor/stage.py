@@ -24,6 +24,7 @@ from sitewatch.register.site import registrations, site_polygon
 from sitewatch.store.catalog import Catalog, image_runs, select_detect_runs
 from sitewatch.store.models import Episode as EpisodeRow
 from sitewatch.store.models import Image, ObjectChange, Observation, Run, Site
+from sitewatch.store.serial import Lock, serialise
 from sitewatch.uncertainty import estimate, interval
 
 MAX_CHIPS = 40  # per pair of dates
@@ -422,7 +423,9 @@ def _date(image: Image) -> str:
 
 def _store(s: Session, site: Site, run_id: int, result: MonitorResult) -> None:
     """Replace the site's stored observations, changes and episodes with this run's; the
-    monitor run keeps which detector gave each class (the report names them)."""
+    monitor run keeps which detector gave each class (the report names them). Two monitors
+    of one site store one after the other, never interleaved."""
+    serialise(s, Lock.SITE, site.id)
     run = s.get(Run, run_id)
     if run is not None:
         run.parameters = {**run.parameters, "detectors": result.detectors}

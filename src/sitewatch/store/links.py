@@ -10,6 +10,7 @@ from sitewatch import geo
 from sitewatch.errors import ConflictError
 from sitewatch.store import spatial
 from sitewatch.store.models import Image, ImageSite, LinkMethod, Site, SiteKind
+from sitewatch.store.serial import Lock, serialise
 
 
 def _dialect(session: Session) -> str:
@@ -28,6 +29,7 @@ def link(session: Session, image: Image, site: Site, method: LinkMethod) -> Imag
 
     A georeferenced image asked to join a geo site it does not overlap is refused.
     """
+    serialise(session, Lock.LINKS)  # a concurrent link of the same pair waits, then sees it
     existing = session.scalar(
         select(ImageSite).where(ImageSite.image_id == image.id, ImageSite.site_id == site.id)
     )
@@ -47,6 +49,8 @@ def auto_link_image(session: Session, image: Image) -> list[str]:
     """Link a georeferenced image to every geo site whose AOI it overlaps."""
     if image.footprint_wgs84_wkt is None:
         return []
+    # a site added meanwhile either committed first (seen here) or waits and links us
+    serialise(session, Lock.LINKS)
     footprint = geo.load_wkt(image.footprint_wgs84_wkt)
     linked = []
     query = select(Site).where(Site.kind == SiteKind.GEO).order_by(Site.id)
@@ -64,6 +68,7 @@ def auto_link_site(session: Session, site: Site) -> int:
     """Link every georeferenced image that overlaps a (new) geo site."""
     if site.aoi_wgs84_wkt is None:
         raise ValueError(f"site {site.name!r} has no AOI: only geo sites link by footprint")
+    serialise(session, Lock.LINKS)  # an image ingested meanwhile: see auto_link_image
     aoi = geo.load_wkt(site.aoi_wgs84_wkt)
     count = 0
     query = select(Image).where(Image.footprint_wgs84_wkt.is_not(None)).order_by(Image.id)
