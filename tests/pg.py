@@ -144,6 +144,12 @@ class Cluster:
         assert url, f"{workspace} has no catalog.url"
         return url.rsplit("/", 1)[1]
 
+    def restart(self) -> None:
+        """Stop the server (fast: open sessions are cut off) and start it again."""
+        # -l as at start: the server must not keep this call's output pipes open
+        self._pg("pg_ctl", "-D", str(self.data), "-l", str(self.root / "log"), "-m", "fast",
+                 "-w", "restart")  # fmt: skip
+
     def disconnect(self, database: str) -> None:
         """End every session on ``database`` (other catalogs of the workspace: their pools
         reconnect), so that it can serve as a template."""
