@@ -10,7 +10,9 @@ cross-validation of the same recipe for its card.
 Folds hold out whole airports (``group_folds``, balanced by annotated scenes). The shipped
 model is trained on all airports; its calibration, threshold and figures come from the
 pooled out-of-fold predictions (``cross_fit``), which also measure how often the 90 %
-count interval covers the true count. Checkpoints: checkpoints/aircraft-<run>/ (resumable).
+count interval covers the true count. Checkpoints: checkpoints/aircraft-<run>/ (resumable,
+out of git); each finished fold's raw held-out predictions: bench/cv/aircraft-<run>.json
+(in git, what ``export`` pools).
 """
 
 from __future__ import annotations
@@ -24,6 +26,13 @@ DATA = Path(os.environ.get("SITEWATCH_AIRBUS", "../shared/datasets/airbus-aircra
 FOLDS = 3
 RUNS = [f"fold-{k}" for k in range(FOLDS)] + ["all"]
 OUT = Path("src/sitewatch/models/aircraft.onnx")
+CV = Path(__file__).parent / "cv"
+
+
+def held_out(run: str) -> Path | None:
+    """Where a finished fold's raw held-out predictions are kept (in git; the 'all' run
+    holds nothing out)."""
+    return None if run == "all" else CV / f"aircraft-{run}.json"
 
 
 def config(run: str, steps: int):
@@ -44,7 +53,7 @@ def export() -> dict:
     from sitewatch.detect.train.export import cross_fit, export_onnx
 
     fit = cross_fit(
-        {run: Path(f"checkpoints/aircraft-{run}/last.pt") for run in RUNS[:-1]},
+        {run: _fold(run) for run in RUNS[:-1]},
         f"whole airports, {FOLDS}-fold site-wise cross-validation (out-of-fold, pooled)",
     )
     info = export_onnx(
@@ -57,8 +66,16 @@ def export() -> dict:
     return {"model": str(OUT), "threshold": info.threshold, "metrics": info.metrics}
 
 
+def _fold(run: str) -> Path:
+    """A fold's kept held-out predictions, or its checkpoint where they were not kept."""
+    kept = held_out(run)
+    return (
+        kept if kept is not None and kept.exists() else Path(f"checkpoints/aircraft-{run}/last.pt")
+    )
+
+
 def main() -> None:
-    recipe_main(__doc__, RUNS, 2200, config, export)
+    recipe_main(__doc__, RUNS, 2200, config, export, held_out=held_out)
 
 
 if __name__ == "__main__":

@@ -1,12 +1,15 @@
 """The command line the model recipes share (``aircraft_model.py``, ``vehicle_model.py``):
 ``train --run RUN`` (resumable, checkpoints under checkpoints/), ``export``, and any
-measurement a recipe adds, each printing JSON."""
+measurement a recipe adds, each printing JSON. A recipe may keep each finished fold's raw
+held-out predictions in the repository (``held_out``), so that cross-fitting does not
+depend on checkpoints that stay out of git."""
 
 from __future__ import annotations
 
 import argparse
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 
@@ -17,6 +20,7 @@ def recipe_main(
     config: Callable[[str, int], Any],
     export: Callable[[], dict],
     measures: dict[str, Callable[[], dict]] | None = None,
+    held_out: Callable[[str], Path | None] = lambda run: None,
 ) -> None:
     """Parse the command line and run it: train one run of the recipe, export, or measure."""
     measures = measures or {}
@@ -32,7 +36,13 @@ def recipe_main(
         from sitewatch.detect.train.loop import train
 
         torch.set_num_threads(args.threads)
-        train(config(args.run, args.steps), log=lambda m: print(m, flush=True))
+        cfg = config(args.run, args.steps)
+        train(cfg, log=lambda m: print(m, flush=True))
+        keep = held_out(args.run)
+        if keep is not None:
+            from sitewatch.detect.train.export import save_held_out
+
+            print(json.dumps(save_held_out(Path(cfg.out) / "last.pt", keep)), flush=True)
     elif args.command == "export":
         print(json.dumps(export(), indent=1, default=str))
     else:

@@ -21,7 +21,7 @@ from sitewatch.detect.train.export import export_onnx  # noqa: E402
 from sitewatch.detect.train.loop import CropStream, TrainConfig, train  # noqa: E402
 from sitewatch.detect.train.loss import detection_loss  # noqa: E402
 from sitewatch.detect.train.net import CenterNet, NetConfig  # noqa: E402
-from sitewatch.errors import OutputError  # noqa: E402
+from sitewatch.errors import BadInputError, OutputError  # noqa: E402
 from tests.conftest import AIRPORT  # noqa: E402
 
 TINY = NetConfig(widths=(8, 16, 16, 24), blocks=(1, 1, 1, 1), neck=16)
@@ -151,7 +151,7 @@ def test_a_model_trained_on_every_place_is_calibrated_by_cross_fitting(
 ) -> None:
     """Each fold's model predicts its held-out airports; the pooled predictions give the
     all-airport model its calibration, thresholds and figures (per fold too)."""
-    from sitewatch.detect.train.export import cross_fit
+    from sitewatch.detect.train.export import cross_fit, save_held_out
 
     def run(fold: int) -> Path:
         cfg = TrainConfig(
@@ -171,6 +171,18 @@ def test_a_model_trained_on_every_place_is_calibrated_by_cross_fitting(
         assert per_class["interval_coverage_basis"].startswith("each fold's places")
     else:  # a model this small may find nothing yet: no interval to state, none measured
         assert "interval_coverage_90" not in per_class
+    # a fold's held-out predictions kept as a file pool like its checkpoint (checkpoints
+    # stay out of git; the kept files let a later session or machine cross-fit)
+    kept = tmp_path / "kept" / "fold-1.json"
+    assert save_held_out(folds["fold 1"], kept)["scenes"] == per_class["folds"]["fold 1"]["scenes"]
+    again = cross_fit({"fold 0": folds["fold 0"], "fold 1": kept}, "the other airports (2 folds)")
+    for figure in ("scenes", "objects", "ap50"):
+        assert again.metrics["per_class"]["aircraft"][figure] == pytest.approx(
+            per_class[figure], abs=1e-3
+        )
+    kept.write_text('{"recipe": {"classes": ["aircraft"]}}')
+    with pytest.raises(BadInputError, match="not a held-out predictions file"):
+        cross_fit({"fold 0": folds["fold 0"], "fold 1": kept}, "x")
     info = export_onnx(run(-1), tmp_path / "all.onnx", calibration=fit.as_calibration())
     card = Detector(tmp_path / "all.onnx", threads=1).info
     assert card.class_thresholds == fit.thresholds and card.threshold == fit.thresholds["aircraft"]

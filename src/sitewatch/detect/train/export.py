@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import onnx
 import torch
 
@@ -24,7 +25,7 @@ from sitewatch.detect.train.data import load_scenes
 from sitewatch.detect.train.loop import STRIDE, TrainConfig, held_out, split, summarise
 from sitewatch.detect.train.net import CenterNet, NetConfig
 from sitewatch.errors import BadInputError, OutputError
-from sitewatch.files import write_bytes_atomic, write_text_atomic
+from sitewatch.files import write_bytes_atomic, write_json_atomic, write_text_atomic
 
 AIRBUS_CREDIT = "Airbus Aircraft Detection sample dataset, © Airbus DS Intelligence"
 
@@ -161,21 +162,81 @@ class CrossFit:
         return self.table, self.thresholds, self.metrics
 
 
-def cross_fit(folds: dict[str, Path], held_out: str) -> CrossFit:
-    """Pool the held-out predictions of each fold's checkpoint (``folds``: a label → its
-    ``last.pt``) and ``fit`` them."""
-    raw_by_fold: dict[str, list[list[SceneResult]]] = {}
-    classes: list[str] = []
-    recipe: tuple | None = None
-    for label, path in folds.items():
+def save_held_out(checkpoint: Path, out: Path) -> dict[str, Any]:
+    """Write a checkpoint's raw held-out predictions, with the recipe that made them, to
+    ``out`` (JSON, a few hundred kB): cross-fitting then needs this file, not the
+    checkpoint, so folds trained in other sessions or on other machines pool as they are."""
+    model, cfg = load_checkpoint(checkpoint)
+    places, raw = held_out_results(model, cfg)
+    data = {
+        "recipe": _recipe(cfg),
+        "places": places,
+        "scenes": [
+            [
+                {
+                    "name": r.name,
+                    "gt": np.round(r.gt, 1).tolist(),
+                    "boxes": np.round(r.boxes, 1).tolist(),
+                    "scores": np.round(r.scores, 4).tolist(),
+                }
+                for r in rs
+            ]
+            for rs in raw
+        ],
+    }
+    write_json_atomic(out, data)
+    return {"held_out": str(out), "places": places, "scenes": len(raw[0]) if raw else 0}
+
+
+def _recipe(cfg: TrainConfig) -> dict[str, Any]:
+    """What must be equal for folds to pool: classes, GSD, label format, data, degradation."""
+    return {
+        "classes": list(cfg.class_map.classes),
+        "gsd": cfg.gsd,
+        "format": cfg.format,
+        "data": Path(cfg.data).name,
+        "satellite": cfg.satellite,
+    }
+
+
+def _load_held_out(path: Path) -> tuple[dict[str, Any], list[list[SceneResult]]]:
+    """A fold's recipe and raw held-out predictions: from a ``save_held_out`` file (.json)
+    or computed from its checkpoint."""
+    if path.suffix != ".json":
         model, cfg = load_checkpoint(path)
-        classes = list(cfg.class_map.classes)
-        mine = (classes, cfg.gsd, cfg.format, cfg.data, cfg.satellite)
+        return _recipe(cfg), held_out_results(model, cfg)[1]
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        raw = [
+            [
+                SceneResult(
+                    s["name"],
+                    np.asarray(s["gt"], dtype=np.float32).reshape(-1, 4),
+                    np.asarray(s["boxes"], dtype=np.float32).reshape(-1, 4),
+                    np.asarray(s["scores"], dtype=np.float32),
+                )
+                for s in rs
+            ]
+            for rs in data["scenes"]
+        ]
+        return dict(data["recipe"]), raw
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise BadInputError(path, f"not a held-out predictions file ({exc})") from exc
+
+
+def cross_fit(folds: dict[str, Path], held_out: str) -> CrossFit:
+    """Pool the held-out predictions of each fold (``folds``: a label → its ``last.pt``, or
+    the file ``save_held_out`` wrote from it) and ``fit`` them."""
+    raw_by_fold: dict[str, list[list[SceneResult]]] = {}
+    recipe: dict[str, Any] | None = None
+    for label, path in folds.items():
+        mine, raw_by_fold[label] = _load_held_out(path)
         if recipe is not None and mine != recipe:
             raise BadInputError(path, f"fold {label} is not the same recipe as the others")
         recipe = mine
-        raw_by_fold[label] = held_out_results(model, cfg)[1]
-    return fit(raw_by_fold, classes, held_out)
+    if recipe is None:
+        raise BadInputError(Path("."), "no folds to cross-fit")
+    return fit(raw_by_fold, list(recipe["classes"]), held_out)
 
 
 def fit(
