@@ -13,7 +13,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from sitewatch.register.features import Fit
+from sitewatch.register.features import Fit, seeded
 
 
 def _smooth(gray: np.ndarray) -> np.ndarray:
@@ -72,6 +72,7 @@ def refine_by_windows(
     n = len(src)
     if n < min_windows:
         return Fit(None, n, 0, None, f"only {n} correlation windows found structure")
+    seeded()
     a, mask = cv2.estimateAffinePartial2D(
         src, dst, method=cv2.RANSAC, ransacReprojThreshold=tolerance, maxIters=5000
     )

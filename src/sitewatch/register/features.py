@@ -76,10 +76,19 @@ def extract(gray: np.ndarray, config: MatchConfig) -> Features:
     return Features(np.array([k.pt for k in keypoints], np.float32) + 0.5, descriptors)
 
 
+def seeded() -> None:
+    """Reset OpenCV's random generator (randomised k-d trees, RANSAC) before a randomised
+    step, so that the same images always register the same way: in this process or on a
+    worker, first call or hundredth (the generator is per thread and otherwise carries on
+    from whatever ran before)."""
+    cv2.setRNGSeed(0x5174)
+
+
 def match(moving: Features, fixed: Features, config: MatchConfig) -> tuple[np.ndarray, np.ndarray]:
     """Ratio-test matches as two (N, 2) arrays: points in moving, their partners in fixed."""
     if len(moving.points) < 2 or len(fixed.points) < 2:
         return np.zeros((0, 2), np.float32), np.zeros((0, 2), np.float32)
+    seeded()
     index = cv2.FlannBasedMatcher({"algorithm": 1, "trees": 5}, {"checks": 64})
     pairs = index.knnMatch(moving.descriptors, fixed.descriptors, k=2)
     good = [p[0] for p in pairs if len(p) == 2 and p[0].distance < config.ratio * p[1].distance]
@@ -207,6 +216,7 @@ def fit_homography(
     n = len(src)
     if n < config.min_inliers:
         return Fit(None, n, 0, None, f"only {n} feature matches (need {config.min_inliers})")
+    seeded()
     if model == "affine":
         a, mask = cv2.estimateAffinePartial2D(
             src, dst, method=cv2.RANSAC, ransacReprojThreshold=config.ransac_px, maxIters=5000
