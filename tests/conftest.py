@@ -73,6 +73,20 @@ def catalog(tmp_path: Path) -> Catalog:
 
 
 @pytest.fixture
+def dask_cluster() -> Iterator[object]:
+    """An existing Dask cluster of two worker processes, as `dask scheduler` would run
+    (skipped without the scale extra)."""
+    import logging
+
+    distributed = pytest.importorskip("distributed", reason="Dask is the scale extra")
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+        silence_logs=logging.ERROR,
+    ) as cluster:  # fmt: skip
+        yield cluster
+
+
+@pytest.fixture
 def shared_datasets() -> Path:
     if not (SHARED / "airbus-aircraft" / "annotations.csv").is_file():
         pytest.skip(f"shared datasets not found at {SHARED} (set SITEWATCH_SHARED); CI has them")

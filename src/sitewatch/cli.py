@@ -352,6 +352,29 @@ def labels_export(
         out.print(f"  {escape(line)}", highlight=False)
 
 
+def computing_on(where: Any) -> str:
+    """The line saying where work runs, with the Dask dashboard when there is one."""
+    dashboard = f"; Dask dashboard {where.dashboard}" if where.dashboard else ""
+    return f"computing on {escape(where.where)}{escape(dashboard)}"
+
+
+# where per-image work runs (sitewatch.cluster): detect and register share these options
+Workers = Annotated[
+    int,
+    typer.Option(
+        help="Images computed at once on a local Dask cluster of this many worker "
+        "processes (1: in this process; needs sitewatch[scale])."
+    ),
+]
+Scheduler = Annotated[
+    str | None,
+    typer.Option(
+        help="Compute on the Dask cluster at this address (tcp://HOST:PORT); its "
+        "workers must see the image store at the same path (docs/SCALE.md)."
+    ),
+]
+
+
 @app.command()
 @fails_cleanly
 def detect(
@@ -378,20 +401,8 @@ def detect(
     ] = None,
     tile: Annotated[int, typer.Option(help="Tile edge in model pixels.")] = 2048,
     overlap: Annotated[int, typer.Option(help="Tile overlap in model pixels.")] = 160,
-    workers: Annotated[
-        int,
-        typer.Option(
-            help="Images computed at once on a local Dask cluster of this many worker "
-            "processes (1: in this process; needs sitewatch[scale])."
-        ),
-    ] = 1,
-    scheduler: Annotated[
-        str | None,
-        typer.Option(
-            help="Compute on the Dask cluster at this address (tcp://HOST:PORT); its "
-            "workers must see the image store at the same path (docs/SCALE.md)."
-        ),
-    ] = None,
+    workers: Workers = 1,
+    scheduler: Scheduler = None,
 ) -> None:
     """Detect objects on whole scenes; results go to the catalog (and GeoJSON/COCO/CSV)."""
     from sitewatch.cluster import compute_on
@@ -426,8 +437,7 @@ def detect(
 
         with compute_on(workers, scheduler) as where:
             if where.executor is not None:
-                dashboard = f"; Dask dashboard {where.dashboard}" if where.dashboard else ""
-                out.print(f"computing on {escape(where.where)}{escape(dashboard)}", highlight=False)
+                out.print(computing_on(where), highlight=False)
             for label, ref in models:
                 if len(models) > 1:
                     out.print(f"model {escape(label)}:", highlight=False)
@@ -465,16 +475,22 @@ def detect(
 def register(
     name: Annotated[str, typer.Argument(help="Site name.")],
     force: Annotated[bool, typer.Option("--force", help="Redo stored registrations.")] = False,
+    workers: Workers = 1,
+    scheduler: Scheduler = None,
 ) -> None:
     """Map every image of a site into the site frame; store transforms and their quality."""
+    from sitewatch.cluster import compute_on
     from sitewatch.register import register_site
 
     cat = catalog()
-    with progress_bar() as bar:
+    with progress_bar() as bar, compute_on(workers, scheduler) as where:
+        if where.executor is not None:
+            out.print(computing_on(where), highlight=False)
         task = bar.add_task("register", total=None)
         report = register_site(
-            cat, name, force=force, progress=lambda n: bar.update(task, description=n)
-        )
+            cat, name, force=force, progress=lambda n: bar.update(task, description=n),
+            executor=where.executor,
+        )  # fmt: skip
     table = Table(title=f"{name}: registration to frame of {report.reference[:12]}")
     for col in ("image", "method", "status", "inliers", "RMSE px", "shift m", "overlap", "note"):
         table.add_column(col)

@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -37,18 +36,6 @@ def apt(tmp_path: Path) -> sitewatch.Catalog:
     cat.close()
 
 
-@pytest.fixture
-def cluster() -> Iterator[distributed.LocalCluster]:
-    """An existing Dask cluster (two worker processes), as `dask scheduler` would run."""
-    import logging
-
-    with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-        silence_logs=logging.ERROR,
-    ) as c:  # fmt: skip
-        yield c
-
-
 def ok_runs(cat: sitewatch.Catalog) -> dict[int, int]:
     """Image id → its number of ok detect runs."""
     with cat.session() as s:
@@ -66,17 +53,17 @@ def counts(cat: sitewatch.Catalog, run_ids: list[int | None]) -> list[int]:
 
 
 def test_detect_on_an_existing_cluster_stores_what_this_process_computes(
-    apt: sitewatch.Catalog, cluster: distributed.LocalCluster
+    apt: sitewatch.Catalog, dask_cluster: distributed.LocalCluster
 ) -> None:
     images = select_images(apt, site="apt")
     here = run_detector(apt, images)
     run = CliRunner().invoke(
         app,
         ["--workspace", str(apt.workspace), "detect", "--site", "apt", "--force",
-         "--scheduler", cluster.scheduler_address],
+         "--scheduler", dask_cluster.scheduler_address],
     )  # fmt: skip
     assert run.exit_code == 0, run.output
-    assert f"computing on {cluster.scheduler_address}" in run.output
+    assert f"computing on {dask_cluster.scheduler_address}" in run.output
     assert run.output.count("detected (") == IMAGES
     assert all(n == 2 for n in ok_runs(apt).values())  # one run here, one on the cluster
     with apt.session() as s:
@@ -92,10 +79,10 @@ def test_detect_on_an_existing_cluster_stores_what_this_process_computes(
 
 
 def test_a_worker_killed_mid_run_loses_and_repeats_nothing(
-    apt: sitewatch.Catalog, cluster: distributed.LocalCluster
+    apt: sitewatch.Catalog, dask_cluster: distributed.LocalCluster
 ) -> None:
     images = select_images(apt, site="apt")
-    with distributed.Client(cluster, set_as_default=False) as client:
+    with distributed.Client(dask_cluster, set_as_default=False) as client:
         pids = list(client.run(os.getpid).values())
         killed = threading.Event()
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import numpy as np
 import shapely
 from pyproj import CRS
@@ -10,22 +12,39 @@ from shapely.geometry.base import BaseGeometry
 
 from sitewatch import geo
 from sitewatch.frame import project
-from sitewatch.store.models import Image
 
 
-def _crs(image: Image) -> CRS:
+class Placed(Protocol):
+    """What map registration reads of an image: a catalog ``Image`` or its picklable
+    snapshot (``register.site.ImageFacts``, for Dask workers)."""
+
+    @property
+    def original_name(self) -> str: ...
+    @property
+    def width(self) -> int: ...
+    @property
+    def height(self) -> int: ...
+    @property
+    def crs_wkt(self) -> str | None: ...
+    @property
+    def transform(self) -> list[float] | None: ...
+    @property
+    def gsd_m(self) -> float | None: ...
+
+
+def _crs(image: Placed) -> CRS:
     if image.crs_wkt is None:
         raise ValueError(f"{image.original_name} is not georeferenced: it has no CRS")
     return CRS.from_wkt(image.crs_wkt)
 
 
-def _transform(image: Image) -> list[float]:
+def _transform(image: Placed) -> list[float]:
     if image.transform is None:
         raise ValueError(f"{image.original_name} is not georeferenced: it has no transform")
     return image.transform
 
 
-def crs_homography(moving: Image, fixed: Image, grid: int = 9) -> tuple[np.ndarray, float]:
+def crs_homography(moving: Placed, fixed: Placed, grid: int = 9) -> tuple[np.ndarray, float]:
     """The homography taking moving pixels to fixed pixels via both georeferences.
 
     A grid over the moving image is carried through the two CRSs; over a site-sized area the
@@ -49,7 +68,7 @@ def crs_homography(moving: Image, fixed: Image, grid: int = 9) -> tuple[np.ndarr
     return h, residual
 
 
-def wgs84_to_pixels(geom: BaseGeometry, image: Image) -> BaseGeometry:
+def wgs84_to_pixels(geom: BaseGeometry, image: Placed) -> BaseGeometry:
     """A lon/lat geometry in an image's pixel coordinates (edges densified first)."""
     geom = shapely.segmentize(geom, max_segment_length=_degrees_per_pixel(image) * 16)
     to_native = geo.transformer(geo.WGS84, _crs(image))
@@ -62,7 +81,7 @@ def wgs84_to_pixels(geom: BaseGeometry, image: Image) -> BaseGeometry:
     return shapely.transform(geom, lambda pts: np.column_stack(fn(pts[:, 0], pts[:, 1])))
 
 
-def _degrees_per_pixel(image: Image) -> float:
+def _degrees_per_pixel(image: Placed) -> float:
     return max((image.gsd_m or 1.0) / 111_000, 1e-9)
 
 

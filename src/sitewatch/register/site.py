@@ -7,8 +7,10 @@ at the finest GSD, chosen once and kept so the frame never moves under stored re
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor
 from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 from shapely.geometry.base import BaseGeometry
@@ -76,8 +78,7 @@ class RegisterReport:
 class _Work:
     """An image's working pixels and features, computed once per call."""
 
-    image: Image
-    path: str
+    image: ImageFacts
     gray: np.ndarray
     scale: float
     features: ft.Features
@@ -120,12 +121,15 @@ def register_site(
     force: bool = False,
     config: RegisterConfig | None = None,
     progress: Callable[[str], None] | None = None,
+    executor: Executor | None = None,
 ) -> RegisterReport:
     """Map every image linked to site ``name`` into its frame and store the transforms.
 
     Images registered before are kept unless ``force``. An image that cannot be registered
     (no overlap, too few consistent matches, degenerate fit) is stored as failed with the
-    reason, so monitoring leaves it out visibly.
+    reason, so monitoring leaves it out visibly. With an ``executor`` (a Dask client's, see
+    ``sitewatch.cluster``) each image is matched to the reference as a task of its own;
+    chaining the few that fail, and storing, stay here.
     """
     config = config or RegisterConfig()
     with catalog.session() as s:
@@ -140,7 +144,59 @@ def register_site(
         choose_reference(s, site)
     params = {"force": force, "config": asdict(config)}
     with catalog.run("register", METHOD, __version__, params) as run_id:
-        return _register_all(catalog, name, run_id, force, config, progress)
+        return _register_all(catalog, name, run_id, force, config, progress, executor)
+
+
+@dataclass(frozen=True)
+class ImageFacts:
+    """What registration reads of a catalog image, its file included: plain values, so a
+    worker on another machine registers it without the catalog."""
+
+    sha256: str
+    original_name: str
+    path: str
+    width: int
+    height: int
+    crs_wkt: str | None
+    transform: list[float] | None
+    gsd_m: float | None
+
+    @property
+    def georeferenced(self) -> bool:
+        return self.crs_wkt is not None
+
+    @classmethod
+    def of(cls, catalog: Catalog, image: Image) -> ImageFacts:
+        """The image's facts; a lost file fails here (``Catalog.readable_path``)."""
+        return cls(
+            image.sha256, image.original_name, str(catalog.readable_path(image)), image.width,
+            image.height, image.crs_wkt, image.transform, image.gsd_m,
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class RegisterTask:
+    """One image to match against the site's reference (a task for ``register_task``)."""
+
+    moving: ImageFacts
+    reference: ImageFacts
+    polygon: BaseGeometry
+    config: RegisterConfig
+
+
+# a worker's last reference, kept between its tasks: every task of a site matches against it
+_REFERENCE: dict[tuple[str, ft.MatchConfig], _Work] = {}
+
+
+def register_task(task: RegisterTask) -> ImageRegistration:
+    """Register one image against the reference, without the catalog (runs on a worker)."""
+    key = (task.reference.sha256, task.config.match)
+    cache = {task.reference.sha256: _REFERENCE[key]} if key in _REFERENCE else {}
+    result = _register_one(task.moving, task.reference, task.polygon, cache, task.config)
+    if task.reference.sha256 in cache:
+        _REFERENCE.clear()
+        _REFERENCE[key] = cache[task.reference.sha256]
+    return result
 
 
 def _register_all(
@@ -150,6 +206,7 @@ def _register_all(
     force: bool,
     config: RegisterConfig,
     progress: Callable[[str], None] | None,
+    executor: Executor | None,
 ) -> RegisterReport:
     with catalog.session() as s:
         site = catalog.get_site(s, name)
@@ -159,23 +216,33 @@ def _register_all(
         polygon = site_polygon(site, reference)
         previous = registrations(s, site)
         images.sort(key=lambda im: (im.id != reference.id, im.acquired_at is None, im.id))
-        cache: dict[int, _Work] = {}
         results: dict[int, ImageRegistration] = {}
         matrices: dict[int, np.ndarray] = {}
+        todo = []
         for image in images:
             prior = previous.get(image.id)
             if prior is not None and prior.status == RegistrationStatus.OK and not force:
                 results[image.id] = _from_row(prior)
                 matrices[image.id] = frame_matrix(prior)
-                continue
-            if progress:
-                progress(image.original_name)
-            res = _register_one(catalog, image, reference, polygon, cache, config)
+            else:
+                todo.append(image)
+        # an image's file is looked up when it is first read: stored results need none
+        facts: dict[int, ImageFacts] = {}
+
+        def fact(image: Image) -> ImageFacts:
+            if image.id not in facts:
+                facts[image.id] = ImageFacts.of(catalog, image)
+            return facts[image.id]
+
+        cache: dict[str, _Work] = {}
+        tasks = [RegisterTask(fact(im), fact(reference), polygon, config) for im in todo]
+        done = _against_reference(tasks, cache, progress, executor)
+        for image, res in zip(todo, done, strict=True):
             results[image.id] = res
             if res.ok:
                 assert res.matrix is not None  # an ok registration has its matrix (_finish)
                 matrices[image.id] = res.matrix
-        _chain_failures(catalog, images, reference, polygon, cache, config, results, matrices)
+        _chain_failures(images, fact, reference, polygon, cache, config, results, matrices)
         for image in images:
             res = results[image.id]
             if res.reused:
@@ -186,19 +253,44 @@ def _register_all(
         return RegisterReport(name, reference.sha256, [results[im.id] for im in images])
 
 
+def _against_reference(
+    tasks: list[RegisterTask],
+    cache: dict[str, _Work],
+    progress: Callable[[str], None] | None,
+    executor: Executor | None,
+) -> Iterator[ImageRegistration]:
+    """Each task's registration, in order: here (sharing ``cache``), or all submitted at
+    once to ``executor`` (a worker's error is raised here, as it would be in process)."""
+    if executor is None:
+        for t in tasks:
+            if progress:
+                progress(t.moving.original_name)
+            yield _register_one(t.moving, t.reference, t.polygon, cache, t.config)
+        return
+    futures = [executor.submit(register_task, t) for t in tasks]
+    try:
+        for t, future in zip(tasks, futures, strict=True):
+            result = future.result()
+            if progress:
+                progress(t.moving.original_name)
+            yield result
+    finally:
+        for future in futures:
+            future.cancel()
+
+
 def _register_one(
-    catalog: Catalog,
-    image: Image,
-    reference: Image,
+    image: ImageFacts,
+    reference: ImageFacts,
     polygon: BaseGeometry,
-    cache: dict[int, _Work],
+    cache: dict[str, _Work],
     config: RegisterConfig,
 ) -> ImageRegistration:
-    if image.id == reference.id:
+    if image.sha256 == reference.sha256:
         return _finish(image, polygon, config, "reference", np.eye(3), None, 0, 0, 0.0)
     if image.georeferenced and reference.georeferenced:
-        return _register_by_map(catalog, image, reference, polygon, cache, config)
-    fit = _match_pair(catalog, image, reference, cache, config)
+        return _register_by_map(image, reference, polygon, cache, config)
+    fit = _match_pair(image, reference, cache, config)
     if not fit.ok:
         return _failed(image, "features", f"no match to the reference: {fit.reason}", fit)
     assert fit.matrix is not None  # fit.ok is exactly "has a matrix"
@@ -208,11 +300,10 @@ def _register_one(
 
 
 def _register_by_map(
-    catalog: Catalog,
-    image: Image,
-    reference: Image,
+    image: ImageFacts,
+    reference: ImageFacts,
     polygon: BaseGeometry,
-    cache: dict[int, _Work],
+    cache: dict[str, _Work],
     config: RegisterConfig,
 ) -> ImageRegistration:
     try:
@@ -222,7 +313,7 @@ def _register_by_map(
     coarse = _finish(image, polygon, config, "crs", h0, None, 0, 0, None)
     if not config.refine or not coarse.ok:
         return coarse
-    mov, ref = _work(catalog, image, cache, config), _work(catalog, reference, cache, config)
+    mov, ref = _work(image, cache, config), _work(reference, cache, config)
     # carry the moving image onto the reference's working grid, then match what is left
     to_ref_working = ref.to_working @ h0 @ np.linalg.inv(mov.to_working)
     warped = warp(mov.gray, to_ref_working, (ref.gray.shape[1], ref.gray.shape[0]))
@@ -264,11 +355,11 @@ def _register_by_map(
 
 
 def _chain_failures(
-    catalog: Catalog,
     images: list[Image],
+    fact: Callable[[Image], ImageFacts],
     reference: Image,
     polygon: BaseGeometry,
-    cache: dict[int, _Work],
+    cache: dict[str, _Work],
     config: RegisterConfig,
     results: dict[int, ImageRegistration],
     matrices: dict[int, np.ndarray],
@@ -286,11 +377,11 @@ def _chain_failures(
             for hub_id, hub_matrix in list(matrices.items()):
                 if hub_id == reference.id or hub_id == image.id:
                     continue
-                fit = _match_pair(catalog, image, by_id[hub_id], cache, config)
+                fit = _match_pair(fact(image), fact(by_id[hub_id]), cache, config)
                 if not fit.ok:
                     continue
                 chained = _finish(
-                    image,
+                    fact(image),
                     polygon,
                     config,
                     "chain",
@@ -309,10 +400,10 @@ def _chain_failures(
 
 
 def _match_pair(
-    catalog: Catalog, moving: Image, fixed: Image, cache: dict[int, _Work], config: RegisterConfig
+    moving: ImageFacts, fixed: ImageFacts, cache: dict[str, _Work], config: RegisterConfig
 ) -> ft.Fit:
     """Feature registration moving → fixed, with the matrix and RMSE in source pixels."""
-    mov, fix = _work(catalog, moving, cache, config), _work(catalog, fixed, cache, config)
+    mov, fix = _work(moving, cache, config), _work(fixed, cache, config)
     fit = ft.register(mov.features, fix.features, config.match, mov.gray.shape)
     if not fit.ok:
         return fit
@@ -321,16 +412,15 @@ def _match_pair(
     return replace(fit, matrix=matrix / matrix[2, 2], rmse=fit.rmse / fix.scale)
 
 
-def _work(catalog: Catalog, image: Image, cache: dict[int, _Work], config: RegisterConfig) -> _Work:
-    if image.id not in cache:
-        path = catalog.readable_path(image)
-        gray, scale = load_gray(path, config.match.max_side)
-        cache[image.id] = _Work(image, str(path), gray, scale, ft.extract(gray, config.match))
-    return cache[image.id]
+def _work(image: ImageFacts, cache: dict[str, _Work], config: RegisterConfig) -> _Work:
+    if image.sha256 not in cache:
+        gray, scale = load_gray(Path(image.path), config.match.max_side)
+        cache[image.sha256] = _Work(image, gray, scale, ft.extract(gray, config.match))
+    return cache[image.sha256]
 
 
 def _finish(
-    image: Image,
+    image: ImageFacts,
     polygon: BaseGeometry,
     config: RegisterConfig,
     method: str,
@@ -364,7 +454,7 @@ def _finish(
     )
 
 
-def _failed(image: Image, method: str, reason: str, fit: ft.Fit | None) -> ImageRegistration:
+def _failed(image: ImageFacts, method: str, reason: str, fit: ft.Fit | None) -> ImageRegistration:
     return ImageRegistration(
         image.sha256,
         image.original_name,
