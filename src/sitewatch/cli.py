@@ -588,8 +588,10 @@ def serve(
         typer.Option(envvar="SITEWATCH_TOKEN", help="Access token (default: a random one)."),
     ] = None,
     max_upload_mb: Annotated[int, typer.Option(help="Largest upload accepted, in MB.")] = 2048,
+    scheduler: Scheduler = None,
 ) -> None:
     """The web dashboard: sites on a map, timelines, imagery with detections, uploads, jobs."""
+    from sitewatch.cluster import compute_on
     from sitewatch.web import create_app, listen_port
     from sitewatch.web.security import Access
 
@@ -604,7 +606,10 @@ def serve(
     number = listen_port(host, port)  # one line, not a traceback, for 99999 or a port in use
     access = Access.for_host(host, token, max_upload_mb)
     hosts = ["127.0.0.1", "localhost", "[::1]", "::1"] if access.open_reads else None
-    app_ = create_app(catalog(), access, allowed_hosts=hosts)
+    if scheduler is not None:  # a bad or unreachable address fails now, not in the first job
+        with compute_on(scheduler=scheduler) as where:
+            out.print(f"jobs: {computing_on(where)}", highlight=False)
+    app_ = create_app(catalog(), access, allowed_hosts=hosts, scheduler=scheduler)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     address = f"http://{shown}:{number}/?token={access.token}"
     out.print(f"sitewatch dashboard: {address}", highlight=False)

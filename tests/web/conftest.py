@@ -59,13 +59,15 @@ def finished_job(client, job: dict, seconds: float = 60) -> dict:  # type: ignor
     return job
 
 
-def make_client(catalog: Catalog, open_reads: bool = True, **access):  # type: ignore[no-untyped-def]
+def make_client(  # type: ignore[no-untyped-def]
+    catalog: Catalog, open_reads: bool = True, scheduler: str | None = None, **access
+):
     from fastapi.testclient import TestClient
 
     from sitewatch.web import create_app
     from sitewatch.web.security import Access
 
-    app = create_app(catalog, Access(TOKEN, open_reads, **access))
+    app = create_app(catalog, Access(TOKEN, open_reads, **access), scheduler=scheduler)
     return TestClient(app, base_url="http://127.0.0.1:8000")
 
 

@@ -235,6 +235,19 @@ def test_path_traversal_finds_nothing(workspace) -> None:
             assert b"SQLite" not in res.content
 
 
+def test_jobs_compute_on_the_dask_cluster_the_server_was_given(workspace, dask_cluster) -> None:
+    """serve --scheduler: a job's detect and register tasks run on that cluster."""
+    with make_client(workspace, scheduler=dask_cluster.scheduler_address) as client:
+        res = client.post(
+            "/api/sites/joplin/jobs", json={"stages": ["detect", "register"]}, headers=AUTH
+        )
+        job = finished_job(client, res.json(), seconds=300)
+    assert job["status"] == "done", job
+    assert "registered 2 image(s), 0 failed" in job["message"]
+    ran = set(dask_cluster.scheduler.task_prefixes)  # what the cluster computed
+    assert {"compute", "register_task"} <= ran, ran
+
+
 def test_job_runs_monitoring_in_the_background(workspace) -> None:
     with make_client(workspace) as client:
         res = client.post("/api/sites/apt/jobs", json={"stages": ["monitor"]}, headers=AUTH)

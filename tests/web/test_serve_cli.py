@@ -129,3 +129,21 @@ def test_serve_on_a_port_in_use_says_so_in_one_line(tmp_path) -> None:
     assert result.returncode != 0 and len(lines) == 1, lines
     assert lines[0].startswith(f"error: 127.0.0.1 port {port}: cannot listen there")
     assert "in use" in lines[0]
+
+
+@pytest.mark.parametrize(
+    ("address", "says"),
+    [("not an address", "is not a Dask scheduler address"),
+     ("tcp://127.0.0.1:9", "cannot reach the Dask scheduler")],
+)  # fmt: skip
+def test_serve_refuses_a_scheduler_it_cannot_use_in_one_line(
+    tmp_path, address: str, says: str
+) -> None:
+    pytest.importorskip("distributed", reason="Dask is the scale extra")
+    with socket.socket() as probe:  # a port free now, so the scheduler is what fails
+        probe.bind(("127.0.0.1", 0))
+        port = str(probe.getsockname()[1])
+    result = _serve_once(tmp_path / "ws", "--port", port, "--scheduler", address)
+    lines = (result.stdout + result.stderr).strip().splitlines()
+    assert result.returncode != 0 and len(lines) == 1, lines
+    assert lines[0].startswith("error: --scheduler") and says in lines[0]

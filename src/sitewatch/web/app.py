@@ -109,9 +109,11 @@ def create_app(
     catalog: Catalog,
     access: Access,
     allowed_hosts: list[str] | None = None,
+    scheduler: str | None = None,
 ) -> FastAPI:
-    """The app for ``catalog``. ``allowed_hosts`` guards against DNS rebinding on loopback."""
-    jobs = JobRunner(catalog)
+    """The app for ``catalog``. ``allowed_hosts`` guards against DNS rebinding on loopback;
+    jobs compute on the Dask cluster at ``scheduler`` when given."""
+    jobs = JobRunner(catalog, scheduler)
     sources = SourceCache()
 
     @asynccontextmanager

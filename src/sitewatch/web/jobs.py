@@ -2,7 +2,9 @@
 
 One worker thread, because every stage writes the catalog and SQLite has one writer; a job
 queued behind another waits, visibly ("queued"). A job's state is kept in memory: the store
-holds the results (runs, detections, observations), a job only reports progress.
+holds the results (runs, detections, observations), a job only reports progress. Given a
+Dask scheduler (``serve --scheduler``), a job's per-image work (detect, register) runs on
+that cluster, as ``sitewatch detect --scheduler`` would.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from sitewatch.cluster import compute_on
 from sitewatch.dates import iso
 from sitewatch.errors import BadInputError, NotFoundError, OutputError, SitewatchError, StoreError
 from sitewatch.store.catalog import Catalog
@@ -52,8 +55,9 @@ class Job:
 class JobRunner:
     """Runs pipeline stages for a site in a background thread and tracks their progress."""
 
-    def __init__(self, catalog: Catalog) -> None:
+    def __init__(self, catalog: Catalog, scheduler: str | None = None) -> None:
         self.catalog = catalog
+        self.scheduler = scheduler
         self.jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sitewatch-job")
@@ -131,8 +135,13 @@ class JobRunner:
         def one(_result: Any) -> None:
             job.done += 1
 
-        for model in models:
-            report = run_detector(self.catalog, images, model, on_image=one)
+        with compute_on(scheduler=self.scheduler) as where:
+            reports = [
+                run_detector(self.catalog, images, model, on_image=one,
+                             executor=where.executor, threads=where.threads)
+                for model in models
+            ]  # fmt: skip
+        for report in reports:
             failed = [r for r in report.results if r.error is not None]
             if failed:
                 raise failed[0].error  # type: ignore[misc]
@@ -148,7 +157,8 @@ class JobRunner:
         def one(_name: str) -> None:
             job.done += 1
 
-        report = register_site(self.catalog, job.site, progress=one)
+        with compute_on(scheduler=self.scheduler) as where:
+            report = register_site(self.catalog, job.site, progress=one, executor=where.executor)
         return f"registered {len(report.results)} image(s), {len(report.failed)} failed"
 
     def _monitor(self, job: Job) -> str:
