@@ -38,7 +38,7 @@ def apt(tmp_path: Path) -> Iterator[sitewatch.Catalog]:
     cat.close()
 
 
-def stored(cat: sitewatch.Catalog) -> dict[int, tuple[str, str, np.ndarray | None]]:
+def stored_of(cat: sitewatch.Catalog) -> dict[int, tuple[str, str, np.ndarray | None]]:
     """Image id → (method, status, matrix) as stored."""
     with cat.session() as s:
         rows = registrations(s, cat.get_site(s, "apt"))
@@ -52,7 +52,7 @@ def test_register_on_an_existing_cluster_stores_what_this_process_computes(
 ) -> None:
     here = register_site(apt, "apt")
     assert all(r.ok for r in here.results)
-    before = stored(apt)
+    before = stored_of(apt)
     run = CliRunner().invoke(
         app,
         ["--workspace", str(apt.workspace), "register", "apt", "--force",
@@ -60,7 +60,7 @@ def test_register_on_an_existing_cluster_stores_what_this_process_computes(
     )  # fmt: skip
     assert run.exit_code == 0, run.output
     assert f"computing on {dask_cluster.scheduler_address}" in run.output
-    after = stored(apt)
+    after = stored_of(apt)
     assert after.keys() == before.keys() and len(after) == IMAGES
     for image, (method, status, matrix) in after.items():
         assert (method, status) == before[image][:2]
@@ -78,13 +78,15 @@ def test_a_worker_killed_mid_registration_loses_and_repeats_nothing(
     apt: sitewatch.Catalog, dask_cluster: distributed.LocalCluster
 ) -> None:
     with distributed.Client(dask_cluster, set_as_default=False) as client:
-        pids = list(client.run(os.getpid).values())
+        pids = client.run(os.getpid)  # worker address → its process
         killed = threading.Event()
 
-        def kill_one(_name: str) -> None:  # once the first image has come back
+        def kill_one(_name: str) -> None:  # a worker busy with a task, mid-run
             if not killed.is_set():
-                killed.set()
-                os.kill(pids[0], signal.SIGKILL)
+                busy = [w for w, keys in client.processing().items() if keys]
+                if busy:
+                    killed.set()
+                    os.kill(pids[busy[0]], signal.SIGKILL)
 
         report = register_site(apt, "apt", progress=kill_one, executor=client.get_executor())
     assert killed.is_set()
@@ -94,6 +96,24 @@ def test_a_worker_killed_mid_registration_loses_and_repeats_nothing(
             select(Registration.image_id, func.count()).group_by(Registration.image_id)
         ).all()
     assert len(per_image) == IMAGES and {n for _i, n in per_image} == {1}
+
+
+def test_an_image_its_worker_cannot_read_fails_alone(
+    apt: sitewatch.Catalog, dask_cluster: distributed.LocalCluster
+) -> None:
+    with apt.session() as s:
+        site = apt.get_site(s, "apt")
+        victim = next(ln.image for ln in site.image_links if ln.image.original_name != REF.name)
+        name, path = victim.original_name, apt.readable_path(victim)
+    path.write_bytes(b"not a JPEG any more")  # there, but unreadable where it is read
+    with distributed.Client(dask_cluster, set_as_default=False) as client:
+        report = register_site(apt, "apt", executor=client.get_executor())
+    bad = [r for r in report.results if not r.ok]
+    assert [r.name for r in bad] == [name] and bad[0].method == "worker"
+    assert "failed on a Dask worker" in (bad[0].reason or "") and "\n" not in bad[0].reason
+    stored = stored_of(apt)
+    assert len(stored) == IMAGES  # the others, and the failure with its reason
+    assert sum(1 for _m, status, _x in stored.values() if status == "ok") == IMAGES - 1
 
 
 def test_a_lost_file_fails_the_run_in_one_line_before_any_task(
@@ -111,4 +131,4 @@ def test_a_lost_file_fails_the_run_in_one_line_before_any_task(
     )  # fmt: skip
     assert run.exit_code == 1
     assert "its stored file" in run.output and "is missing" in run.output
-    assert stored(apt) == {}  # the failed run stored nothing
+    assert stored_of(apt) == {}  # the failed run stored nothing

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sitewatch import __version__, geo
+from sitewatch.cluster import worker_threads
 from sitewatch.errors import BadInputError
 from sitewatch.frame import project, scaling, warp
 from sitewatch.register import features as ft
@@ -26,8 +27,10 @@ from sitewatch.register.georef import crs_homography, footprint_in, wgs84_to_pix
 from sitewatch.register.imagery import load_gray
 from sitewatch.store.catalog import Catalog
 from sitewatch.store.models import Image, Registration, RegistrationStatus, Site, SiteKind
+from sitewatch.store.serial import Lock, serialise
 
 METHOD = "sift-magsac"
+WORKER = "worker"  # the method recorded for an image whose task failed on a Dask worker
 
 
 @dataclass(frozen=True)
@@ -190,6 +193,11 @@ _REFERENCE: dict[tuple[str, ft.MatchConfig], _Work] = {}
 
 def register_task(task: RegisterTask) -> ImageRegistration:
     """Register one image against the reference, without the catalog (runs on a worker)."""
+    threads = worker_threads()
+    if threads is not None:  # OpenCV would use every core in each of the host's workers
+        import cv2
+
+        cv2.setNumThreads(threads)
     key = (task.reference.sha256, task.config.match)
     cache = {task.reference.sha256: _REFERENCE[key]} if key in _REFERENCE else {}
     result = _register_one(task.moving, task.reference, task.polygon, cache, task.config)
@@ -208,8 +216,11 @@ def _register_all(
     progress: Callable[[str], None] | None,
     executor: Executor | None,
 ) -> RegisterReport:
+    # read, then close: no transaction stays open while images are matched (minutes on a
+    # cluster; a restarted server or an idle-transaction timeout would lose all of it)
     with catalog.session() as s:
         site = catalog.get_site(s, name)
+        site_id = site.id
         images = [ln.image for ln in site.image_links]
         reference = site.reference_image
         assert reference is not None  # register_site chose it (choose_reference) before the run
@@ -226,31 +237,35 @@ def _register_all(
                 matrices[image.id] = frame_matrix(prior)
             else:
                 todo.append(image)
-        # an image's file is looked up when it is first read: stored results need none
-        facts: dict[int, ImageFacts] = {}
+    # an image's file is looked up when it is first read: stored results need none
+    facts: dict[int, ImageFacts] = {}
 
-        def fact(image: Image) -> ImageFacts:
-            if image.id not in facts:
-                facts[image.id] = ImageFacts.of(catalog, image)
-            return facts[image.id]
+    def fact(image: Image) -> ImageFacts:
+        if image.id not in facts:
+            facts[image.id] = ImageFacts.of(catalog, image)
+        return facts[image.id]
 
-        cache: dict[str, _Work] = {}
-        tasks = [RegisterTask(fact(im), fact(reference), polygon, config) for im in todo]
-        done = _against_reference(tasks, cache, progress, executor)
-        for image, res in zip(todo, done, strict=True):
-            results[image.id] = res
-            if res.ok:
-                assert res.matrix is not None  # an ok registration has its matrix (_finish)
-                matrices[image.id] = res.matrix
-        _chain_failures(images, fact, reference, polygon, cache, config, results, matrices)
+    cache: dict[str, _Work] = {}
+    tasks = [RegisterTask(fact(im), fact(reference), polygon, config) for im in todo]
+    done = _against_reference(tasks, cache, progress, executor)
+    for image, res in zip(todo, done, strict=True):
+        results[image.id] = res
+        if res.ok:
+            assert res.matrix is not None  # an ok registration has its matrix (_finish)
+            matrices[image.id] = res.matrix
+    _chain_failures(images, fact, reference, polygon, cache, config, results, matrices)
+    with catalog.session() as s:
+        serialise(s, Lock.SITE, site_id)  # a second register of the site waits, then updates
+        site = catalog.get_site(s, name)
+        stored = registrations(s, site)
         for image in images:
             res = results[image.id]
             if res.reused:
                 continue
-            row = previous.get(image.id) or Registration(site_id=site.id, image_id=image.id)
+            row = stored.get(image.id) or Registration(site_id=site_id, image_id=image.id)
             _fill(row, res, run_id, s)
             s.add(row)
-        return RegisterReport(name, reference.sha256, [results[im.id] for im in images])
+    return RegisterReport(name, reference.sha256, [results[im.id] for im in images])
 
 
 def _against_reference(
@@ -260,7 +275,8 @@ def _against_reference(
     executor: Executor | None,
 ) -> Iterator[ImageRegistration]:
     """Each task's registration, in order: here (sharing ``cache``), or all submitted at
-    once to ``executor`` (a worker's error is raised here, as it would be in process)."""
+    once to ``executor``, where a task that fails (its worker lost after Dask's retries, a
+    file that worker cannot read) is that image's failed registration, not the run's."""
     if executor is None:
         for t in tasks:
             if progress:
@@ -270,7 +286,13 @@ def _against_reference(
     futures = [executor.submit(register_task, t) for t in tasks]
     try:
         for t, future in zip(tasks, futures, strict=True):
-            result = future.result()
+            try:
+                result = future.result()
+            except Exception as exc:  # whatever a worker raised: this image fails, in one line
+                why = (str(exc).strip().splitlines() or [""])[0][:300]
+                result = _failed(
+                    t.moving, WORKER, f"failed on a Dask worker ({type(exc).__name__}: {why})", None
+                )
             if progress:
                 progress(t.moving.original_name)
             yield result
@@ -371,8 +393,9 @@ def _chain_failures(
         progress = False
         for image in images:
             res = results[image.id]
-            # a map registration, or a fit that just misses the site, is no matching failure
-            if res.ok or res.method == "crs" or res.matrix is not None:
+            # a map registration, or a fit that just misses the site, is no matching failure;
+            # an image a worker could not handle is not retried here
+            if res.ok or res.method in ("crs", WORKER) or res.matrix is not None:
                 continue
             for hub_id, hub_matrix in list(matrices.items()):
                 if hub_id == reference.id or hub_id == image.id:
