@@ -83,13 +83,15 @@ def test_a_worker_killed_mid_run_loses_and_repeats_nothing(
 ) -> None:
     images = select_images(apt, site="apt")
     with distributed.Client(dask_cluster, set_as_default=False) as client:
-        pids = list(client.run(os.getpid).values())
+        pids = client.run(os.getpid)  # worker address → its process
         killed = threading.Event()
 
-        def kill_one(_result: object) -> None:  # after the first image is stored
+        def kill_one(_result: object) -> None:  # a worker busy with a task, mid-run
             if not killed.is_set():
-                killed.set()
-                os.kill(pids[0], signal.SIGKILL)
+                busy = [w for w, keys in client.processing().items() if keys]
+                if busy:
+                    killed.set()
+                    os.kill(pids[busy[0]], signal.SIGKILL)
 
         report = run_detector(
             apt, images, force=True, on_image=kill_one,
@@ -119,7 +121,7 @@ def test_a_client_killed_mid_run_resumes_without_redoing_finished_images(
     proc.wait(timeout=120)
     assert proc.returncode == -signal.SIGKILL
     done = ok_runs(apt)
-    assert 1 <= len(done) < IMAGES or len(done) == IMAGES
+    assert 1 <= len(done) < IMAGES  # killed mid-run: some stored, some not
     rerun = CliRunner().invoke(
         app, ["--workspace", str(ws), "detect", "--site", "apt", "--workers", "2"]
     )
@@ -136,8 +138,47 @@ def test_bad_cluster_options_are_one_line(apt: sitewatch.Catalog) -> None:
         (["--workers", "65"], "--workers"),
         (["--scheduler", "not an address"], "is not a Dask scheduler address"),
         (["--scheduler", "tcp://127.0.0.1:9"], "cannot reach the Dask scheduler"),
+        (["--scheduler", "tcp://127.0.0.1:99999"], "is not a Dask scheduler address"),
+        (["--workers", "2", "--scheduler", "tcp://127.0.0.1:9"], "cannot both be used"),
     ):
         run = CliRunner().invoke(app, ["--workspace", ws, "detect", "--site", "apt", *args])
         assert run.exit_code == 1, (args, run.output)
         assert says in run.output and len(run.output.strip().splitlines()) == 1, run.output
     assert ok_runs(apt) == {}  # nothing was run
+
+
+def test_a_scheduler_without_workers_is_one_line_not_a_hang(
+    apt: sitewatch.Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import logging
+
+    from sitewatch import cluster as cluster_module
+
+    monkeypatch.setattr(cluster_module, "WORKERS_WAIT_S", 2)
+    with distributed.LocalCluster(n_workers=0, dashboard_address=None,
+                                  silence_logs=logging.ERROR) as empty:  # fmt: skip
+        run = CliRunner().invoke(
+            app, ["--workspace", str(apt.workspace), "detect", "--site", "apt",
+                  "--scheduler", empty.scheduler_address],
+        )  # fmt: skip
+    assert run.exit_code == 1, run.output
+    assert "no usable worker" in run.output and len(run.output.strip().splitlines()) == 1
+    assert ok_runs(apt) == {}
+
+
+def test_a_worker_installed_elsewhere_uses_its_own_copy_of_a_shipped_model(tmp_path: Path) -> None:
+    from sitewatch.detect.infer import TileSpec
+    from sitewatch.detect.stage import SHIPPED, DetectTask, _model_here
+    from sitewatch.errors import NotFoundError
+
+    def task(model: str) -> DetectTask:
+        return DetectTask(1, "0" * 64, "x.jpg", "/x.jpg", 0.5, False, model, "0" * 64, TileSpec())
+
+    # the client's path does not exist here: this installation's shipped file of that name
+    elsewhere = task("/other/venv/sitewatch/models/aircraft.onnx")
+    assert _model_here(elsewhere) == SHIPPED / "aircraft.onnx"
+    mine = tmp_path / "mine.onnx"
+    mine.write_bytes(b"onnx")
+    assert _model_here(task(str(mine))) == mine
+    with pytest.raises(NotFoundError, match="not on this worker"):
+        _model_here(task("/client/workspace/models/mine.onnx"))

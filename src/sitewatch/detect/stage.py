@@ -25,12 +25,13 @@ from sqlalchemy import func, select
 from sitewatch import geo
 from sitewatch.cluster import worker_threads
 from sitewatch.detect.infer import SceneDetections, TileSpec, detect_scene
-from sitewatch.detect.model import Detector, ModelInfo
+from sitewatch.detect.model import DEFAULT_MODEL, Detector, ModelInfo
 from sitewatch.detect.registry import resolve_model
 from sitewatch.errors import BadInputError, NotFoundError, SitewatchError
 from sitewatch.scene import open_scene
 from sitewatch.store.catalog import Catalog, detections_at, latest_detect_run
 from sitewatch.store.models import Detection, Image, ImageSite, Run, utcnow
+from sitewatch.store.serial import Lock, serialise
 
 STORE_FLOOR = 0.05  # detections below this calibrated score are not stored
 
@@ -169,6 +170,7 @@ def plan(
 
 
 _DETECTORS: dict[tuple[str, str, int | None], Detector] = {}
+SHIPPED = DEFAULT_MODEL.parent  # this installation's shipped models
 
 
 def _detector(task: DetectTask) -> Detector:
@@ -176,11 +178,27 @@ def _detector(task: DetectTask) -> Detector:
     threads = task.threads or worker_threads()  # on a remote cluster: this worker's share
     key = (task.model_path, task.model_sha256, threads)
     if key not in _DETECTORS:
-        detector = Detector(task.model_path, threads=threads)
+        detector = Detector(_model_here(task), threads=threads)
         if detector.sha256 != task.model_sha256:
             raise BadInputError(task.model_path, "the model file changed since detect started")
         _DETECTORS[key] = detector
     return _DETECTORS[key]
+
+
+def _model_here(task: DetectTask) -> Path:
+    """The task's model file on this machine: its path, or, for a shipped model on a worker
+    installed elsewhere, this installation's copy (the hash check that follows makes sure
+    it is the same model)."""
+    path = Path(task.model_path)
+    if path.is_file():
+        return path
+    shipped = SHIPPED / path.name
+    if shipped.is_file():
+        return shipped
+    raise NotFoundError(
+        f"{task.model_path}: the model file is not on this worker; put the workspace (its "
+        "models/ folder too) on a mount every worker sees at the same path (docs/SCALE.md)"
+    )
 
 
 def compute(
@@ -242,7 +260,7 @@ def run_detector(
             start = time.perf_counter()
             try:
                 done = compute(step, on_tiles, detector)
-                finish(i, store(catalog, step, done, info, detector.version))
+                finish(i, store(catalog, step, done, info, detector.version, reuse=not force))
             except SitewatchError as exc:
                 finish(i, _failed(step, start, exc))
     if executor is not None:
@@ -259,14 +277,20 @@ def run_detector(
             step = steps[i]
             assert isinstance(step, DetectTask)
             try:
-                finish(i, store(catalog, step, future.result(), info, detector.version))
+                done = future.result()
             except SitewatchError as exc:
                 finish(i, _failed(step, start, exc))
+                continue
             except Exception as exc:  # a worker killed (out of memory) or failing in a library
                 failed = SitewatchError(
                     f"{step.name}: detection failed in a worker ({type(exc).__name__}: {exc})"
                 )
                 finish(i, _failed(step, start, failed))
+                continue
+            try:  # a fault here is this process's (the catalog), never hidden as a worker's
+                finish(i, store(catalog, step, done, info, detector.version, reuse=not force))
+            except SitewatchError as exc:
+                finish(i, _failed(step, start, exc))
     report.results.extend(results[i] for i in range(len(steps)))
     return report
 
@@ -312,9 +336,16 @@ CLASS_METRICS = (
 
 
 def store(
-    catalog: Catalog, task: DetectTask, done: Computed, info: ModelInfo, version: str
+    catalog: Catalog,
+    task: DetectTask,
+    done: Computed,
+    info: ModelInfo,
+    version: str,
+    reuse: bool = False,
 ) -> ImageResult:
-    """Write the task's run and its detections (one transaction)."""
+    """Write the task's run and its detections (one transaction). With ``reuse``, a run of
+    the same model file that another writer stored since planning is kept instead (two
+    detects of one image at once store it once)."""
     start = time.perf_counter()
     params = {
         "tile": task.spec.tile,
@@ -327,6 +358,11 @@ def store(
     found = done.found
     classes = info.classes
     with catalog.session() as s:
+        serialise(s, Lock.IMAGE, task.image_id)
+        other = latest_detect_run(s, task.image_id, info.name, version) if reuse else None
+        if other is not None:
+            count = detections_at(s, other)
+            return ImageResult(task.sha256, task.name, other.id, count, True, done.seconds)
         run = Run(
             stage="detect",
             method=info.name,
