@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from sitewatch.errors import BadInputError
+
 DEFAULT_WORKSPACE = "sitewatch-data"
 # a workspace whose catalog is not its own SQLite file names its database here (one line), so
 # that every process and host opening the workspace reaches the same catalog
@@ -41,8 +43,18 @@ class Settings:
 
 def workspace_url(workspace: Path) -> str | None:
     """The database URL a workspace names in its ``catalog.url`` (None without one)."""
+    path = workspace / URL_FILE
     try:
-        text = (workspace / URL_FILE).read_text(encoding="utf-8").strip()
+        text = path.read_text(encoding="utf-8").strip()
     except (FileNotFoundError, NotADirectoryError):
         return None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BadInputError(
+            path, f"cannot read it ({type(exc).__name__})", "write the catalog's URL in it as text"
+        ) from exc
+    if text.startswith("sqlite:///") and not text.startswith("sqlite:////"):
+        raise BadInputError(  # relative to the current folder: each process would differ
+            path, "a relative SQLite path names a different file from each folder",
+            "give an absolute one (sqlite:////abs/path.sqlite), or remove catalog.url",
+        )  # fmt: skip
     return text or None

@@ -8,7 +8,7 @@ from sqlalchemy import inspect, select
 
 from sitewatch import Catalog
 from sitewatch.config import Settings
-from sitewatch.errors import MissingDependencyError, NotFoundError, StoreError
+from sitewatch.errors import BadInputError, MissingDependencyError, NotFoundError, StoreError
 from sitewatch.store import db
 from sitewatch.store.models import Base, Run, schema_filter
 from tests.conftest import sqlite_only
@@ -88,6 +88,18 @@ def test_a_workspace_names_its_database_in_catalog_url(
     monkeypatch.delenv("SITEWATCH_DB")
     (ws / "catalog.url").write_text("\n")  # empty: the workspace's own SQLite file
     assert Settings.resolve(ws).db_url == f"sqlite:///{ws.resolve() / 'catalog.sqlite'}"
+    # a relative SQLite path would name another file from each folder; bytes are no URL
+    (ws / "catalog.url").write_text("sqlite:///shared.sqlite\n")
+    with pytest.raises(BadInputError, match="relative SQLite path"):
+        Settings.resolve(ws)
+    (ws / "catalog.url").write_bytes(b"\xff\xfe\x00garbage")
+    with pytest.raises(BadInputError, match=r"catalog\.url: cannot read it"):
+        Settings.resolve(ws)
+    # and nothing sitewatch writes may replace it (it would move every process elsewhere)
+    (ws / "catalog.url").unlink()
+    cat = Catalog(ws)
+    assert cat.owns(ws / "catalog.url")
+    cat.close()
 
 
 def test_unusable_database_url_is_a_clear_error(tmp_path: Path) -> None:

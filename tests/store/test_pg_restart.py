@@ -31,11 +31,16 @@ def test_a_server_restart_mid_detect_loses_nothing_and_a_rerun_completes(tmp_pat
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     assert proc.stdout is not None and pg.ACTIVE is not None
+    restarted_after = None
     for line in proc.stdout:
         if "detected (" in line:  # the first image is stored: restart under the others
             pg.ACTIVE.restart()
+            restarted_after = line
             break
-    _out, err = proc.communicate(timeout=300)
+    assert restarted_after is not None, "the restart must come mid-run"
+    rest, err = proc.communicate(timeout=300)
+    # the rest of the site came after the restart: stored, or failed in one line each
+    assert rest.count("detected (") + err.count("error") >= 1, (rest, err)
     assert proc.returncode in (0, 1), err
     assert "Traceback" not in err and all(len(e) < 400 for e in err.splitlines()), err
     with cat.session() as s:  # a fresh connection: the pool's old ones died with the server

@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from sitewatch.config import Settings
+from sitewatch.config import URL_FILE, Settings
 from sitewatch.errors import ConflictError, NotFoundError, OutputError, RowConflictError
 from sitewatch.files import owner_alive, owner_tag
 from sitewatch.hashing import sha256_file
@@ -50,6 +50,8 @@ class Catalog:
             with self._sessions() as session, session.begin():
                 yield session
         except IntegrityError as exc:
+            if not db.unique_violation(exc):  # a broken reference or check: not a race
+                raise db.storage_error(self.engine, exc) from exc
             raise RowConflictError(
                 f"another writer saved the same row first ({db.first_line(exc)}); "
                 "nothing of this change was saved: run it again"
@@ -66,7 +68,7 @@ class Catalog:
         (and journals), the image store, or its locks. Outputs must go elsewhere."""
         target = Path(path).resolve()
         ws = self.workspace.resolve()
-        owned = [self.settings.image_store.resolve(), ws / ".locks"]
+        owned = [self.settings.image_store.resolve(), ws / ".locks", ws / URL_FILE]
         url = self.engine.url
         database = url.database if url.get_backend_name() == "sqlite" else None
         if database:

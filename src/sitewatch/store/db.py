@@ -15,6 +15,7 @@ from sqlalchemy.pool import ConnectionPoolEntry, NullPool
 
 from sitewatch.errors import MissingDependencyError, StoreError, describe_os_error, is_disk_full
 from sitewatch.store import spatial
+from sitewatch.store.serial import Lock
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -65,6 +66,16 @@ def first_line(exc: BaseException) -> str:
     """The database's own message, without the SQL or the context lines drivers add."""
     text = str(getattr(exc, "orig", exc)).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def unique_violation(exc: BaseException) -> bool:
+    """Whether an integrity error is a unique key that another row holds already (the one
+    a concurrent writer can cause), not a broken reference, NULL or check."""
+    orig = getattr(exc, "orig", exc)
+    if getattr(orig, "sqlstate", None) == "23505":  # PostgreSQL (psycopg)
+        return True
+    text = str(orig)
+    return "UNIQUE constraint failed" in text or "PRIMARY KEY must be unique" in text
 
 
 def storage_error(engine: Engine, exc: BaseException) -> StoreError:
@@ -126,7 +137,7 @@ def _upgrade_postgresql(engine: Engine) -> None:
     """PostgreSQL's DDL is transactional: all migrations in one transaction, behind an
     advisory lock so that two first opens queue and the second finds the schema at head."""
     with engine.connect() as conn, conn.begin():
-        conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7746917)")  # any fixed key
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({int(Lock.SCHEMA)}, 0)")
         _upgrade_on(engine, conn)
 
 
