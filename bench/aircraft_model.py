@@ -67,11 +67,21 @@ def export() -> dict:
 
 
 def _fold(run: str) -> Path:
-    """A fold's kept held-out predictions, or its checkpoint where they were not kept."""
-    kept = held_out(run)
-    return (
-        kept if kept is not None and kept.exists() else Path(f"checkpoints/aircraft-{run}/last.pt")
-    )
+    """A fold's kept held-out predictions, refreshed first when its checkpoint is here and
+    is not the one they came from (a fold retrained since); the checkpoint where none are
+    kept."""
+    import json
+
+    from sitewatch.detect.train.export import save_held_out
+    from sitewatch.hashing import sha256_file
+
+    kept, checkpoint = held_out(run), Path(f"checkpoints/aircraft-{run}/last.pt")
+    assert kept is not None  # folds hold places out
+    if checkpoint.exists():
+        made_by = json.loads(kept.read_text())["checkpoint_sha256"] if kept.exists() else None
+        if made_by != sha256_file(checkpoint):
+            save_held_out(checkpoint, kept)
+    return kept if kept.exists() else checkpoint
 
 
 def main() -> None:

@@ -26,6 +26,7 @@ from sitewatch.detect.train.loop import STRIDE, TrainConfig, held_out, split, su
 from sitewatch.detect.train.net import CenterNet, NetConfig
 from sitewatch.errors import BadInputError, OutputError
 from sitewatch.files import write_bytes_atomic, write_json_atomic, write_text_atomic
+from sitewatch.hashing import sha256_file
 
 AIRBUS_CREDIT = "Airbus Aircraft Detection sample dataset, © Airbus DS Intelligence"
 
@@ -170,6 +171,7 @@ def save_held_out(checkpoint: Path, out: Path) -> dict[str, Any]:
     places, raw = held_out_results(model, cfg)
     data = {
         "recipe": _recipe(cfg),
+        "checkpoint_sha256": sha256_file(checkpoint),  # which weights made these
         "places": places,
         "scenes": [
             [
@@ -196,6 +198,7 @@ def _recipe(cfg: TrainConfig) -> dict[str, Any]:
         "format": cfg.format,
         "data": Path(cfg.data).name,
         "satellite": cfg.satellite,
+        "steps": cfg.steps,
     }
 
 
