@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -84,6 +86,23 @@ def dask_cluster() -> Iterator[object]:
         silence_logs=logging.ERROR,
     ) as cluster:  # fmt: skip
         yield cluster
+
+
+def busy_worker_killer(client: Any) -> tuple[Callable[..., None], threading.Event]:
+    """A progress callback that, the first time it is called while a worker of ``client``'s
+    cluster is busy with a task, kills that worker's process (SIGKILL, mid-task), and the
+    event it sets when it has."""
+    pids = client.run(os.getpid)  # worker address → its process
+    killed = threading.Event()
+
+    def kill_one(*_args: object) -> None:
+        if not killed.is_set():
+            busy = [w for w, keys in client.processing().items() if keys]
+            if busy:
+                killed.set()
+                os.kill(pids[busy[0]], signal.SIGKILL)
+
+    return kill_one, killed
 
 
 @pytest.fixture

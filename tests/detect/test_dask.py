@@ -3,11 +3,9 @@ faults a cluster meets: a worker killed mid-run, a client killed mid-run."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
@@ -19,7 +17,7 @@ from sitewatch.cli import app
 from sitewatch.detect import run_detector, select_images
 from sitewatch.store.models import Detection, Run
 from tests import pg
-from tests.conftest import AIRPORT
+from tests.conftest import AIRPORT, busy_worker_killer
 
 distributed = pytest.importorskip("distributed", reason="Dask is the scale extra")
 
@@ -83,16 +81,7 @@ def test_a_worker_killed_mid_run_loses_and_repeats_nothing(
 ) -> None:
     images = select_images(apt, site="apt")
     with distributed.Client(dask_cluster, set_as_default=False) as client:
-        pids = client.run(os.getpid)  # worker address → its process
-        killed = threading.Event()
-
-        def kill_one(_result: object) -> None:  # a worker busy with a task, mid-run
-            if not killed.is_set():
-                busy = [w for w, keys in client.processing().items() if keys]
-                if busy:
-                    killed.set()
-                    os.kill(pids[busy[0]], signal.SIGKILL)
-
+        kill_one, killed = busy_worker_killer(client)
         report = run_detector(
             apt, images, force=True, on_image=kill_one,
             executor=client.get_executor(), threads=1,

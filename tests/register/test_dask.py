@@ -3,9 +3,6 @@ what this process gives, and a worker killed mid-run loses and repeats nothing."
 
 from __future__ import annotations
 
-import os
-import signal
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +17,7 @@ from sitewatch.frame import project
 from sitewatch.register import register_site, registrations
 from sitewatch.register.site import frame_matrix
 from sitewatch.store.models import Registration
-from tests.conftest import AIRPORT
+from tests.conftest import AIRPORT, busy_worker_killer
 
 distributed = pytest.importorskip("distributed", reason="Dask is the scale extra")
 
@@ -45,6 +42,14 @@ def stored_of(cat: sitewatch.Catalog) -> dict[int, tuple[str, str, np.ndarray | 
         return {
             i: (r.method, r.status, frame_matrix(r) if r.matrix else None) for i, r in rows.items()
         }
+
+
+def first_other_image(cat: sitewatch.Catalog) -> tuple[str, Path]:
+    """The name and stored file of the site's first image that is not the reference."""
+    with cat.session() as s:
+        site = cat.get_site(s, "apt")
+        victim = next(ln.image for ln in site.image_links if ln.image.original_name != REF.name)
+        return victim.original_name, cat.readable_path(victim)
 
 
 def test_register_on_an_existing_cluster_stores_what_this_process_computes(
@@ -78,16 +83,7 @@ def test_a_worker_killed_mid_registration_loses_and_repeats_nothing(
     apt: sitewatch.Catalog, dask_cluster: distributed.LocalCluster
 ) -> None:
     with distributed.Client(dask_cluster, set_as_default=False) as client:
-        pids = client.run(os.getpid)  # worker address → its process
-        killed = threading.Event()
-
-        def kill_one(_name: str) -> None:  # a worker busy with a task, mid-run
-            if not killed.is_set():
-                busy = [w for w, keys in client.processing().items() if keys]
-                if busy:
-                    killed.set()
-                    os.kill(pids[busy[0]], signal.SIGKILL)
-
+        kill_one, killed = busy_worker_killer(client)
         report = register_site(apt, "apt", progress=kill_one, executor=client.get_executor())
     assert killed.is_set()
     assert len(report.results) == IMAGES and all(r.ok for r in report.results)
@@ -101,10 +97,7 @@ def test_a_worker_killed_mid_registration_loses_and_repeats_nothing(
 def test_an_image_its_worker_cannot_read_fails_alone(
     apt: sitewatch.Catalog, dask_cluster: distributed.LocalCluster
 ) -> None:
-    with apt.session() as s:
-        site = apt.get_site(s, "apt")
-        victim = next(ln.image for ln in site.image_links if ln.image.original_name != REF.name)
-        name, path = victim.original_name, apt.readable_path(victim)
+    name, path = first_other_image(apt)
     path.write_bytes(b"not a JPEG any more")  # there, but unreadable where it is read
     with distributed.Client(dask_cluster, set_as_default=False) as client:
         report = register_site(apt, "apt", executor=client.get_executor())
@@ -119,10 +112,7 @@ def test_an_image_its_worker_cannot_read_fails_alone(
 def test_a_lost_file_fails_the_run_in_one_line_before_any_task(
     apt: sitewatch.Catalog, dask_cluster: distributed.LocalCluster
 ) -> None:
-    with apt.session() as s:
-        site = apt.get_site(s, "apt")
-        victim = next(ln.image for ln in site.image_links if ln.image.original_name != REF.name)
-        path = apt.readable_path(victim)
+    _name, path = first_other_image(apt)
     path.unlink()
     run = CliRunner().invoke(
         app,

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from sitewatch import geo
 from sitewatch.cluster import worker_threads
@@ -137,12 +138,11 @@ def plan(
     for image in images:
         if not force:  # the stored result of this very model file, if any
             with catalog.session() as s:
-                previous = latest_detect_run(s, image.id, detector.info.name, detector.version)
-                count = detections_at(s, previous) if previous is not None else 0
-            if previous is not None:
-                out.append(
-                    ImageResult(image.sha256, image.original_name, previous.id, count, True, 0.0)
+                kept = _stored_result(
+                    s, image.id, image.sha256, image.original_name, detector.info, detector.version
                 )
+            if kept is not None:
+                out.append(kept)
                 continue
         try:
             path = str(catalog.readable_path(image))
@@ -335,6 +335,22 @@ CLASS_METRICS = (
 )
 
 
+def _stored_result(
+    s: Session,
+    image_id: int,
+    sha256: str,
+    name: str,
+    info: ModelInfo,
+    version: str,
+    seconds: float = 0.0,
+) -> ImageResult | None:
+    """The stored result of this model file for the image, if one is stored."""
+    run = latest_detect_run(s, image_id, info.name, version)
+    if run is None:
+        return None
+    return ImageResult(sha256, name, run.id, detections_at(s, run), True, seconds)
+
+
 def store(
     catalog: Catalog,
     task: DetectTask,
@@ -359,10 +375,13 @@ def store(
     classes = info.classes
     with catalog.session() as s:
         serialise(s, Lock.IMAGE, task.image_id)
-        other = latest_detect_run(s, task.image_id, info.name, version) if reuse else None
-        if other is not None:
-            count = detections_at(s, other)
-            return ImageResult(task.sha256, task.name, other.id, count, True, done.seconds)
+        kept = (
+            _stored_result(s, task.image_id, task.sha256, task.name, info, version, done.seconds)
+            if reuse
+            else None
+        )
+        if kept is not None:
+            return kept
         run = Run(
             stage="detect",
             method=info.name,
