@@ -29,8 +29,8 @@ from shapely.geometry import Point
 from sitewatch import Catalog, add_geo_site
 from sitewatch.frame import project, warp
 from sitewatch.ingest import IngestOptions, ingest
+from sitewatch.register import RegisterConfig, register_site
 from sitewatch.register import features as ft
-from sitewatch.register import register_site
 from sitewatch.register.area import refine_by_windows
 from sitewatch.register.georef import footprint_in
 from sitewatch.register.imagery import load_gray
@@ -137,6 +137,85 @@ def dates(sites: dict[str, dict[str, Path]]) -> dict:
             "not_registered": failed}  # fmt: skip
 
 
+def crops_in_frame(
+    sites: dict[str, dict[str, list[Path]]], only: set[str] | None, joint: bool
+) -> dict:
+    """Crops of one acquisition, each registered on its own to a site frame on another
+    date's scene (``register_site``, as a user runs it): their transforms must agree up to
+    the crops' exact offset. Every acquisition of a site serves as the reference in turn;
+    per pair of crops, the RMS and max disagreement (frame px) over their common area."""
+    per_pair, where = [], []
+    for site, acqs in sorted(sites.items()):
+        if (only and site not in only) or len(acqs) < 2:
+            continue
+        if not any(len(crops) > 1 for crops in acqs.values()):
+            continue
+        offsets = _crop_offsets(acqs)
+        for ref_acq, ref_crops in sorted(acqs.items()):
+            everything = [p for c in acqs.values() for p in c]
+            matrices = _registered(site, ref_crops[0], everything, joint)
+            for acq, crops in sorted(acqs.items()):
+                if acq == ref_acq:
+                    continue
+                for a, b in itertools.combinations(crops, 2):
+                    if (a, b) not in offsets or a not in matrices or b not in matrices:
+                        continue
+                    d = _disagreement(matrices[a], matrices[b], offsets[a, b])
+                    per_pair.append(d)
+                    where.append(f"{site} frame {ref_acq[-2:]}: {acq[-2:]} crops "
+                                 f"{a.name[:8]}/{b.name[:8]}")  # fmt: skip
+    rms = np.array([d[0] for d in per_pair])
+    worst = np.array([d[1] for d in per_pair])
+    order = np.argsort(worst)[::-1][:10]
+    return {"pairs": len(per_pair), "median_rms_px": float(np.median(rms)),
+            "median_max_px": float(np.median(worst)), "max_px": float(worst.max()),
+            "within_1px_rms": float((rms <= 1).mean()),
+            "within_2px_max": float((worst <= 2).mean()),
+            "worst": [f"{where[i]}: rms {rms[i]:.1f}, max {worst[i]:.1f} px"
+                      for i in order]}  # fmt: skip
+
+
+def _crop_offsets(acqs: dict[str, list[Path]]) -> dict[tuple[Path, Path], np.ndarray]:
+    """Per overlapping pair of crops of one acquisition, the exact translation a → b
+    (integer pixels: the crops are cut from one raster)."""
+    out = {}
+    for crops in acqs.values():
+        grays = {p: load_gray(p, 4096)[0] for p in crops}
+        for a, b in itertools.combinations(crops, 2):
+            fit = pair(grays[a], grays[b])
+            if fit.ok:
+                t = np.round(fit.matrix[:2, 2])
+                out[a, b] = np.array([[1.0, 0, t[0]], [0, 1.0, t[1]], [0, 0, 1.0]])
+    return out
+
+
+def _registered(
+    site: str, reference: Path, images: list[Path], joint: bool
+) -> dict[Path, np.ndarray]:
+    """Each image's registration to a frame site on ``reference`` (ok ones only)."""
+    from sitewatch import add_frame_site
+
+    with tempfile.TemporaryDirectory() as tmp:
+        cat = Catalog(Path(tmp) / "ws")
+        ingest(cat, [reference], IngestOptions(store="reference", allow_undated=True))
+        add_frame_site(cat, site, str(reference))
+        others = [p for p in images if p != reference]
+        ingest(cat, others, IngestOptions(store="reference", allow_undated=True, site=site))
+        report = register_site(cat, site, config=RegisterConfig(joint=joint))
+        by_name = {p.name: p for p in images}
+        return {by_name[r.name]: r.matrix for r in report.results if r.ok}
+
+
+def _disagreement(ta: np.ndarray, tb: np.ndarray, a_to_b: np.ndarray) -> tuple[float, float]:
+    """RMS and max of |T_a(p) − T_b(S p)| over a grid of a's pixels that b also holds."""
+    xs = np.linspace(0, 2560, 17)
+    grid = np.array([[x, y] for x in xs for y in xs])
+    inside = project(a_to_b, grid)
+    keep = np.all((inside >= 0) & (inside <= 2560), axis=1)
+    d = np.linalg.norm(project(ta, grid[keep]) - project(tb @ a_to_b, grid[keep]), axis=1)
+    return float(np.sqrt((d**2).mean())), float(d.max())
+
+
 def joplin(folder: Path) -> dict:
     results = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -195,19 +274,30 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", type=Path, default=Path("../shared/datasets"))
     parser.add_argument("--warps", type=int, default=20)
+    parser.add_argument("--only", choices=["crops-in-frame"], help="run this check alone")
+    parser.add_argument("--sites", help="comma-separated sites for crops-in-frame")
+    parser.add_argument("--joint", action="store_true", help="adjust each site jointly")
     args = parser.parse_args()
     air = args.data / "airbus-aircraft"
     with open(air / "sites.csv") as fh:
         rows = list(csv.DictReader(fh))
     groups, sites = defaultdict(list), defaultdict(dict)
+    crops: dict[str, dict[str, list[Path]]] = defaultdict(lambda: defaultdict(list))
     for r in rows:
         groups[r["acquisition_id"]].append(air / "images" / r["image_id"])
         sites[r["site_id"]].setdefault(r["acquisition_id"], air / "images" / r["image_id"])
+        crops[r["site_id"]][r["acquisition_id"]].append(air / "images" / r["image_id"])
     t0 = time.perf_counter()
+    only = set(args.sites.split(",")) if args.sites else None
+    if args.only == "crops-in-frame":
+        print(json.dumps({"crops_in_frame": crops_in_frame(crops, only, args.joint),
+                          "seconds": time.perf_counter() - t0}, indent=1))  # fmt: skip
+        return
     out = {
         "known_warps": known_warps([air / "images" / r["image_id"] for r in rows[::9]], args.warps),
         "exact_crops": exact_crops({k: v for k, v in groups.items() if len(v) > 1}),
         "different_dates": dates(sites),
+        "crops_in_frame": crops_in_frame(crops, only, args.joint),
         "joplin": joplin(args.data / "joplin-pre-post"),
     }
     out["seconds"] = time.perf_counter() - t0

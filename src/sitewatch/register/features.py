@@ -111,39 +111,99 @@ def register(
     with the keypoints near its predicted position, so several times more matches survive
     and the final transform rests on the whole overlap, not on its most distinctive part.
     """
-    first = fit_homography(*match(moving, fixed, config), config, moving_shape, model)
+    best = _matched(moving, fixed, config, moving_shape, model)
+    if not best.ok or model != "homography":
+        return best
+    return ground_layer(moving, fixed, best, config, moving_shape) or best
+
+
+def register_ground(
+    moving: Features, fixed: Features, config: MatchConfig, moving_shape: tuple[int, int]
+) -> Layer | None:
+    """``register``'s ground layer with its matches (None where the pair does not register)."""
+    best = _matched(moving, fixed, config, moving_shape, "homography")
+    if best.matrix is None:
+        return None
+    return ground(moving, fixed, best.matrix, config, moving_shape)
+
+
+def _matched(
+    moving: Features, fixed: Features, config: MatchConfig, shape: tuple[int, int], model: str
+) -> Fit:
+    """A robust fit of the global matches, then of the matches guided by it: the better."""
+    first = fit_homography(*match(moving, fixed, config), config, shape, model)
     if first.matrix is None:  # same test as ``first.ok``, spelled so the type narrows
         return first
     src, dst = guided_match(moving, fixed, first.matrix, 2 * config.ransac_px, config)
-    second = fit_homography(src, dst, config, moving_shape, model)
-    best = second if second.ok and second.inliers >= first.inliers else first
-    if model != "homography":
-        return best
-    return ground_layer(moving, fixed, best, config, moving_shape) or best
+    second = fit_homography(src, dst, config, shape, model)
+    return second if second.ok and second.inliers >= first.inliers else first
 
 
 def ground_layer(
     moving: Features, fixed: Features, fit: Fit, config: MatchConfig, shape: tuple[int, int]
 ) -> Fit | None:
-    """The transform of the ground, where tall structures shift by parallax.
+    """The transform of the ground (``ground``) as a Fit, or None when no layer qualifies."""
+    if fit.matrix is None:
+        raise ValueError("ground_layer needs a fit with a matrix")
+    layer = ground(moving, fixed, fit.matrix, config, shape)
+    if layer is None:
+        return None
+    return Fit(layer.matrix, layer.matches, len(layer.src), layer.rmse, None, layer.model)
+
+
+@dataclass(frozen=True)
+class Layer:
+    """The ground's transform (working pixels), its model family, the matches gathered
+    around the first fit, and those of them on the ground (within ``ransac_px``)."""
+
+    matrix: np.ndarray
+    model: str
+    matches: int
+    src: np.ndarray
+    dst: np.ndarray
+    claimed: np.ndarray  # the matches it took from those earlier layers left (``layers``)
+
+    @property
+    def rmse(self) -> float:
+        return float(np.sqrt(((project(self.matrix, self.src) - self.dst) ** 2).sum(1).mean()))
+
+
+def ground(
+    moving: Features, fixed: Features, h0: np.ndarray, config: MatchConfig, shape: tuple[int, int]
+) -> Layer | None:
+    """The ground's transform and matches, where tall structures shift by parallax.
 
     Two off-nadir views of one place agree on the ground but not on roofs, towers and
     parked aircraft: each height is its own layer (plane + parallax), displaced along one
     direction by up to tens of pixels. A single robust fit lands on whichever layer has
     most matches, often the terminal roofs, and picks differently for different pairs.
-    Here matches are gathered within ``parallax_px`` of the first fit, layers are peeled
-    off one robust fit at a time, and the one spread over most of the image (the ground is
-    everywhere, buildings are not: counted as cells of an 8×8 grid holding at least three
-    of its matches, so a thin scatter does not pass for ground) is kept. None when no layer
-    qualifies.
+    Of the ``layers`` around ``h0``, the one spread over most of the image is kept (the
+    ground is everywhere, buildings are not: counted as cells of an 8×8 grid holding at
+    least three of its matches, so a thin scatter does not pass for ground). None when no
+    layer qualifies.
     """
-    if fit.matrix is None:
-        raise ValueError("ground_layer needs a fit with a matrix")
-    src, dst = guided_match(moving, fixed, fit.matrix, config.parallax_px, config)
+    found = layers(moving, fixed, h0, config, shape)
+    if not found:
+        return None
     height, width = shape
     grid = 8
+
+    def spread(layer: Layer) -> tuple[int, int]:  # cells the layer really occupies
+        pts = layer.claimed
+        per_cell = Counter((int(x * grid / width), int(y * grid / height)) for x, y in pts)
+        return sum(n >= 3 for n in per_cell.values()), len(pts)
+
+    return max(found, key=spread)
+
+
+def layers(
+    moving: Features, fixed: Features, h0: np.ndarray, config: MatchConfig, shape: tuple[int, int]
+) -> list[Layer]:
+    """The height layers among the matches within ``parallax_px`` of ``h0``, peeled off one
+    robust fit at a time (largest first); each with its matches within ``ransac_px``."""
+    src, dst = guided_match(moving, fixed, h0, config.parallax_px, config)
     remaining = np.ones(len(src), bool)
-    layers: list[tuple[int, int, np.ndarray, str]] = []
+    out: list[Layer] = []
     for _ in range(config.max_layers):
         idx = np.flatnonzero(remaining)
         if len(idx) < config.min_inliers:
@@ -156,19 +216,11 @@ def ground_layer(
         h, inl, name = select_model(src[idx], dst[idx], h, 2 * config.layer_px)
         if inl.sum() < config.min_inliers or degenerate(h, shape):
             break
-        pts = src[idx][inl]
-        per_cell = Counter((int(x * grid / width), int(y * grid / height)) for x, y in pts)
-        spread = sum(n >= 3 for n in per_cell.values())  # cells the layer really occupies
-        layers.append((spread, int(inl.sum()), h, name))
+        # its matches as for any fit: within the usual inlier tolerance
+        near = ((project(h, src) - dst) ** 2).sum(axis=1) <= config.ransac_px**2
+        out.append(Layer(h, name, len(src), src[near], dst[near], src[idx][inl]))
         remaining[idx[inl]] = False
-    if not layers:
-        return None
-    h, name = max(layers, key=lambda layer: (layer[0], layer[1]))[2:]
-    # quality as for any fit: the matches within the usual inlier tolerance
-    err2 = ((project(h, src) - dst) ** 2).sum(axis=1)
-    inliers = err2 <= config.ransac_px**2
-    rmse = float(np.sqrt(err2[inliers].mean()))
-    return Fit(h, len(src), int(inliers.sum()), rmse, None, name)
+    return out
 
 
 def guided_match(

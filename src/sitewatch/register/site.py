@@ -22,6 +22,7 @@ from sitewatch.cluster import worker_threads
 from sitewatch.errors import BadInputError
 from sitewatch.frame import project, scaling, warp
 from sitewatch.register import features as ft
+from sitewatch.register import joint as jt
 from sitewatch.register.area import refine_by_windows
 from sitewatch.register.georef import crs_homography, footprint_in, wgs84_to_pixels
 from sitewatch.register.imagery import load_gray
@@ -41,6 +42,10 @@ class RegisterConfig:
     min_overlap: float = 0.02  # below this fraction of the site polygon, the image is left out
     refine: bool = True  # refine map-based alignment of georeferenced images by image matching
     max_refine_shift_m: float = 40.0  # a larger correction means matching went wrong
+    joint: bool = False  # adjust the images matched by features jointly (``joint``)
+    joint_partners: int = 8  # each image is tied to its most-overlapping images, up to this
+    joint_min_overlap: float = 0.1  # of the smaller footprint, for two images to be tied
+    joint_points: int = 1500  # tie points kept per pair (evenly drawn): bounds the solve
 
 
 @dataclass(frozen=True)
@@ -254,6 +259,8 @@ def _register_all(
             assert res.matrix is not None  # an ok registration has its matrix (_finish)
             matrices[image.id] = res.matrix
     _chain_failures(images, fact, reference, polygon, cache, config, results, matrices)
+    if config.joint:
+        _adjust_jointly(images, fact, reference, polygon, cache, config, results, matrices)
     with catalog.session() as s:
         serialise(s, Lock.SITE, site_id)  # a second register of the site waits, then updates
         site = catalog.get_site(s, name)
@@ -420,6 +427,154 @@ def _chain_failures(
                     matrices[image.id] = chained.matrix
                     progress = True
                     break
+
+
+JOINED = "+joint"  # appended to the method of an image whose transform was adjusted jointly
+
+
+def _adjust_jointly(
+    images: list[Image],
+    fact: Callable[[Image], ImageFacts],
+    reference: Image,
+    polygon: BaseGeometry,
+    cache: dict[str, _Work],
+    config: RegisterConfig,
+    results: dict[int, ImageRegistration],
+    matrices: dict[int, np.ndarray],
+) -> None:
+    """Adjust the transforms of the images matched by features (directly or by a chain)
+    all at once, from the ground matches of every well-overlapping pair (``joint``).
+
+    The reference and results stored before (kept unless ``--force``) are held fixed, so
+    the frame never moves under stored results; map-only registrations stay out (their
+    error is the georeferencing's, not matching's)."""
+    members = [
+        im
+        for im in images
+        if im.id in matrices
+        and results[im.id].ok
+        and (im.id == reference.id or results[im.id].reused or results[im.id].method in _JOINABLE)
+        and results[im.id].method != "crs"
+    ]
+    fixed = {k for k, im in enumerate(members) if im.id == reference.id or results[im.id].reused}
+    if len(fixed) == len(members):
+        return
+    footprints = [footprint_in((im.width, im.height), matrices[im.id]) for im in members]
+    pairs: set[tuple[int, int]] = set()
+    for a, fa in enumerate(footprints):
+        shared = [
+            (fa.intersection(fb).area / max(min(fa.area, fb.area), 1e-9), b)
+            for b, fb in enumerate(footprints)
+            if b != a
+        ]
+        best = sorted((x for x in shared if x[0] >= config.joint_min_overlap), reverse=True)
+        for _share, b in best[: config.joint_partners]:
+            if not (a in fixed and b in fixed):
+                pairs.add((min(a, b), max(a, b)))
+    found = (_tie(members, a, b, fact, cache, config, matrices) for a, b in sorted(pairs))
+    ties = [t for t in found if t is not None]
+    initial = [matrices[im.id] for im in members]
+    # each transform in the family its own fit chose, at most affine: a satellite far away
+    # sees flat ground affinely over a few km, and a homography's perspective terms, held
+    # only by partial overlaps, bend the far edges, where crops overlap (to be measured
+    # against homographies on more sites: bench/registration.py --only crops-in-frame)
+    families = [jt.family_of(h) for h in initial]
+    families = [f if f != "homography" else "affine" for f in families]
+    solved = jt.adjust(initial, families, fixed, ties)
+    # each pair chose its own ground layer; the solution is the consensus of all of them.
+    # Gather every pair's matches again around the consensus, ever tighter, and solve again:
+    # a pair that settled on roofs now contributes its ground instead
+    for tolerance in (config.match.parallax_px / 2, config.match.ransac_px):
+        found = (_retie(t, members, solved.matrices, tolerance, fact, cache, config) for t in ties)
+        ties = [t for t in found if t is not None]
+        solved = jt.adjust(solved.matrices, families, fixed, ties)
+    for k, im in enumerate(members):
+        rms = solved.image_rms_px[k]
+        if k in fixed or rms is None:
+            continue
+        new = solved.matrices[k]
+        if ft.degenerate(new, (im.height, im.width)):
+            continue
+        res = results[im.id]
+        mine = [t for t in ties if members[t.a].id == im.id or members[t.b].id == im.id]
+        adjusted = _finish(
+            fact(im), polygon, config, res.method + JOINED, new, res.via,
+            sum(len(t.src) for t in mine), sum(len(t.src) for t in mine), rms, res.shift_m,
+        )  # fmt: skip
+        if adjusted.ok:
+            results[im.id] = adjusted
+            matrices[im.id] = new
+
+
+_JOINABLE = ("features", "chain")
+
+
+def _tie(
+    members: list[Image],
+    a: int,
+    b: int,
+    fact: Callable[[Image], ImageFacts],
+    cache: dict[str, _Work],
+    config: RegisterConfig,
+    matrices: dict[int, np.ndarray],
+) -> jt.Tie | None:
+    """The ground matches of two images whose transforms say they overlap, in source
+    pixels, gathered around where those transforms put each other (``features.ground``)."""
+    ia, ib = members[a], members[b]
+    mov, fix = _work(fact(ia), cache, config), _work(fact(ib), cache, config)
+    # the pair registered on its own: a transform resting on one pair's fit cannot
+    # guide the others without passing its error on
+    layer = ft.register_ground(mov.features, fix.features, config.match, mov.gray.shape)
+    if layer is None or len(layer.src) < config.match.min_inliers:
+        return None
+    a_to_b = np.linalg.inv(matrices[ib.id]) @ matrices[ia.id]
+    predicted = project(fix.to_working @ a_to_b @ np.linalg.inv(mov.to_working), layer.src)
+    # the transforms may be off by tens of pixels (that is what is being mended), but not
+    # by the width of an apron: beyond that the pair matched another place
+    if np.median(np.linalg.norm(predicted - layer.dst, axis=1)) > 4 * config.match.parallax_px:
+        return None
+    return _subsampled(a, b, layer.src / mov.scale, layer.dst / fix.scale, config)
+
+
+def _retie(
+    tie: jt.Tie,
+    members: list[Image],
+    current: list[np.ndarray],
+    tolerance: float,
+    fact: Callable[[Image], ImageFacts],
+    cache: dict[str, _Work],
+    config: RegisterConfig,
+) -> jt.Tie | None:
+    """The pair's height layer nearest to where the ``current`` transforms put it (median
+    distance within ``tolerance`` working pixels), with its own matches: a plane of this
+    pair, chosen by the consensus of all pairs rather than by its own spread."""
+    mov = _work(fact(members[tie.a]), cache, config)
+    fix = _work(fact(members[tie.b]), cache, config)
+    a_to_b = np.linalg.inv(current[tie.b]) @ current[tie.a]
+    working = fix.to_working @ a_to_b @ np.linalg.inv(mov.to_working)
+    ft.seeded()
+    found = ft.layers(mov.features, fix.features, working, config.match, mov.gray.shape)
+
+    def off(layer: ft.Layer) -> float:
+        return float(np.median(np.linalg.norm(project(working, layer.src) - layer.dst, axis=1)))
+
+    near = [(off(layer), layer) for layer in found if off(layer) <= tolerance]
+    if not near:
+        return None
+    # the nearest layer; of layers as near as one height layer's tolerance, the largest (a
+    # few dozen stray matches can fall on the consensus too)
+    nearest = min(d for d, _layer in near)
+    layer = max(
+        (L for d, L in near if d <= nearest + config.match.layer_px), key=lambda L: len(L.src)
+    )
+    return _subsampled(tie.a, tie.b, layer.src / mov.scale, layer.dst / fix.scale, config)
+
+
+def _subsampled(a: int, b: int, src: np.ndarray, dst: np.ndarray, config: RegisterConfig) -> jt.Tie:
+    if len(src) > config.joint_points:  # evenly drawn, the same every time
+        keep = np.linspace(0, len(src) - 1, config.joint_points).round().astype(int)
+        src, dst = src[keep], dst[keep]
+    return jt.Tie(a, b, src.astype(np.float64), dst.astype(np.float64))
 
 
 def _match_pair(
