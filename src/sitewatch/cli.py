@@ -780,6 +780,43 @@ def eval_detector(
         )
 
 
+@eval_app.command("change")
+@fails_cleanly
+def eval_change(
+    pairs: Annotated[
+        Path, typer.Option(help="Folder with A/, B/ and label/ of same-named images (LEVIR-CD).")
+    ],
+    method: Annotated[str, typer.Option(help="Change method: cva or irmad.")] = "cva",
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write metrics JSON.")] = None,
+) -> None:
+    """Precision, recall, F1 and IoU of the change class, pooled over every pixel and per pair."""
+    import json
+
+    from sitewatch.change import ChangeMethod, evaluate_pairs
+    from sitewatch.files import write_json_atomic
+
+    try:
+        chosen = ChangeMethod(method)
+    except ValueError:
+        names = ", ".join(m.value for m in ChangeMethod)
+        raise BadInputError(
+            "--method", f"unknown change method {method!r}", f"one of {names}"
+        ) from None
+    if json_out is not None and json_out.is_dir():
+        raise BadInputError(json_out, "is a folder", "give the JSON file's name")
+    report = evaluate_pairs(pairs, chosen)
+    table = Table("metric", "value")
+    for key in ("precision", "recall", "f1", "iou", "pairs"):
+        value = report[key]
+        table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
+    out.print(table)
+    if json_out is not None:
+        write_json_atomic(json_out, report)
+        out.print(f"metrics written to {escape(str(json_out))}", highlight=False)
+    else:
+        out.print(json.dumps({k: report[k] for k in ("precision", "recall", "f1", "iou")}))
+
+
 def main() -> None:
     """Console-script entry point."""
     try:
