@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from sitewatch import __version__
+from sitewatch.cli_change import change as change_command
 from sitewatch.cli_claims import claim_app
 from sitewatch.cli_common import (
     State,
@@ -45,6 +46,7 @@ app.add_typer(eval_app, name="eval")
 app.add_typer(claim_app, name="claim")
 app.add_typer(models_app, name="models")
 app.command("export")(export_command)
+app.command("change")(change_command)
 
 
 def _version(value: bool) -> None:

@@ -2,5 +2,17 @@
 
 from sitewatch.change.evaluate import evaluate_pairs, find_pairs
 from sitewatch.change.methods import ChangeMap, ChangeMethod, change_map
+from sitewatch.change.site import ChangeKind, ChangeRegion, ChangeReport, PairChange, change_site
 
-__all__ = ["ChangeMap", "ChangeMethod", "change_map", "evaluate_pairs", "find_pairs"]
+__all__ = [
+    "ChangeKind",
+    "ChangeMap",
+    "ChangeMethod",
+    "ChangeRegion",
+    "ChangeReport",
+    "PairChange",
+    "change_map",
+    "change_site",
+    "evaluate_pairs",
+    "find_pairs",
+]

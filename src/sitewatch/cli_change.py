@@ -1,0 +1,84 @@
+"""`sitewatch change SITE`: pixel change between the registered dates of a site, in its frame
+(a shell over sitewatch.change)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from sitewatch.cli_common import catalog, fails_cleanly, out
+from sitewatch.errors import BadInputError
+
+
+@fails_cleanly
+def change(
+    name: Annotated[str, typer.Argument(help="Site name (run `sitewatch register` first).")],
+    start: Annotated[
+        str | None, typer.Option("--from", help="First date compared (YYYY-MM-DD).")
+    ] = None,
+    end: Annotated[
+        str | None, typer.Option("--to", help="Last date compared (YYYY-MM-DD).")
+    ] = None,
+    method: Annotated[str, typer.Option(help="Change method: irmad or cva.")] = "irmad",
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out", help="Folder for maps, regions and series (default: workspace)."),
+    ] = None,
+    min_area: Annotated[float, typer.Option(help="Smallest changed region kept, in m².")] = 20.0,
+) -> None:
+    """Where and how much the site changed between consecutive registered dates: a change
+    map per pair, the changed regions (appeared / removed / altered, with area) and the
+    changed-area series."""
+    import math
+
+    from sitewatch.change import ChangeKind, ChangeMethod, change_site
+    from sitewatch.dates import parse_day
+
+    try:
+        chosen = ChangeMethod(method)
+    except ValueError:
+        names = ", ".join(m.value for m in ChangeMethod)
+        raise BadInputError(
+            "--method", f"unknown change method {method!r}", f"one of {names}"
+        ) from None
+    if not math.isfinite(min_area) or min_area < 0:
+        raise BadInputError("--min-area", f"{min_area:g} is not an area: give m² ≥ 0")
+    first, last = parse_day(start, "--from"), parse_day(end, "--to")
+    if first and last and first > last:
+        raise BadInputError("--from", f"{first} is after --to {last}")
+    cat = catalog()
+    folder = cat.output(out_dir or cat.workspace / "change" / name)
+    if folder.exists() and not folder.is_dir():
+        raise BadInputError(folder, "is a file", "give a folder for the change outputs")
+    report = change_site(
+        cat, name, method=chosen, out=folder, min_area_m2=min_area,
+        since=datetime.combine(first, time.min, UTC) if first else None,
+        until=datetime.combine(last, time.max, UTC) if last else None,
+    )  # fmt: skip
+    unit = "m²" if report.frame_gsd_m else "frame px"
+    table = Table("before", "after", f"compared {unit}", f"changed {unit}",
+                  *(f"{k.value} {unit}" for k in ChangeKind), "regions")  # fmt: skip
+    for p in report.pairs:
+        metric = report.frame_gsd_m is not None
+        areas = (
+            [p.compared_m2, p.changed_m2(), *(p.changed_m2(k) for k in ChangeKind)]
+            if metric
+            else [p.compared_px, p.changed_px(), *(p.changed_px(k) for k in ChangeKind)]
+        )
+        table.add_row(
+            escape(
+                f"{p.before_name} ({p.before_date:%Y-%m-%d})" if p.before_date else p.before_name
+            ),
+            escape(f"{p.after_name} ({p.after_date:%Y-%m-%d})" if p.after_date else p.after_name),
+            *(f"{a:,.0f}" if a is not None else "" for a in areas),
+            str(len(p.regions)),
+        )
+    out.print(table)
+    for why in report.skipped:
+        out.print(f"left out: {escape(why)}", highlight=False)
+    out.print("written: " + ", ".join(escape(str(p)) for p in report.files), highlight=False)
