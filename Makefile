@@ -72,6 +72,7 @@ demo: setup $(PANGO)
 	$(SW) ingest examples/joplin/joplin-post.tif --acquired 2011-05-23 --illustrative \
 		--provider "Maxar Open Data" --credit "Maxar Open Data (via xView2)" --licence "CC BY-NC 4.0"
 	$(SW) register joplin-south
+	$(SW) change joplin-south --out $(DEMO)/change-joplin-south
 	$(SW) detect --site joplin-south
 	$(SW) export joplin-south $(DEMO)/joplin-south.gpkg
 	$(SW) export joplin-south $(DEMO)/joplin-south.kmz
@@ -149,6 +150,7 @@ check-bare:
 	$(BARE_SW) ingest examples/joplin/joplin-pre.tif --acquired 2011-05-01 --illustrative
 	$(BARE_SW) ingest examples/joplin/joplin-post.tif --acquired 2011-05-23 --illustrative
 	$(BARE_SW) register joplin-south
+	$(BARE_SW) change joplin-south --out $(BARE_WS)/change
 	$(BARE_SW) export joplin-south $(BARE_WS)/joplin.kml
 	$(BARE_SW) export joplin-south $(BARE_WS)/joplin.csv --layer footprints
 	$(BARE_SW) check

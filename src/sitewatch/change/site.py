@@ -15,6 +15,7 @@ per km² while edge strength rises).
 from __future__ import annotations
 
 import csv
+import importlib.util
 import io
 import itertools
 from collections.abc import Callable
@@ -399,9 +400,9 @@ REGION_FIELDS = (
 
 
 def _write_regions(report: ChangeReport, out: Path, on_map: bool) -> list[Path]:
-    """Every pair's regions — GeoJSON and GeoPackage (lon/lat) on a map frame, JSON with
-    the outlines in frame pixels otherwise (never pixels a GIS would read as degrees), a
-    CSV table either way — and the changed-area series (CSV)."""
+    """Every pair's regions — GeoJSON and (with the gis extra) GeoPackage, in lon/lat, on a
+    map frame; JSON with the outlines in frame pixels otherwise (never pixels a GIS would
+    read as degrees); a CSV table either way — and the changed-area series (CSV)."""
     layer = Layer("change_regions", f"Change at {report.site}", REGION_FIELDS)
     outlines = []
     for pair in report.pairs:
@@ -423,7 +424,9 @@ def _write_regions(report: ChangeReport, out: Path, on_map: bool) -> list[Path]:
             outlines.append({"type": "Feature", "geometry": _rounded(mapping(outline)),
                              "properties": values})  # fmt: skip
     written = []
-    kinds = [VectorFormat.GEOJSON, VectorFormat.GPKG] if on_map else []
+    kinds = [VectorFormat.GEOJSON] if on_map else []
+    if on_map and importlib.util.find_spec("pyogrio") is not None:  # the gis extra
+        kinds.append(VectorFormat.GPKG)
     for fmt in [*kinds, VectorFormat.CSV]:
         path = out / f"change-regions.{fmt.value}"
         write_layers(path, [layer], fmt, f"Change at {report.site}")
