@@ -1,0 +1,139 @@
+"""Pixel change on real imagery; prints JSON.
+
+    python bench/change.py [--data ../shared/datasets]
+
+1. Nuisance only: the ten NAIP dates of one quarter-quad (4 bands, 5 m, seasons and years
+   apart, fields in other crops, no construction to speak of), each consecutive pair
+   resampled onto the first date's grid through the map: the fraction of the area each
+   method calls changed, and the same per km². Target: below 1 % (bench/RESULTS.md: both
+   baselines are far above it).
+2. Joplin before/after the 2011 tornado (the demo window and the whole shared overlap),
+   registered by ``register_site``: the fraction called changed inside and outside today's
+   building footprints (almost everything between the roads was destroyed; the labels are
+   not change masks, so this is a sanity check, not a score).
+
+The methods: CVA (Otsu on standardised bands) and IR-MAD (χ² at 1 %), the training-free
+floor of issue 18.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from sitewatch.change import ChangeMethod, change_map
+
+
+def naip(folder: Path) -> dict:
+    import rasterio
+    from rasterio.warp import Resampling, reproject
+
+    files = sorted(folder.glob("m_*.tif"))
+    per_method: dict[str, list[float]] = {m.value: [] for m in ChangeMethod}
+    pairs = []
+    for before, after in itertools.pairwise(files):
+        with rasterio.open(before) as a:
+            grid_a = a.read()
+            profile = a.profile
+            valid_a = a.read_masks(1) > 0
+            with rasterio.open(after) as b:
+                grid_b = np.zeros_like(grid_a)
+                reproject(
+                    b.read(), grid_b, src_transform=b.transform, src_crs=b.crs,
+                    dst_transform=a.transform, dst_crs=a.crs, resampling=Resampling.bilinear,
+                    dst_nodata=0,
+                )  # fmt: skip
+        valid = valid_a & (grid_b > 0).all(axis=0) & (grid_a > 0).all(axis=0)
+        x, y = np.moveaxis(grid_a, 0, -1), np.moveaxis(grid_b, 0, -1)
+        row = {"pair": f"{before.stem[-8:]}–{after.stem[-8:]}"}
+        for m in ChangeMethod:
+            found = change_map(x, y, m, valid).mask
+            fraction = float(found.sum() / valid.sum())
+            per_method[m.value].append(fraction)
+            row[m.value] = round(fraction, 4)
+        pairs.append(row)
+    pixel_m2 = abs(profile["transform"].a * profile["transform"].e)
+    return {
+        "pairs": pairs,
+        "pixel_m2": pixel_m2,
+        **{
+            m: {
+                "mean_false_change": float(np.mean(v)),
+                "max_false_change": float(np.max(v)),
+                "false_change_m2_per_km2": float(np.mean(v)) * 1e6,
+            }
+            for m, v in per_method.items()
+        },
+    }
+
+
+def joplin(data: Path, demo: Path) -> dict:
+    import tempfile
+    from datetime import UTC, datetime
+
+    import shapely
+    from shapely.geometry import shape
+
+    import sitewatch
+    from sitewatch import add_geo_site
+    from sitewatch.change import change_site
+    from sitewatch.ingest import Dated, IngestOptions, Provenance, ingest
+    from sitewatch.register import register_site
+
+    buildings = [
+        shape(f["geometry"])
+        for f in json.loads((data / "joplin_buildings.geojson").read_text())["features"]
+    ]
+    footprints = shapely.union_all(buildings)
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        cat = sitewatch.Catalog(Path(tmp) / "ws")
+        add_geo_site(cat, "joplin", demo / "aoi.geojson")
+        for name, day in (("joplin-pre.tif", 1), ("joplin-post.tif", 23)):
+            when = Provenance(acquired=Dated(datetime(2011, 5, day, tzinfo=UTC), "bench"))
+            ingest(cat, [demo / name], IngestOptions(provenance=when))
+        register_site(cat, "joplin")
+        for m in ChangeMethod:
+            report = change_site(cat, "joplin", method=m)
+            pair = report.pairs[0]
+            changed = shapely.union_all([r.wgs84 for r in pair.regions])
+            compared = pair.compared_m2 or 0.0
+            share_in = (
+                changed.intersection(footprints).area / max(changed.area, 1e-12)
+                if not changed.is_empty
+                else 0.0
+            )
+            out[m.value] = {
+                "compared_m2": round(compared),
+                "changed_fraction": round((pair.changed_m2() or 0.0) / max(compared, 1), 3),
+                "kinds_m2": {
+                    k: round(sum(r.area_m2 or 0 for r in pair.regions if r.kind == k))
+                    for k in ("appeared", "removed", "altered")
+                },
+                "changed_inside_footprints_share": round(share_in, 3),
+            }
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--data", type=Path, default=Path("../shared/datasets"))
+    args = parser.parse_args()
+    t0 = time.perf_counter()
+    result = {
+        "nuisance_naip": naip(args.data / "naip-timeseries"),
+        "joplin_demo_window": joplin(
+            args.data / "joplin-pre-post", Path(__file__).parents[1] / "examples" / "joplin"
+        ),
+    }
+    result["seconds"] = round(time.perf_counter() - t0, 1)
+    print(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()
