@@ -159,17 +159,22 @@ def change_site(
     min_px = max(4.0, (min_area_m2 / pixel_m**2) if pixel_m else 16.0)
     previous = _resampled(dates[0], grid)
     for before, after in itertools.pairwise(dates):
+        if before.acquired == after.acquired:  # two pieces of one acquisition: not a change
+            report.skipped.append(f"{before.name}: acquired at the same time as {after.name}")
+            previous = _resampled(after, grid)  # the next pair starts from this piece
+            continue
         current = _resampled(after, grid)
         valid = previous[1] & current[1] & inside
         cmap = change_map(previous[0], current[0], method, valid)
-        regions = _regions(cmap, previous[0], current[0], grid, min_px, pixel_m, georef)
+        kept = np.zeros(valid.shape, bool)
+        regions = _regions(cmap, previous[0], current[0], grid, min_px, pixel_m, georef, kept)
         pair = PairChange(
             before.sha256, after.sha256, before.name, after.name, before.acquired,
             after.acquired, None if pixel_m is None else float(valid.sum()) * pixel_m**2,
             float(valid.sum()) / grid.scale**2, regions,
         )  # fmt: skip
         if out is not None:
-            pair = _write_map(pair, cmap, grid, out, georef)
+            pair = _write_map(pair, kept, valid, grid, out, georef)
             report.files.append(pair.map_path)  # type: ignore[arg-type]
         report.pairs.append(pair)
         if progress:
@@ -269,7 +274,9 @@ def _regions(
     min_px: float,
     pixel_m: float | None,
     georef: tuple[list[float], str] | None,
+    kept: np.ndarray,
 ) -> list[ChangeRegion]:
+    """The regions of change at least ``min_px`` large; ``kept`` is set to their mask."""
     import cv2
     from rasterio.features import shapes
 
@@ -277,9 +284,13 @@ def _regions(
     kernel = np.ones((3, 3), np.uint8)
     opened = cv2.morphologyEx(cmap.mask.astype(np.uint8), cv2.MORPH_OPEN, kernel)
     mask = (cv2.morphologyEx(opened, cv2.MORPH_CLOSE, kernel) > 0) & cmap.valid
-    mask = mask.astype(np.uint8)
-    count, labels = cv2.connectedComponents(mask, connectivity=8)
+    count, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
     pixels = np.bincount(labels.ravel(), minlength=count)
+    small = pixels < min_px
+    small[0] = True  # the background
+    labels[small[labels]] = 0  # regions too small to keep are no change, in the map too
+    mask = (labels > 0).astype(np.uint8)
+    kept[:] = mask > 0
     shortest = STRAIGHT_M / pixel_m if pixel_m else 10.0
     lines_b = np.bincount(labels.ravel(), _straight(before, shortest).ravel(), count)
     lines_a = np.bincount(labels.ravel(), _straight(after, shortest).ravel(), count)
@@ -340,7 +351,8 @@ def _stem(pair: PairChange) -> str:
 
 def _write_map(
     pair: PairChange,
-    cmap: ChangeMap,
+    kept: np.ndarray,
+    valid: np.ndarray,
     grid: _Grid,
     out: Path,
     georef: tuple[list[float], str] | None,
@@ -351,7 +363,7 @@ def _write_map(
 
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{_stem(pair)}.tif"
-    band = np.where(cmap.valid, cmap.mask.astype(np.uint8), NODATA).astype(np.uint8)
+    band = np.where(valid, kept.astype(np.uint8), NODATA).astype(np.uint8)
     profile: dict[str, Any] = {
         "driver": "COG", "width": grid.width, "height": grid.height, "count": 1,
         "dtype": "uint8", "nodata": NODATA, "compress": "deflate",
