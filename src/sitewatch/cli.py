@@ -797,13 +797,7 @@ def eval_change(
     from sitewatch.change import ChangeMethod, evaluate_pairs
     from sitewatch.files import write_json_atomic
 
-    try:
-        chosen = ChangeMethod(method)
-    except ValueError:
-        names = ", ".join(m.value for m in ChangeMethod)
-        raise BadInputError(
-            "--method", f"unknown change method {method!r}", f"one of {names}"
-        ) from None
+    chosen = ChangeMethod.named(method)
     if json_out is not None and json_out.is_dir():
         raise BadInputError(json_out, "is a folder", "give the JSON file's name")
     report = evaluate_pairs(pairs, chosen)

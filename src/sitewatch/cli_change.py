@@ -39,13 +39,7 @@ def change(
     from sitewatch.change import ChangeKind, ChangeMethod, change_site
     from sitewatch.dates import parse_day
 
-    try:
-        chosen = ChangeMethod(method)
-    except ValueError:
-        names = ", ".join(m.value for m in ChangeMethod)
-        raise BadInputError(
-            "--method", f"unknown change method {method!r}", f"one of {names}"
-        ) from None
+    chosen = ChangeMethod.named(method)
     if not math.isfinite(min_area) or min_area < 0:
         raise BadInputError("--min-area", f"{min_area:g} is not an area: give m² ≥ 0")
     first, last = parse_day(start, "--from"), parse_day(end, "--to")

@@ -19,10 +19,22 @@ from enum import StrEnum
 
 import numpy as np
 
+from sitewatch.errors import BadInputError
+
 
 class ChangeMethod(StrEnum):
     CVA = "cva"
     IRMAD = "irmad"
+
+    @classmethod
+    def named(cls, text: str, where: str = "--method") -> ChangeMethod:
+        """The method called ``text``; an unknown name is a BadInputError naming ``where``."""
+        try:
+            return cls(text)
+        except ValueError:
+            names = ", ".join(m.value for m in cls)
+            why = f"unknown change method {text!r}"
+            raise BadInputError(where, why, f"one of {names}") from None
 
 
 @dataclass(frozen=True)
