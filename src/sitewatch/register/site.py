@@ -519,7 +519,8 @@ def _tie(
     matrices: dict[int, np.ndarray],
 ) -> jt.Tie | None:
     """The ground matches of two images whose transforms say they overlap, in source
-    pixels, gathered around where those transforms put each other (``features.ground``)."""
+    pixels: the pair registered on its own (``features.register_ground``), kept only if
+    it lands near where those transforms put the images."""
     ia, ib = members[a], members[b]
     mov, fix = _work(fact(ia), cache, config), _work(fact(ib), cache, config)
     # the pair registered on its own: a transform resting on one pair's fit cannot
