@@ -9,6 +9,7 @@ import pytest
 from sitewatch.detect.evaluate import SceneResult, interval_fit
 from sitewatch.errors import BadInputError
 from sitewatch.uncertainty import (
+    DISPERSION_GRID,
     Accuracy,
     coverage,
     estimate,
@@ -72,6 +73,21 @@ def test_fitted_dispersion_covers_over_dispersed_counts_that_sampling_misses() -
     # counts that really are binomial need none
     steady = _scenes(rng, 300, 0.0)
     assert fit_dispersion(steady, 1.0, 0.9) <= 0.02
+
+
+def test_dispersion_is_fitted_for_scenes_it_never_saw() -> None:
+    """Split-conformal: the fit covers the ⌈0.9·(n+1)⌉ best-covered fitting scenes, more
+    than the 90 % of them a plain quantile would (biased low on new scenes); too few scenes
+    guarantee nothing and get the widest."""
+    rng = np.random.default_rng(11)
+    pairs = _scenes(rng, 40, 0.15)
+    d = fit_dispersion(pairs, 1.0, 0.9)
+    covered = round(coverage(pairs, Accuracy(1.0, 0.9, "t", d)) * 40)
+    assert covered >= 37  # ⌈0.9 · 41⌉, where 36 would be 90 % of the 40
+    if d > 0:  # and no smaller dispersion tried would do
+        assert round(coverage(pairs, Accuracy(1.0, 0.9, "t", round(d - 0.01, 2))) * 40) < 37
+    assert fit_dispersion(pairs[:8], 1.0, 0.9) == DISPERSION_GRID[-1]
+    assert fit_dispersion(pairs[:9], 1.0, 0.9) < DISPERSION_GRID[-1]
 
 
 def _results(rng: np.random.Generator, n: int, recall: float) -> list[SceneResult]:

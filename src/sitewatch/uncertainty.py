@@ -85,11 +85,26 @@ def coverage(pairs: Sequence[tuple[int, int]], accuracy: Accuracy) -> float:
 
 
 def fit_dispersion(pairs: Sequence[tuple[int, int]], precision: float, recall: float) -> float:
-    """The smallest dispersion at which the 90 % interval covers at least 90 % of these
-    (detected, true) pairs (the largest tried when none does; 0 when there are none)."""
+    """The dispersion at which the 90 % interval of a *new* scene holds at least 90 % of the
+    time, by split-conformal calibration on these (detected, true) pairs: each pair's score
+    is the smallest dispersion that covers it, and the fit is the ⌈0.9·(n+1)⌉-th smallest
+    score. Covering 90 % of the fitting scenes themselves is not enough: that quantile is
+    biased low for scenes it never saw (on two folds of airports: 80 % held out against 91 %
+    in sample). The largest tried when too few pairs (under nine) or too few coverable ones
+    allow a guarantee; 0 when there are none."""
     if not pairs:
         return 0.0
+    scores = sorted(_needed(pair, precision, recall) for pair in pairs)
+    rank = math.ceil(0.9 * (len(scores) + 1))
+    if rank > len(scores):
+        return DISPERSION_GRID[-1]
+    return min(scores[rank - 1], DISPERSION_GRID[-1])
+
+
+def _needed(pair: tuple[int, int], precision: float, recall: float) -> float:
+    """The smallest dispersion tried whose interval covers this pair (inf when none does:
+    nothing detected, something there)."""
     for d in DISPERSION_GRID:
-        if coverage(pairs, Accuracy(precision, recall, "fit", d)) >= 0.9:
+        if coverage([pair], Accuracy(precision, recall, "fit", d)) >= 1:
             return d
-    return DISPERSION_GRID[-1]
+    return math.inf
