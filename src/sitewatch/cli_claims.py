@@ -57,7 +57,7 @@ def claim_add(
     end: Annotated[str | None, typer.Option("--to", help="Last day (YYYY-MM-DD).")] = None,
     expects: Annotated[
         str | None,
-        typer.Option(help="increase | decrease | presence | absence | construction"),
+        typer.Option(help="increase | decrease | presence | absence | construction | destruction"),
     ] = None,
     class_name: Annotated[
         str | None, typer.Option("--class", help="Object class (default: the site's).")
@@ -130,6 +130,11 @@ def _print_one(cat: Catalog, claim_id: int) -> None:
         out.print(f"  because {escape(reason)}", highlight=False)
     for caveat in v.caveats:
         out.print(f"  caveat: {escape(caveat)}", highlight=False)
+    for ch in v.change:
+        out.print(f"  change {ch['before_date']} → {ch['after_date']}: {ch['kind_area']:,.0f} "
+                  f"{'m²' if ch['unit'] == 'm2' else 'frame px'} {ch['kind']} in {ch['regions']} "
+                  f"region(s) of {ch['compared']:,.0f} compared ({escape(ch['method'])})",
+                  highlight=False)  # fmt: skip
     for e in v.evidence:
         ref = " (reference)" if e.get("reference") else ""
         part = ", partial view" if e["partial"] else ""

@@ -84,7 +84,7 @@ SERIES = (
         ("increase", None, "2024-03-01", "not_observable", "a full view before"),
         ("presence", "2024-03-01", "2024-03-31", "supported", "21 aircraft on 2024-03-15"),
         ("absence", "2024-03-01", "2024-03-31", "contradicted", "21 aircraft on 2024-03-15"),
-        ("construction", None, None, "not_observable", "does not yet measure construction"),
+        ("construction", None, None, "not_observable", "no pixel change is stored"),
         (None, None, None, "not_observable", "states nothing imagery could test"),
     ],
 )

@@ -3,6 +3,7 @@
 from sitewatch.change.evaluate import evaluate_pairs, find_pairs
 from sitewatch.change.methods import ChangeMap, ChangeMethod, change_map
 from sitewatch.change.site import ChangeKind, ChangeRegion, ChangeReport, PairChange, change_site
+from sitewatch.change.stored import StoredChange, StoredRegion, load_change
 
 __all__ = [
     "ChangeKind",
@@ -11,8 +12,11 @@ __all__ = [
     "ChangeRegion",
     "ChangeReport",
     "PairChange",
+    "StoredChange",
+    "StoredRegion",
     "change_map",
     "change_site",
     "evaluate_pairs",
     "find_pairs",
+    "load_change",
 ]

@@ -29,18 +29,22 @@ import numpy as np
 from shapely import affinity
 from shapely.geometry import mapping, shape
 from shapely.geometry.base import BaseGeometry
+from sqlalchemy import select
 
-from sitewatch import geo
+from sitewatch import __version__, geo
 from sitewatch.change.methods import ChangeMap, ChangeMethod, change_map
 from sitewatch.dates import day
 from sitewatch.errors import BadInputError
 from sitewatch.files import write_json_atomic, write_text_atomic, write_with_atomic
+from sitewatch.formats.geojson import rounded
 from sitewatch.formats.layers import Field, FieldType, Layer, Value
 from sitewatch.formats.vector import VectorFormat, write_layers
 from sitewatch.frame import warp
 from sitewatch.register import image_to_frame, site_polygon
 from sitewatch.scene import open_scaled
 from sitewatch.store.catalog import Catalog
+from sitewatch.store.models import ChangedRegion, ChangePair
+from sitewatch.store.serial import Lock, serialise
 
 NODATA = 255  # in the change map: outside the site or where a date has no pixels
 STRAIGHT_M = 5.0  # a straight edge at least this long is built structure
@@ -99,6 +103,7 @@ class ChangeReport:
     pairs: list[PairChange] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # images left out, with why
     files: list[Path] = field(default_factory=list)
+    run_id: int | None = None  # the change run that stored it
 
 
 @dataclass(frozen=True)
@@ -151,6 +156,26 @@ def change_site(
             f"{len(dates)} registered, dated image(s) in that window; change needs two",
             f"ingest and register more imagery (`sitewatch register {name}`)",
         )
+    params = {
+        "since": since.isoformat() if since else None,
+        "until": until.isoformat() if until else None,
+        "min_area_m2": min_area_m2,
+        "max_side": max_side,
+    }
+    with catalog.run("change", str(method), __version__, params) as run_id:
+        report = _compare(dates, skipped, polygon, gsd, georef, name, method, out,
+                          min_area_m2, max_side, progress)  # fmt: skip
+        _store(catalog, name, run_id, report)
+        report.run_id = run_id
+    return report
+
+
+def _compare(
+    dates: list[_Date], skipped: list[str], polygon: BaseGeometry, gsd: float | None,
+    georef: tuple[list[float], str] | None, name: str, method: ChangeMethod, out: Path | None,
+    min_area_m2: float, max_side: int, progress: Callable[[str], None] | None,
+) -> ChangeReport:  # fmt: skip
+    """Each consecutive pair's change (and, with ``out``, the files)."""
     grid = _grid(polygon, max_side)
     inside = _polygon_mask(polygon, grid)
     report = ChangeReport(name, method, gsd, grid.scale, skipped=skipped)
@@ -183,6 +208,37 @@ def change_site(
     if out is not None:
         report.files += _write_regions(report, out, georef is not None)
     return report
+
+
+def _store(catalog: Catalog, name: str, run_id: int, report: ChangeReport) -> None:
+    """Keep each pair's change in the catalog (after its files are written), replacing
+    what an earlier run stored for the same two images; pairs of other images stay."""
+    with catalog.session() as s:
+        site = catalog.get_site(s, name)
+        serialise(s, Lock.SITE, site.id)
+        ids = {link.image.sha256: link.image.id for link in site.image_links}
+        for pair in report.pairs:
+            before, after = ids.get(pair.before), ids.get(pair.after)
+            if before is None or after is None:  # unlinked from the site meanwhile
+                continue
+            for old in s.scalars(
+                select(ChangePair).where(
+                    ChangePair.site_id == site.id,
+                    ChangePair.before_image_id == before,
+                    ChangePair.after_image_id == after,
+                )
+            ):
+                s.delete(old)
+            regions = [_row(r) for r in pair.regions]
+            s.add(
+                ChangePair(
+                    site_id=site.id, run_id=run_id, before_image_id=before,
+                    after_image_id=after, method=str(report.method),
+                    compared_m2=pair.compared_m2, compared_px=pair.compared_px,
+                    map_path=None if pair.map_path is None else str(pair.map_path),
+                    regions=regions,
+                )
+            )  # fmt: skip
 
 
 def _dates(
@@ -433,7 +489,7 @@ def _write_regions(report: ChangeReport, out: Path, on_map: bool) -> list[Path]:
             layer.add(on, **values)
             # outlines to a pixel: a region's edge follows pixel edges
             outline = r.frame_polygon.simplify(0.5 / report.grid_scale)
-            outlines.append({"type": "Feature", "geometry": _rounded(mapping(outline)),
+            outlines.append({"type": "Feature", "geometry": rounded(mapping(outline), 2),
                              "properties": values})  # fmt: skip
     written = []
     kinds = [VectorFormat.GEOJSON] if on_map else []
@@ -466,9 +522,9 @@ def _write_regions(report: ChangeReport, out: Path, on_map: bool) -> list[Path]:
     return [*written, series]
 
 
-def _rounded(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {k: _rounded(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_rounded(v) for v in obj]
-    return round(obj, 2) if isinstance(obj, float) else obj
+def _row(r: ChangeRegion) -> ChangedRegion:
+    return ChangedRegion(
+        kind=str(r.kind), area_m2=r.area_m2, area_px=r.area_px,
+        straight_before_px=r.straight_before_px, straight_after_px=r.straight_after_px,
+        frame_wkt=r.frame_polygon.wkt, geometry_wgs84_wkt=None if r.wgs84 is None else r.wgs84.wkt,
+    )  # fmt: skip

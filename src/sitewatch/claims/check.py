@@ -1,16 +1,23 @@
 """Check a claim against the site's own monitoring. The rules, in order:
 
-1. **Not observable** when the claim states nothing imagery can test (no ``expects``), expects
-   *construction* (sitewatch counts objects; it does not measure building change), names a
+1. **Not observable** when the claim states nothing imagery can test (no ``expects``), names a
    class the detector does not find, the site has not been monitored, or no counted view falls
    in the window.
-2. **presence**: supported if any counted view in the window (a partial one too: objects seen
+2. **construction** (mirrored for **destruction**) is weighed on the site's stored pixel change
+   (``sitewatch change``), over the pairs of dates whose span meets the window: supported when
+   the new structure (regions marked *appeared*; *removed* for destruction) adds up to at least
+   one small building (``MIN_STRUCTURE_M2``, or ``MIN_STRUCTURE_PX`` frame pixels where the
+   pixel size is unknown); contradicted when it stays below that over pairs that span the
+   whole window; else consistent. Not observable without a stored pair meeting the window.
+   A change method without measured accuracy on labelled change never decides: what it would
+   support or contradict is "consistent but not conclusive" (all methods today).
+3. **presence**: supported if any counted view in the window (a partial one too: objects seen
    are there) has the class with a 90 % interval above zero; contradicted if every full view
    shows none with an interval below one; else consistent but not conclusive.
-3. **absence**: contradicted if any counted view shows the class (interval above zero);
+4. **absence**: contradicted if any counted view shows the class (interval above zero);
    supported if every full view in the window shows none (interval below one); not observable
    with partial views only (a partial view cannot show that something is absent anywhere).
-4. **increase** (mirrored for **decrease**): the reference is the last full view before the
+5. **increase** (mirrored for **decrease**): the reference is the last full view before the
    window (else its first full view); supported when a later full view in the window lies
    above it with disjoint 90 % intervals, or an alert episode of the class overlaps the
    window; contradicted when no later view's upper bound even reaches the reference estimate;
@@ -28,7 +35,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sitewatch.claims.ledger import StoredClaim, origin_key
+from sitewatch.change.stored import StoredChange
+from sitewatch.claims.ledger import EXPECTS, StoredClaim, origin_key
 from sitewatch.monitor.counts import Count
 from sitewatch.monitor.stored import StoredMonitoring
 
@@ -48,6 +56,7 @@ class Verdict:
     caveats: list[str] = field(default_factory=list)
     origins: int = 0  # independent origins among the claim's sources
     sources: int = 0
+    change: list[dict[str, Any]] = field(default_factory=list)  # the pixel change weighed
 
     @property
     def label(self) -> str:
@@ -57,13 +66,17 @@ class Verdict:
         return {
             "status": self.status, "label": self.label, "reasons": self.reasons,
             "caveats": self.caveats, "evidence": self.evidence, "origins": self.origins,
-            "source_count": self.sources,
+            "source_count": self.sources, "change_evidence": self.change,
         }  # fmt: skip
 
 
 def check_claim(claim: StoredClaim, m: StoredMonitoring) -> Verdict:
     """The claim's status against the site's stored monitoring ``m``."""
     origins = len({origin_key(s["origin"]) for s in claim.sources})
+    if claim.expects in BUILT:
+        status, reasons, changes = _built(claim, m)
+        caveats = _change_caveats(claim, m, changes)
+        return Verdict(status, reasons, [], caveats, origins, len(claim.sources), changes)
     status, reasons, evidence = _judge(claim, m, m.detectable)
     cls = claim.class_name or (m.classes[0] if len(m.classes) == 1 else None)
     caveats = _caveats(evidence, m, cls)
@@ -85,10 +98,7 @@ def _judge(
     window = _window_text(claim.start, claim.end)
     if claim.expects is None:
         return _no("the claim states nothing imagery could test (give it an expectation: "
-                   "increase, decrease, presence or absence)")  # fmt: skip
-    if claim.expects == "construction":
-        return _no("sitewatch counts objects; it does not yet measure construction or other "
-                   "building change, so imagery here cannot check this claim")  # fmt: skip
+                   f"{', '.join(EXPECTS[:-1])} or {EXPECTS[-1]})")  # fmt: skip
     if m.run_id is None:
         return _no(m.note or f"{m.site} has not been monitored")
     cls = claim.class_name or (m.classes[0] if len(m.classes) == 1 else None)
@@ -120,6 +130,117 @@ def _judge(
     elif before is not None:
         evidence[views.index(before)]["reference"] = True
     return status, reasons, evidence
+
+
+# what construction and destruction claims weigh: the change kind and what it is in words
+BUILT = {
+    "construction": ("appeared", "new structure"),
+    "destruction": ("removed", "structure gone"),
+}
+# at least one small building (a house is about 100 m²); 20 × 20 frame pixels without scale
+MIN_STRUCTURE_M2 = 100.0
+MIN_STRUCTURE_PX = 400.0
+# change methods with precision and recall measured on labelled change pairs: none yet (the
+# training-free baselines call 23–97 % of season-only pairs changed, bench/RESULTS.md)
+MEASURED_CHANGE_METHODS: frozenset[str] = frozenset()
+MAX_OUTLINES = 50  # the largest regions of a pair kept as evidence
+
+
+def _built(claim: StoredClaim, m: StoredMonitoring) -> tuple[str, list[str], list[dict[str, Any]]]:
+    kind, words = BUILT[str(claim.expects)]
+    window = _window_text(claim.start, claim.end)
+    if not m.pixel_change:
+        return _no(f"no pixel change is stored for {m.site}: run `sitewatch change {m.site}` "
+                   "(after `sitewatch register`)")  # fmt: skip
+    dated = [c for c in m.pixel_change if c.before_date and c.after_date]
+    span = [c for c in dated if _meets(c, claim.start, claim.end)]
+    if not span:
+        seen = ", ".join(f"{_d(c.before_date)}→{_d(c.after_date)}" for c in dated) or "none dated"
+        return "not_observable", [f"no compared pair of dates meets the window {window} "
+                                  f"(pairs: {seen})"], []  # fmt: skip
+    evidence = [_change_view(c, kind) for c in span]
+    metric = span[0].metric  # one site frame: all pairs share its pixel size
+    unit, floor = ("m²", MIN_STRUCTURE_M2) if metric else ("frame px", MIN_STRUCTURE_PX)
+    area = sum(c.area(kind) for c in span)
+    regions = sum(1 for c in span for r in c.regions if r.kind == kind)
+    first, last = _d(span[0].before_date), _d(span[-1].after_date)
+    whole = (claim.start is None or min(_d(c.before_date) for c in span) <= str(claim.start)) and (
+        claim.end is None or max(_d(c.after_date) for c in span) >= str(claim.end)
+    )
+    found = f"{area:,.0f} {unit} of {words} in {regions} region(s) between {first} and {last}"
+    if area >= floor:
+        status, reason = "supported", f"{found}: at least one small building ({floor:,.0f} {unit})"
+    elif whole:
+        status = "contradicted"
+        reason = f"{found}, less than one small building ({floor:,.0f} {unit}), over dates that " \
+                 f"span the whole window"  # fmt: skip
+    else:
+        status = "consistent"
+        reason = f"{found}; the compared dates do not span the whole window {window}"
+    reasons = [reason]
+    methods = sorted({c.method for c in span})
+    if status != "consistent" and not set(methods) <= MEASURED_CHANGE_METHODS:
+        # a change method that cries wolf on seasons proves nothing alone (bench/RESULTS.md)
+        reasons.insert(0, f"the pixel change would have {status} it, but its method "
+                          f"({', '.join(methods)}) has no measured accuracy on labelled change: "
+                          "not conclusive")  # fmt: skip
+        status = "consistent"
+    return status, reasons, evidence
+
+
+def _meets(c: StoredChange, start: date | None, end: date | None) -> bool:
+    """The pair's span (its two dates) meets the window."""
+    assert c.before_date is not None and c.after_date is not None  # _built keeps dated pairs
+    return (end is None or c.before_date.date() <= end) and (
+        start is None or c.after_date.date() >= start
+    )
+
+
+def _change_view(c: StoredChange, kind: str) -> dict[str, Any]:
+    """One pair of dates as evidence: its areas and the outlines of its largest regions of
+    ``kind`` (GeoJSON geometry in lon/lat on a map frame, else in site-frame pixels)."""
+    import shapely
+    from shapely.geometry import mapping
+
+    from sitewatch.formats.geojson import geometry as lonlat_geometry
+    from sitewatch.formats.geojson import rounded
+
+    mine = sorted((r for r in c.regions if r.kind == kind), key=lambda r: -r.area_px)
+    outlines = []
+    for r in mine[:MAX_OUTLINES]:
+        area = _r(r.area_m2 if c.metric else r.area_px)
+        geometry = (
+            lonlat_geometry(shapely.from_wkt(r.wgs84_wkt))  # RFC 7946
+            if r.wgs84_wkt
+            else rounded(mapping(shapely.from_wkt(r.frame_wkt)), 1)  # a tenth of a pixel
+        )
+        outlines.append({"area": area, "geometry": geometry})
+    return {
+        "before_date": _d(c.before_date), "after_date": _d(c.after_date),
+        "before_image": c.before_name, "after_image": c.after_name,
+        "before_sha256": c.before, "after_sha256": c.after, "method": c.method,
+        "unit": "m2" if c.metric else "frame_px", "compared": _r(c.compared),
+        "changed": _r(c.area()), "kind": kind, "kind_area": _r(c.area(kind)),
+        "regions": len(mine), "illustrative": c.illustrative,
+        "coordinates": "lonlat" if any(r.wgs84_wkt for r in mine) else "frame_px",
+        "outlines": outlines,
+    }  # fmt: skip
+
+
+def _change_caveats(claim: StoredClaim, m: StoredMonitoring, ev: list[dict[str, Any]]) -> list[str]:
+    notes = []
+    if any(e["illustrative"] for e in ev):
+        notes.append("dates are illustrative: the window test is only as real as the dates")
+    if (claim.start and any(e["before_date"] < str(claim.start) for e in ev)) or (
+        claim.end and any(e["after_date"] > str(claim.end) for e in ev)
+    ):
+        notes.append("a compared pair reaches outside the window: the change may have "
+                     "happened before or after it")  # fmt: skip
+    return notes
+
+
+def _d(when: datetime | None) -> str:
+    return "" if when is None else when.date().isoformat()
 
 
 def _no(reason: str) -> tuple[str, list[str], list[dict[str, Any]]]:

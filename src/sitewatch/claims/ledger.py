@@ -20,7 +20,7 @@ from sitewatch.store.catalog import Catalog
 from sitewatch.store.models import Claim, ClaimSource
 from sitewatch.values import MAX_NAME, MAX_TEXT, http_url, text
 
-EXPECTS = ("increase", "decrease", "presence", "absence", "construction")
+EXPECTS = ("increase", "decrease", "presence", "absence", "construction", "destruction")
 KINDS = (
     "imagery_provider",  # a satellite operator's own release or caption ("Maxar images show")
     "government",  # a government or intelligence assessment

@@ -19,16 +19,17 @@ DECIMALS = 6
 def geometry(geom: BaseGeometry) -> dict[str, Any]:
     """A shapely lon/lat geometry as an RFC 7946 geometry object."""
     # right-hand rule: exterior rings counter-clockwise, holes clockwise (RFC 7946 §3.1.6)
-    return _rounded(mapping(shapely.orient_polygons(geom, exterior_cw=False)))
+    return rounded(mapping(shapely.orient_polygons(geom, exterior_cw=False)))
 
 
-def _rounded(obj: Any) -> Any:
+def rounded(obj: Any, decimals: int = DECIMALS) -> Any:
+    """A geometry mapping (or any nest of dicts and lists) with its coordinates rounded."""
     if isinstance(obj, dict):
-        return {k: _rounded(v) for k, v in obj.items()}
+        return {k: rounded(v, decimals) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
         if obj and isinstance(obj[0], float | int) and not isinstance(obj[0], bool):
-            return [round(float(v), DECIMALS) for v in obj]
-        return [_rounded(v) for v in obj]
+            return [round(float(v), decimals) for v in obj]
+        return [rounded(v, decimals) for v in obj]
     return obj
 
 

@@ -9,7 +9,7 @@ monitoring did). The report and the claims checks both read monitoring through i
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from sitewatch.alerts import AlertConfig, Step
 from sitewatch.alerts.method import Episode
+from sitewatch.change.stored import StoredChange, load_change
 from sitewatch.dates import day
 from sitewatch.monitor.counts import Count, accuracy_of, detector_record
 from sitewatch.monitor.stage import alert_scan
@@ -48,6 +49,8 @@ class StoredMonitoring:
     # object change per consecutive pair: (before sha256, after sha256) → kind → count
     changes: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)
     note: str | None = None  # what the report must say up front when nothing was counted
+    # pixel change per pair of dates, as `sitewatch change` stored it (time order)
+    pixel_change: list[StoredChange] = field(default_factory=list)
 
     @property
     def classes(self) -> list[str]:
@@ -70,6 +73,7 @@ class StoredMonitoring:
 def load_monitoring(catalog: Catalog, name: str) -> StoredMonitoring:
     """Read a site's stored monitoring and re-derive its alert steps and episodes."""
     images = {im.sha256: im for im in site_summary(catalog, name).images}
+    pixel_change = load_change(catalog, name)
     with catalog.session() as s:
         site = catalog.get_site(s, name)
         rows = s.execute(
@@ -79,7 +83,7 @@ def load_monitoring(catalog: Catalog, name: str) -> StoredMonitoring:
             .order_by(Observation.id)
         ).all()
         if not rows:
-            return _unmonitored(name, images)
+            return replace(_unmonitored(name, images), pixel_change=pixel_change)
         run = s.get(Run, rows[0][0].run_id)
         assert run is not None  # Observation.run_id is a foreign key to runs
         alerts = AlertConfig.stored(run.parameters)
@@ -103,7 +107,7 @@ def load_monitoring(catalog: Catalog, name: str) -> StoredMonitoring:
         registration = {im.sha256: _registration(regs[im.id]) for _o, im in rows if im.id in regs}
     result = StoredMonitoring(
         name, run.id, alerts, counts, detectors,
-        images=images, registration=registration, changes=changes,
+        images=images, registration=registration, changes=changes, pixel_change=pixel_change,
     )  # fmt: skip
     result.steps, result.episodes = alert_scan(counts, result.classes, alerts, detectors)
     return result

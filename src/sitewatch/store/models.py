@@ -353,6 +353,47 @@ class Episode(Base):
     observations: Mapped[int] = mapped_column(Integer)
 
 
+class ChangePair(Base):
+    """Pixel change between two registered dates of a site, in its frame (``sitewatch
+    change``); a later run over the same two images replaces it."""
+
+    __tablename__ = "change_pairs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), index=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"))
+    before_image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"))
+    after_image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"))
+    method: Mapped[str] = mapped_column(String(16))  # ChangeMethod
+    compared_m2: Mapped[float | None] = mapped_column(Float)  # None: pixel size unknown
+    compared_px: Mapped[float] = mapped_column(Float)  # site-frame pixels
+    map_path: Mapped[str | None] = mapped_column(Text)  # the change map written, if any
+
+    regions: Mapped[list[ChangedRegion]] = relationship(
+        back_populates="pair", cascade="all, delete-orphan", order_by="ChangedRegion.id"
+    )
+
+
+class ChangedRegion(Base):
+    """One changed region of a pair: appeared, removed or altered, with its area."""
+
+    __tablename__ = "change_regions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pair_id: Mapped[int] = mapped_column(
+        ForeignKey("change_pairs.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(8))  # change.ChangeKind
+    area_m2: Mapped[float | None] = mapped_column(Float)
+    area_px: Mapped[float] = mapped_column(Float)  # site-frame pixels
+    straight_before_px: Mapped[float] = mapped_column(Float)
+    straight_after_px: Mapped[float] = mapped_column(Float)
+    frame_wkt: Mapped[str] = mapped_column(Text)  # outline in site-frame pixels
+    geometry_wgs84_wkt: Mapped[str | None] = mapped_column(MAP_GEOMETRY)  # on a map frame
+
+    pair: Mapped[ChangePair] = relationship(back_populates="regions")
+
+
 class Claim(Base):
     """A public claim about a site, checked against the site's own imagery."""
 
@@ -394,7 +435,12 @@ class ClaimSource(Base):
 
 
 # spatial indexes of the map geometries: PostGIS only (SQLite tests geometry in Python)
-for _column in (Image.footprint_wgs84_wkt, Site.aoi_wgs84_wkt, Detection.geometry_wgs84_wkt):
+for _column in (
+    Image.footprint_wgs84_wkt,
+    Site.aoi_wgs84_wkt,
+    Detection.geometry_wgs84_wkt,
+    ChangedRegion.geometry_wgs84_wkt,
+):
     Index(
         f"gix_{_column.class_.__tablename__}_{_column.key}",
         _column,

@@ -10,7 +10,7 @@ appearing as null, and tests/web/test_openapi.py checks that no key the data has
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -41,7 +41,9 @@ StepState = Literal["warm-up", "normal", "alert", "partial"]  # alerts.method.St
 LinkMethod = Literal["explicit", "footprint", "reference"]  # store.models.ImageSite.method
 RegistrationStatus = Literal["ok", "failed"]
 ChangeKind = Literal["stayed", "appeared", "departed"]
-Expectation = Literal["increase", "decrease", "presence", "absence", "construction"]
+Expectation = Literal[
+    "increase", "decrease", "presence", "absence", "construction", "destruction"
+]  # fmt: skip
 SourceKind = Literal[
     "imagery_provider", "government", "media", "named_official", "anonymous_official",
     "own_imagery",
@@ -278,6 +280,33 @@ class EvidenceView(Model):
     reference: bool = Field(False, description="the view a change is measured from")
 
 
+class ChangeOutline(Model):
+    area: float | None = Field(description="in the pair's unit")
+    geometry: dict[str, Any] = Field(description="GeoJSON geometry, in the pair's coordinates")
+
+
+class ChangeEvidence(Model):
+    """A pair of dates whose pixel change was weighed for a construction or destruction
+    claim."""
+
+    before_date: Day
+    after_date: Day
+    before_image: str
+    after_image: str
+    before_sha256: Sha256
+    after_sha256: Sha256
+    method: str
+    unit: Literal["m2", "frame_px"]
+    compared: float | None
+    changed: float | None
+    kind: Literal["appeared", "removed"]
+    kind_area: float | None = Field(description="changed area of the kind the claim expects")
+    regions: int
+    illustrative: bool
+    coordinates: Literal["lonlat", "frame_px"]
+    outlines: list[ChangeOutline] = Field(description="the largest regions of that kind")
+
+
 class Claim(Model):
     """A public claim about a site and its status against the imagery."""
 
@@ -295,6 +324,9 @@ class Claim(Model):
     reasons: list[str]
     caveats: list[str]
     evidence: list[EvidenceView]
+    change_evidence: list[ChangeEvidence] = Field(
+        default_factory=list, description="pixel change weighed (construction, destruction)"
+    )
     origins: int = Field(description="independent origins among the sources")
     source_count: int
 

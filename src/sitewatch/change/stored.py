@@ -1,0 +1,88 @@
+"""A site's pixel change read back from the catalog (what ``sitewatch change`` stored), for
+the claims checks, the report and the dashboard."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import aliased, selectinload
+
+from sitewatch.store.catalog import Catalog
+from sitewatch.store.models import ChangePair, Image
+
+
+@dataclass(frozen=True)
+class StoredRegion:
+    kind: str  # ChangeKind's value
+    area_m2: float | None
+    area_px: float  # site-frame pixels
+    frame_wkt: str  # outline in site-frame pixels
+    wgs84_wkt: str | None  # outline in lon/lat, on a map frame
+
+
+@dataclass(frozen=True)
+class StoredChange:
+    """The change stored for two dates of a site."""
+
+    before: str  # sha256
+    after: str
+    before_name: str
+    after_name: str
+    before_date: datetime | None
+    after_date: datetime | None
+    illustrative: bool  # either date is illustrative
+    method: str
+    compared_m2: float | None
+    compared_px: float
+    map_path: str | None
+    regions: tuple[StoredRegion, ...]
+
+    @property
+    def metric(self) -> bool:
+        """Areas are in m² (the frame's pixel size is known), else in frame pixels."""
+        return self.compared_m2 is not None
+
+    def area(self, kind: str | None = None) -> float:
+        """Changed area of ``kind`` (every kind when None), in m² when ``metric`` else frame
+        pixels."""
+        return sum(
+            (r.area_m2 or 0.0) if self.metric else r.area_px
+            for r in self.regions
+            if kind is None or r.kind == kind
+        )
+
+    @property
+    def compared(self) -> float:
+        return self.compared_m2 if self.compared_m2 is not None else self.compared_px
+
+
+def load_change(catalog: Catalog, name: str) -> list[StoredChange]:
+    """Every stored change pair of site ``name``, in the order of their later date."""
+    before, after = aliased(Image), aliased(Image)
+    with catalog.session() as s:
+        site = catalog.get_site(s, name)
+        rows = s.execute(
+            select(ChangePair, before, after)
+            .join(before, ChangePair.before_image_id == before.id)
+            .join(after, ChangePair.after_image_id == after.id)
+            .where(ChangePair.site_id == site.id)
+            .options(selectinload(ChangePair.regions))
+            .order_by(ChangePair.id)
+        ).all()
+        out = [_stored(p, b, a) for p, b, a in rows]
+    out.sort(key=lambda c: (c.after_date is None, c.after_date or datetime.min, c.after))
+    return out
+
+
+def _stored(p: ChangePair, b: Image, a: Image) -> StoredChange:
+    regions = tuple(
+        StoredRegion(r.kind, r.area_m2, r.area_px, r.frame_wkt, r.geometry_wgs84_wkt)
+        for r in p.regions
+    )
+    return StoredChange(
+        b.sha256, a.sha256, b.original_name, a.original_name, b.acquired_at, a.acquired_at,
+        bool(b.date_is_illustrative or a.date_is_illustrative), p.method, p.compared_m2,
+        p.compared_px, p.map_path, regions,
+    )  # fmt: skip

@@ -1,0 +1,105 @@
+"""Pixel change is kept in the catalog (a later run over the same two dates replaces it)
+and construction and destruction claims are checked against it, on the real Joplin pair."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+import sitewatch
+from sitewatch import add_geo_site
+from sitewatch.change import ChangeKind, ChangeMethod, change_site, load_change
+from sitewatch.claims import ClaimSpec, SourceSpec, add_claim, check_claim, get_claim
+from sitewatch.claims.check import MIN_STRUCTURE_M2
+from sitewatch.ingest import Dated, IngestOptions, Provenance, ingest
+from sitewatch.monitor.stored import load_monitoring
+from sitewatch.register import register_site
+from sitewatch.store.models import ChangedRegion, ChangePair, Run
+from tests.conftest import JOPLIN
+
+
+@pytest.fixture
+def joplin(catalog: sitewatch.Catalog) -> sitewatch.Catalog:
+    add_geo_site(catalog, "joplin", JOPLIN / "aoi.geojson")
+    for name, day in (("joplin-pre.tif", 1), ("joplin-post.tif", 23)):
+        when = Provenance(acquired=Dated(datetime(2011, 5, day, tzinfo=UTC), "test"))
+        assert ingest(catalog, [JOPLIN / name], IngestOptions(provenance=when)).ok
+    register_site(catalog, "joplin")
+    return catalog
+
+
+def _claim(cat: sitewatch.Catalog, expects: str, start: date | None, end: date | None) -> int:
+    source = SourceSpec("media", outlet="Example Wire")
+    return add_claim(
+        cat, ClaimSpec(f"{expects} at the site", "joplin", start, end, expects, sources=(source,))
+    )
+
+
+def test_change_is_stored_and_a_rerun_replaces_its_pair(
+    joplin: sitewatch.Catalog, tmp_path: Path
+) -> None:
+    report = change_site(joplin, "joplin", out=tmp_path / "a")
+    stored = load_change(joplin, "joplin")
+    assert len(stored) == 1
+    pair, made = stored[0], report.pairs[0]
+    assert (pair.before, pair.after) == (made.before, made.after)
+    assert pair.metric and pair.compared_m2 == pytest.approx(made.compared_m2)
+    assert pair.area() == pytest.approx(made.changed_m2() or 0.0)
+    assert pair.area("removed") == pytest.approx(made.changed_m2(ChangeKind.REMOVED) or 0.0)
+    assert len(pair.regions) == len(made.regions) > 0
+    assert all(r.wgs84_wkt and r.wgs84_wkt.startswith(("POLYGON", "MULTIPOLYGON"))
+               for r in pair.regions)  # fmt: skip
+    assert pair.map_path == str(made.map_path)
+    with joplin.session() as s:
+        run = s.get(Run, report.run_id)
+        assert run is not None and (run.stage, run.method, run.status) == ("change", "irmad", "ok")
+    # another method over the same two dates replaces the pair and its regions
+    again = change_site(joplin, "joplin", method=ChangeMethod.CVA)
+    stored = load_change(joplin, "joplin")
+    assert [p.method for p in stored] == ["cva"]
+    assert len(stored[0].regions) == len(again.pairs[0].regions)
+    with joplin.session() as s:
+        assert s.scalar(select(func.count(ChangePair.id))) == 1
+        kept = s.scalar(select(func.count(ChangedRegion.id)))
+        assert kept == len(again.pairs[0].regions)
+
+
+def test_destruction_and_construction_claims_are_checked_against_the_change(
+    joplin: sitewatch.Catalog,
+) -> None:
+    # before any change is stored the claim cannot be checked, and says how to fix that
+    early = _claim(joplin, "destruction", date(2011, 5, 20), date(2011, 5, 25))
+    v = check_claim(get_claim(joplin, early), load_monitoring(joplin, "joplin"))
+    assert v.status == "not_observable" and "sitewatch change joplin" in v.reasons[0]
+    change_site(joplin, "joplin")
+    m = load_monitoring(joplin, "joplin")
+    removed = m.pixel_change[0].area("removed")
+    assert removed > 10 * MIN_STRUCTURE_M2  # the tornado's path
+    v = check_claim(get_claim(joplin, early), m)
+    # the rules would support it, but no change method has measured accuracy yet
+    assert v.status == "consistent", v.reasons
+    assert "would have supported it" in v.reasons[0] and "not conclusive" in v.reasons[0]
+    assert f"{removed:,.0f} m² of structure gone" in v.reasons[1]
+    assert any("outside the window" in c for c in v.caveats)  # the pair starts on 05-01
+    [ev] = v.change
+    dates = ("2011-05-01", "2011-05-23")
+    assert (ev["before_date"], ev["after_date"], ev["kind"]) == (*dates, "removed")
+    assert ev["unit"] == "m2" and ev["coordinates"] == "lonlat"
+    assert 0 < len(ev["outlines"]) <= 50 and ev["outlines"][0]["geometry"]["type"] in (
+        "Polygon", "MultiPolygon",
+    )  # fmt: skip
+    assert v.to_dict()["change_evidence"] == v.change
+    # a window the compared dates do not reach is not observable
+    later = _claim(joplin, "construction", date(2012, 1, 1), date(2012, 12, 31))
+    v = check_claim(get_claim(joplin, later), m)
+    assert v.status == "not_observable" and "2011-05-01→2011-05-23" in v.reasons[0]
+    # construction over the same dates: weighed on the structure that appeared
+    built = _claim(joplin, "construction", date(2011, 5, 1), date(2011, 5, 23))
+    v = check_claim(get_claim(joplin, built), m)
+    assert v.status == "consistent" and v.change[0]["kind"] == "appeared"
+    appeared = m.pixel_change[0].area("appeared")
+    assert f"{appeared:,.0f} m² of new structure" in " ".join(v.reasons)
+    assert not any("outside the window" in c for c in v.caveats)  # the pair is the window
