@@ -65,6 +65,7 @@ demo: setup $(PANGO)
 	$(SW) labels export $(DEMO)/demo-airport-truth.coco.json --set demo-airport-truth
 	$(SW) register demo-airport
 	$(SW) monitor demo-airport
+	$(SW) change demo-airport --out $(DEMO)/change-demo-airport
 	@echo "== Joplin, MO (georeferenced GeoTIFF + COG in two CRSs) =="
 	$(SW) site add joplin-south --aoi examples/joplin/aoi.geojson
 	$(SW) ingest examples/joplin/joplin-pre.tif --acquired 2011-05-01 --illustrative \
@@ -82,11 +83,14 @@ demo: setup $(PANGO)
 	$(SW) site list
 	$(SW) site show demo-airport
 	$(SW) site show joplin-south
-	@echo "== claims ledger (illustrative claims about the demo airport) =="
+	@echo "== claims ledger (illustrative claims about the demo airport and Joplin) =="
 	$(SW) claim import examples/claims/demo-airport-claims.yaml
 	$(SW) claim add --site demo-airport --expects construction --from 2024-04-01 --to 2024-06-30 \
 		--text "A new hangar is being built on the north side of the airport." \
 		--source "kind=government;outlet=Example Ministry of Defence;date=2024-06-20;url=https://example.org/mod"
+	$(SW) claim add --site joplin-south --expects destruction --from 2011-05-22 --to 2011-05-23 \
+		--text "The tornado of 22 May destroyed most of the houses in this part of Joplin." \
+		--source "kind=media;outlet=Example Wire;date=2011-05-24;url=https://example.org/wire/joplin"
 	$(SW) claim list
 	$(SW) claim export --format claimreview --out $(DEMO)/claims.jsonld
 	@echo "== analyst report =="
@@ -151,6 +155,8 @@ check-bare:
 	$(BARE_SW) ingest examples/joplin/joplin-post.tif --acquired 2011-05-23 --illustrative
 	$(BARE_SW) register joplin-south
 	$(BARE_SW) change joplin-south --out $(BARE_WS)/change
+	$(BARE_SW) claim add --site joplin-south --expects destruction --from 2011-05-22 --to 2011-05-23 \
+		--text "The tornado destroyed most of the houses here." --source "kind=media;outlet=Example Wire"
 	$(BARE_SW) export joplin-south $(BARE_WS)/joplin.kml
 	$(BARE_SW) export joplin-south $(BARE_WS)/joplin.csv --layer footprints
 	$(BARE_SW) check
