@@ -95,6 +95,7 @@ demo: setup $(PANGO)
 	$(SW) claim export --format claimreview --out $(DEMO)/claims.jsonld
 	@echo "== analyst report =="
 	$(SW) report demo-airport --out $(DEMO)/demo-airport-report.html --pdf $(DEMO)/demo-airport-report.pdf
+	$(SW) report joplin-south --out $(DEMO)/joplin-south-report.html --pdf $(DEMO)/joplin-south-report.pdf
 	@echo "== dashboard =="
 	@echo "run 'make serve' and open the address it prints (http://127.0.0.1:8000/?token=...)"
 

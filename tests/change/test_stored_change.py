@@ -103,3 +103,70 @@ def test_destruction_and_construction_claims_are_checked_against_the_change(
     appeared = m.pixel_change[0].area("appeared")
     assert f"{appeared:,.0f} m² of new structure" in " ".join(v.reasons)
     assert not any("outside the window" in c for c in v.caveats)  # the pair is the window
+
+
+def test_the_report_outlines_the_tornado_and_its_numbers_are_the_twin(
+    joplin: sitewatch.Catalog, tmp_path: Path
+) -> None:
+    import json
+    import re
+
+    from sitewatch.report.render import write_report
+    from tests.report.test_report_data import _at, _Spans
+
+    no_change = write_report(joplin, "joplin", tmp_path / "before.html").html.read_text()
+    assert "No pixel change is stored for joplin" in no_change
+    change_site(joplin, "joplin")
+    _claim(joplin, "destruction", date(2011, 5, 22), date(2011, 5, 23))
+    files = write_report(joplin, "joplin", tmp_path / "report.html")
+    html, twin = files.html.read_text(), json.loads(files.json.read_text())
+    [row] = twin["pixel_change"]
+    stored = load_change(joplin, "joplin")[0]
+    assert row["unit"] == "m2" and row["removed"] == round(stored.area("removed"))
+    assert row["changed_share"] > 0.3 and twin["pixel_change_figures"] == [row]
+    parser = _Spans()
+    parser.feed(html)
+    keys = [k for k, _ in parser.found if k.startswith("pixel_change.")]
+    assert len(keys) == 7  # compared, changed, its share, three kinds, regions
+    for key, text in parser.found:
+        assert float(text) == pytest.approx(float(_at(twin, key)), abs=0), key
+    # the two dates side by side, each an inline JPEG with the regions drawn in red/orange
+    section = html[html.index('id="pixel-change"') : html.index('id="claims"')]
+    jpegs = re.findall(r'src="data:image/jpeg;base64,([^"]+)"', section)
+    assert len(jpegs) == 2
+    import base64
+    import io
+
+    import numpy as np
+    from PIL import Image as PILImage
+
+    before = np.asarray(PILImage.open(io.BytesIO(base64.b64decode(jpegs[0]))).convert("RGB"))
+    red = (before[..., 0] > 200) & (before[..., 1] < 90) & (before[..., 2] < 90)
+    assert red.mean() > 0.005  # removed regions outlined on the earlier date
+    # the destruction claim is in the report with its verdict and reasons
+    [claim] = twin["claims"]
+    assert claim["status"] == "consistent" and claim["change_evidence"][0]["kind"] == "removed"
+    assert "structure gone" in html
+
+
+def test_axe_finds_nothing_to_fix_in_the_change_section(
+    joplin: sitewatch.Catalog, tmp_path: Path
+) -> None:
+    from sitewatch.report.render import write_report
+    from tests.accessibility import axe_violations
+    from tests.report.test_report_formats import CHROMIUM
+
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is a dev extra")
+    if not Path(CHROMIUM).is_file():
+        pytest.skip("Debian's chromium is not installed (`make test` installs it)")
+    change_site(joplin, "joplin")
+    _claim(joplin, "destruction", date(2011, 5, 22), date(2011, 5, 23))
+    files = write_report(joplin, "joplin", tmp_path / "r.html")
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1100, "height": 900})
+        page.goto(files.html.as_uri())
+        assert page.locator("#pixel-change ~ section.pair img").count() == 2
+        found = axe_violations(page, ("moderate", "serious", "critical"))
+        browser.close()
+    assert found == []

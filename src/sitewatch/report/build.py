@@ -12,6 +12,7 @@ from typing import Any
 
 from sitewatch import __version__
 from sitewatch.alerts.calibration import threshold_for
+from sitewatch.change.stored import StoredChange
 from sitewatch.claims.check import check_claim
 from sitewatch.claims.exchange import claim_dict
 from sitewatch.claims.ledger import StoredClaim
@@ -104,6 +105,10 @@ def report_dict(
         if within(m.images[a].acquired_at)
     ]  # fmt: skip
     out["before_after"] = before_after(out["changes"], out["episodes"])
+    out["pixel_change"] = [
+        _pixel_change(c) for c in m.pixel_change if within(c.after_date) and c.after_date
+    ]
+    out["pixel_change_figures"] = pixel_change_figures(out["pixel_change"])
     used = {c.sha256 for c in counts if c.used}
     reasons: dict[str, str] = {}
     for c in counts:  # an image left out whole has one reason; a class left out, its own
@@ -153,6 +158,32 @@ def before_after(
         picked.append({**c, "why": why})
     picked.sort(key=lambda c: c["why"] != "an alert episode starts")
     return sorted(picked[:MAX_FIGURES], key=lambda c: c["after_date"] or "")
+
+
+def _pixel_change(c: StoredChange) -> dict[str, Any]:
+    """One stored pair of dates' pixel change, by kind, in m² (frame px without scale)."""
+    return {
+        "before": c.before_name, "after": c.after_name, "before_sha256": c.before,
+        "after_sha256": c.after, "before_date": day_or_none(c.before_date),
+        "after_date": day_or_none(c.after_date), "method": c.method,
+        "unit": "m2" if c.metric else "frame_px", "compared": _r(c.compared, 0),
+        "changed": _r(c.area(), 0),
+        **{kind: _r(c.area(kind), 0) for kind in ("appeared", "removed", "altered")},
+        "changed_share": _r(c.area() / c.compared, 3) if c.compared else None,
+        "regions": len(c.regions),
+    }  # fmt: skip
+
+
+MAX_CHANGE_FIGURES = 2
+MIN_CHANGE_FIGURE = 0.001  # a pair shown side by side changed at least this share
+
+
+def pixel_change_figures(pairs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The pairs of dates a report shows with their change outlined: the largest changes
+    (at least ``MIN_CHANGE_FIGURE`` of the compared area), in date order."""
+    big = [p for p in pairs if (p["changed_share"] or 0) >= MIN_CHANGE_FIGURE]
+    big.sort(key=lambda p: -(p["changed"] or 0))
+    return sorted(big[:MAX_CHANGE_FIGURES], key=lambda p: p["after_date"] or "")
 
 
 def _date(m: StoredMonitoring, sha: str) -> str | None:

@@ -17,7 +17,14 @@ from sitewatch.errors import BadInputError, MissingDependencyError
 from sitewatch.files import write_bytes_atomic, write_text_atomic
 from sitewatch.monitor.stored import StoredMonitoring, load_monitoring
 from sitewatch.report.build import report_dict
-from sitewatch.report.figures import PairFigure, data_uri, pair_figure, site_view
+from sitewatch.report.figures import (
+    ChangeFigure,
+    PairFigure,
+    change_figure,
+    data_uri,
+    pair_figure,
+    site_view,
+)
 from sitewatch.report.plots import inline_svg, series_figure, to_svg
 from sitewatch.store.catalog import Catalog
 
@@ -38,6 +45,7 @@ def render_html(
     figures: list[PairFigure] | None = None,
     site_jpeg: bytes | None = None,
     reviews: dict[str, Any] | None = None,
+    change_figures: list[ChangeFigure] | None = None,
 ) -> str:
     """The report as one HTML document (no external files, nothing fetched when opened);
     ``svgs`` are inline plots (``inline_svg``), ``reviews`` the site's claims as ClaimReview
@@ -54,8 +62,9 @@ def render_html(
     env.filters["data_uri"] = data_uri
     env.filters["jsonld"] = script_json
     return env.get_template("report.html.j2").render(
-        r=report, svgs=svgs, figures=figures or [], site_jpeg=site_jpeg, claimreview=reviews
-    )
+        r=report, svgs=svgs, figures=figures or [], site_jpeg=site_jpeg, claimreview=reviews,
+        change_figures=change_figures or [],
+    )  # fmt: skip
 
 
 def script_json(data: Any) -> Markup:
@@ -118,7 +127,11 @@ def write_report(
         if claims
         else None
     )
-    html = render_html(report, svgs, figures, site_view(catalog, name), reviews)
+    changes = [
+        change_figure(catalog, name, c["before_sha256"], c["after_sha256"])
+        for c in report["pixel_change_figures"]
+    ]
+    html = render_html(report, svgs, figures, site_view(catalog, name), reviews, changes)
     # the twin's bytes, written once and attached as they are to an archival PDF
     twin_text = json.dumps(report, indent=1, ensure_ascii=False)
     document = None

@@ -189,6 +189,26 @@ class BeforeAfter(ChangePair):
     why: str
 
 
+class PixelChange(Model):
+    """The stored pixel change between two dates (``sitewatch change``), by kind."""
+
+    before: str = Field(description="the earlier image's file name")
+    after: str
+    before_sha256: Sha256
+    after_sha256: Sha256
+    before_date: Day | None
+    after_date: Day | None
+    method: str
+    unit: Literal["m2", "frame_px"]
+    compared: float | None
+    changed: float | None
+    appeared: float | None
+    removed: float | None
+    altered: float | None
+    changed_share: float | None = Field(description="changed / compared")
+    regions: int
+
+
 class ImageRegistration(Model):
     method: str = Field(examples=["features"], description="how it was fitted to the frame")
     status: RegistrationStatus
@@ -380,6 +400,8 @@ class SiteDetail(Model):
     episodes: dict[str, list[Episode]] = Field(description="by class")
     changes: list[ChangePair]
     before_after: list[BeforeAfter]
+    pixel_change: list[PixelChange] = Field(description="stored pixel change, by pair of dates")
+    pixel_change_figures: list[PixelChange] = Field(description="the pairs shown outlined")
     images: list[SiteImage]
     detectors: dict[str, Detector] = Field(description="by class")
     alerts: AlertSettings
