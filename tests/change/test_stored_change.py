@@ -170,3 +170,50 @@ def test_axe_finds_nothing_to_fix_in_the_change_section(
         found = axe_violations(page, ("moderate", "serious", "critical"))
         browser.close()
     assert found == []
+
+
+# a change run of the Joplin site killed (SIGKILL) inside its storing transaction, after the
+# earlier run's rows of the same pair were deleted and the first new region was made
+KILLED_WHILE_STORING = """
+import os, signal, sys
+import sitewatch.change.site as site
+from sitewatch import Catalog
+from sitewatch.change import ChangeMethod, change_site
+
+def killed(*args):
+    os.kill(os.getpid(), signal.SIGKILL)
+
+site._row = killed
+change_site(Catalog(sys.argv[1]), "joplin", method=ChangeMethod.CVA)
+"""
+
+
+def test_a_change_run_killed_while_storing_keeps_the_earlier_rows(
+    joplin: sitewatch.Catalog,
+) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    from sitewatch.store.models import RunStatus
+
+    first = change_site(joplin, "joplin")
+    kept = load_change(joplin, "joplin")
+    assert kept[0].method == "irmad" and kept[0].regions
+    done = subprocess.run(
+        [sys.executable, "-c", KILLED_WHILE_STORING, str(joplin.workspace)],
+        capture_output=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == -signal.SIGKILL, done.stderr.decode()[-2000:]
+    reopened = sitewatch.Catalog(joplin.workspace)  # closes the dead process's run
+    try:
+        assert load_change(reopened, "joplin") == kept  # nothing half-replaced
+        with reopened.session() as s:
+            runs = s.scalars(select(Run).where(Run.stage == "change").order_by(Run.id)).all()
+        assert runs[0].id == first.run_id
+        assert [r.status for r in runs] == [RunStatus.OK, RunStatus.INTERRUPTED]
+        again = change_site(reopened, "joplin", method=ChangeMethod.CVA)  # and it runs again
+        assert [p.method for p in load_change(reopened, "joplin")] == ["cva"]
+        assert again.run_id is not None
+    finally:
+        reopened.close()

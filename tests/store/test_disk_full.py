@@ -20,13 +20,17 @@ import pytest
 
 from tests.conftest import copy_catalog, sqlite_only
 
-TABLES = ("images", "runs", "detections", "observations", "claims", "object_changes")
+TABLES = (
+    "images", "runs", "detections", "observations", "claims", "object_changes", "change_pairs",
+    "change_regions",
+)  # fmt: skip
 
 
 # the CLI, with the disk filled right after the command has opened its catalog
 FILL_AFTER_OPEN = """
 import os, sys
 import sitewatch.cli, sitewatch.cli_claims, sitewatch.cli_export, sitewatch.cli_common as common
+import sitewatch.cli_change
 
 def opened_then_full():
     catalog = common.catalog()
@@ -41,7 +45,7 @@ def opened_then_full():
     return catalog
 
 sitewatch.cli.catalog = sitewatch.cli_claims.catalog = opened_then_full
-sitewatch.cli_export.catalog = opened_then_full
+sitewatch.cli_export.catalog = sitewatch.cli_change.catalog = opened_then_full
 sys.argv[0] = "sitewatch"
 sitewatch.cli.main()
 """
@@ -98,13 +102,14 @@ CASES = {
     ],
     "detect": ["detect", "--site", "apt", "--force"],
     "monitor": ["monitor", "apt"],
+    "change": ["change", "apt", "--out", "{ws}/c"],
     "report --pdf": ["report", "apt", "--out", "{ws}/r.html", "--pdf", "{ws}/r.pdf"],
     "detect --coco": ["detect", "--site", "apt", "--coco", "{ws}/d.json"],
     "export csv": ["export", "apt", "{ws}/d.csv"],
     # GDAL writes the GeoPackage: its own "disk full" must come out as ours
     "export gpkg": ["export", "joplin", "{ws}/j.gpkg"],
 }
-OUTPUTS = ("r.html", "r.pdf", "d.json", "d.csv", "j.gpkg")
+OUTPUTS = ("r.html", "r.pdf", "d.json", "d.csv", "j.gpkg", "c")
 
 
 @sqlite_only(
