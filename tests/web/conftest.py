@@ -40,6 +40,17 @@ def with_joplin(catalog: Catalog) -> Catalog:
     return catalog
 
 
+def with_joplin_change(catalog: Catalog) -> Catalog:
+    """Register the Joplin site (``with_joplin``) and store its pixel change, as
+    `sitewatch register joplin` and `sitewatch change joplin` do (≈ 5 s)."""
+    from sitewatch.change import change_site
+    from sitewatch.register import register_site
+
+    register_site(catalog, "joplin")
+    change_site(catalog, "joplin")
+    return catalog
+
+
 @pytest.fixture
 def workspace(monitored, tmp_path: Path) -> Iterator[Catalog]:
     """A fresh writable copy of the monitored demo catalog, with the Joplin site."""

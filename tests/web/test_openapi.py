@@ -108,7 +108,8 @@ def test_every_json_answer_has_a_typed_schema(spec: dict) -> None:
     assert {(m, p) for m, p, _s, _x in answers} >= {
         ("get", "/api/health"), ("get", "/api/sites"), ("get", "/api/sites/{name}"),
         ("get", "/api/sites/{name}/images/{sha256}/detections"),
-        ("get", "/api/sites/{name}/changes"), ("get", "/api/claims"), ("post", "/api/claims"),
+        ("get", "/api/sites/{name}/changes"), ("get", "/api/sites/{name}/pixel-change"),
+        ("get", "/api/claims"), ("post", "/api/claims"),
         ("get", "/api/jobs"), ("get", "/api/jobs/{job_id}"), ("post", "/api/sites/{name}/jobs"),
         ("post", "/api/images"),
     }  # fmt: skip
@@ -117,6 +118,7 @@ def test_every_json_answer_has_a_typed_schema(spec: dict) -> None:
 def test_closed_vocabularies_are_the_codes_own() -> None:
     from typing import get_args
 
+    from sitewatch.change import ChangeKind
     from sitewatch.claims.check import STATUSES
     from sitewatch.claims.ledger import EXPECTS, KINDS
     from sitewatch.ingest.pipeline import IngestStatus
@@ -129,6 +131,7 @@ def test_closed_vocabularies_are_the_codes_own() -> None:
     assert get_args(models.Stage) == STAGES
     assert set(get_args(models.IngestStatus)) == {s.value for s in IngestStatus} - {"failed"}
     assert set(get_args(models.JobStatus)) == {s.value for s in JobStatus}
+    assert set(get_args(models.PixelChangeKind)) == {k.value for k in ChangeKind}
 
 
 def _validator(spec: dict, method: str, path: str, status: str):  # type: ignore[no-untyped-def]
@@ -148,8 +151,9 @@ CLAIM = {
 
 def test_real_answers_match_their_schemas(workspace, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from tests.conftest import write_jpeg
-    from tests.web.conftest import TOKEN
+    from tests.web.conftest import TOKEN, with_joplin_change
 
+    with_joplin_change(workspace)  # Joplin's pixel change stored, with outlines to check
     auth = {"Authorization": f"Bearer {TOKEN}"}
     jpeg = write_jpeg(tmp_path / "apt-2024-08-01.jpg", size=(320, 240), seed=4).read_bytes()
     checked = []
@@ -179,6 +183,12 @@ def test_real_answers_match_their_schemas(workspace, tmp_path: Path) -> None:  #
         for before, after in (pairs[-1], (pairs[0][0], pairs[-1][1])):  # compared, and not
             url = f"/api/sites/apt/changes?before={before}&after={after}"
             check("get", "/api/sites/{name}/changes", url)
+        pixel = "/api/sites/{name}/pixel-change"
+        stored = check("get", pixel, "/api/sites/joplin/pixel-change")["pairs"]
+        assert stored and stored[0]["outlines"]
+        before, after = stored[0]["before_sha256"], stored[0]["after_sha256"]
+        check("get", pixel, f"/api/sites/joplin/pixel-change?before={after}&after={before}")
+        assert check("get", pixel, "/api/sites/apt/pixel-change")["pairs"] == []  # never run
         check("get", "/api/claims", "/api/claims")
         files = {"file": ("apt-2024-08-01.jpg", jpeg)}
         form = {"site": "apt", "acquired": "2024-08-01", "provider": "Test Sat"}
@@ -200,7 +210,9 @@ def test_typed_answers_keep_every_key_the_data_has(workspace) -> None:  # type: 
     # from the answers (and from what the dashboard's app.js reads) without an error
     from sitewatch.claims import claim_dict, review
     from sitewatch.web import data
-    from tests.web.conftest import TOKEN
+    from tests.web.conftest import TOKEN, with_joplin_change
+
+    with_joplin_change(workspace)
 
     def plain(value):  # type: ignore[no-untyped-def]
         return json.loads(json.dumps(value))  # tuples as lists, as JSON has them
@@ -222,6 +234,8 @@ def test_typed_answers_keep_every_key_the_data_has(workspace) -> None:  # type: 
         before, after = apt["changes"][-1]["before_sha256"], apt["changes"][-1]["after_sha256"]
         served = client.get(f"/api/sites/apt/changes?before={before}&after={after}").json()
         assert served == plain(data.frame_changes(workspace, "apt", before, after))
+        served = client.get("/api/sites/joplin/pixel-change").json()
+        assert served["pairs"] and served == plain(data.frame_pixel_change(workspace, "joplin"))
         claims = [claim_dict(c, v) for c, v in review(workspace)]
         assert client.get("/api/claims").json() == plain(claims)
         evidence = [e for c in claims for e in c["evidence"]]

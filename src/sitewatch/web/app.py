@@ -48,6 +48,7 @@ from sitewatch.web.models import (
     ClaimRecord,
     FrameChanges,
     FrameDetections,
+    FramePixelChange,
     Health,
     Job,
     JobRequest,
@@ -238,6 +239,23 @@ def create_app(
         """Objects that stayed, appeared or departed between two compared dates (in the
         site frame); ``compared`` is false when monitoring did not compare that pair."""
         return data.frame_changes(catalog, name, before, after)
+
+    @app.get(
+        "/api/sites/{name}/pixel-change",
+        tags=["imagery"], response_model=FramePixelChange, **TYPED,
+    )  # fmt: skip
+    def pixel_change(
+        name: str,
+        before: Annotated[str | None, Query(pattern=r"^[0-9a-f]{64}$")] = None,
+        after: Annotated[str | None, Query(pattern=r"^[0-9a-f]{64}$")] = None,
+        limit: Annotated[int, Query(ge=1, le=5000, description="outlines per pair")] = (
+            data.MAX_OUTLINES
+        ),
+    ) -> dict[str, Any]:
+        """The pixel change ``sitewatch change`` stored: each pair of dates with its areas by
+        kind and the outlines of its largest regions in site-frame pixels; with ``before``
+        and ``after`` (both, in either order) only that pair, none if it was not compared."""
+        return data.frame_pixel_change(catalog, name, before, after, limit)
 
     @app.get(
         "/api/sites/{name}/changes/{change_id}/chip.png",

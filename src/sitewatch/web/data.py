@@ -10,12 +10,16 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from shapely.geometry import mapping
+import shapely
+from shapely.geometry import MultiPolygon, Polygon, mapping
 from sqlalchemy import select
 
 from sitewatch import geo
+from sitewatch.change import load_change
 from sitewatch.claims.ledger import list_claims
 from sitewatch.dates import day_or_none
+from sitewatch.errors import BadInputError
+from sitewatch.formats.geojson import rounded
 from sitewatch.frame import project
 from sitewatch.monitor.stored import load_monitoring
 from sitewatch.register.site import frame_matrix, image_to_frame, registrations, site_polygon
@@ -222,6 +226,67 @@ def frame_changes(catalog: Catalog, name: str, before: str, after: str) -> dict[
                 for r in rows
             ],
         }
+
+
+MAX_OUTLINES = 500  # a pair's outlines the viewer gets by default: the largest regions
+
+
+def frame_pixel_change(
+    catalog: Catalog,
+    name: str,
+    before: str | None = None,
+    after: str | None = None,
+    limit: int = MAX_OUTLINES,
+) -> dict[str, Any]:
+    """The pixel change ``sitewatch change`` stored for the site: every pair of dates, or the
+    one of ``before`` and ``after`` (in either order; none when that pair was not compared),
+    with its areas by kind and the outlines of its ``limit`` largest regions in site-frame
+    pixels (what the viewer draws; x right, y down from the reference image's corner)."""
+    if (before is None) != (after is None):
+        raise BadInputError("before/after", "a pair needs both dates' SHA-256",
+                            "give both, or neither for every stored pair")  # fmt: skip
+    stored = load_change(catalog, name)  # an unknown site: NotFoundError
+    if before is not None and after is not None:
+        with catalog.session() as s:
+            site = catalog.get_site(s, name)
+            for sha in (before, after):
+                image_of_site(catalog, s, site, sha)
+        wanted = {before.lower(), after.lower()}
+        stored = [c for c in stored if {c.before, c.after} == wanted]
+    pairs = []
+    for c in stored:
+        largest = sorted(c.regions, key=lambda r: -((r.area_m2 or 0.0) if c.metric else r.area_px))
+        outlines = []
+        for r in largest[:limit]:
+            shape = _polygonal(shapely.from_wkt(r.frame_wkt))
+            if shape is None:
+                continue
+            area = r.area_m2 if c.metric else r.area_px
+            outlines.append({
+                "kind": r.kind,
+                "area": None if area is None else round(area, 1),
+                "area_px": round(r.area_px, 1),
+                "outline": rounded(mapping(shape), 1),  # a tenth of a frame pixel
+            })  # fmt: skip
+        pairs.append({
+            "before": c.before_name, "after": c.after_name,
+            "before_sha256": c.before, "after_sha256": c.after,
+            "before_date": day_or_none(c.before_date), "after_date": day_or_none(c.after_date),
+            "illustrative": c.illustrative, "method": c.method,
+            "unit": "m2" if c.metric else "frame_px", "compared": round(c.compared, 1),
+            "changed": round(c.area(), 1),
+            **{kind: round(c.area(kind), 1) for kind in ("appeared", "removed", "altered")},
+            "regions": len(c.regions), "outlined": len(outlines), "outlines": outlines,
+        })  # fmt: skip
+    return {"site": name, "limit": limit, "pairs": pairs}
+
+
+def _polygonal(shape: Any) -> Any:
+    """The polygons of a stored outline (a Polygon or MultiPolygon), None if it has none."""
+    parts = [p for p in getattr(shape, "geoms", [shape]) if isinstance(p, Polygon) and p.area > 0]
+    if not parts:
+        return None
+    return parts[0] if len(parts) == 1 else MultiPolygon(parts)
 
 
 def change_chip(catalog: Catalog, name: str, change_id: int) -> bytes:

@@ -41,6 +41,7 @@ StepState = Literal["warm-up", "normal", "alert", "partial"]  # alerts.method.St
 LinkMethod = Literal["explicit", "footprint", "reference"]  # store.models.ImageSite.method
 RegistrationStatus = Literal["ok", "failed"]
 ChangeKind = Literal["stayed", "appeared", "departed"]
+PixelChangeKind = Literal["appeared", "removed", "altered"]  # change.ChangeKind
 Expectation = Literal[
     "increase", "decrease", "presence", "absence", "construction", "destruction"
 ]  # fmt: skip
@@ -446,6 +447,53 @@ class FrameChanges(Model):
     after: Sha256
     compared: bool = Field(description="false when monitoring did not compare the pair")
     objects: list[ChangedObject]
+
+
+class PixelRegion(Model):
+    """One changed region of a pair: its kind by built structure, its area and outline."""
+
+    kind: PixelChangeKind = Field(
+        description="appeared (more long straight edges after), removed (fewer) or altered"
+    )
+    area: float | None = Field(description="in the pair's unit")
+    area_px: float = Field(description="in site-frame pixels")
+    outline: Area = Field(
+        description="GeoJSON geometry in site-frame pixels (x right, y down from the reference "
+        "image's corner: the frame tiles' and the viewer's coordinates)"
+    )
+
+
+class FramePixelPair(Model):
+    """The pixel change stored for two dates (``sitewatch change``), with its regions'
+    outlines: where to look, not measurements, while the method's accuracy is unmeasured."""
+
+    before: str = Field(description="the earlier image's file name")
+    after: str
+    before_sha256: Sha256
+    after_sha256: Sha256
+    before_date: Day | None
+    after_date: Day | None
+    illustrative: bool = Field(description="either date is illustrative")
+    method: str = Field(examples=["irmad"], description="the change method")
+    unit: Literal["m2", "frame_px"] = Field(description="of the areas: m² when the frame's "
+                                            "pixel size is known, else frame pixels")  # fmt: skip
+    compared: float = Field(description="the area both dates saw")
+    changed: float = Field(description="every kind")
+    appeared: float
+    removed: float
+    altered: float
+    regions: int = Field(description="changed regions stored")
+    outlined: int = Field(description="regions in outlines: the largest, at most the limit")
+    outlines: list[PixelRegion] = Field(description="the largest regions first")
+
+
+class FramePixelChange(Model):
+    """A site's stored pixel change in the site frame: every pair, or the one asked for
+    (none when those two dates were not compared)."""
+
+    site: str
+    limit: int = Field(description="outlines per pair at most (the largest regions)")
+    pairs: list[FramePixelPair] = Field(description="in the order of their later date")
 
 
 # -- writing ------------------------------------------------------------------------------
