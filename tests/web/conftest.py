@@ -7,6 +7,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,18 +90,14 @@ class Server:
     token: str = TOKEN
 
 
-@pytest.fixture(scope="module")
-def server(monitored, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """uvicorn serving the dashboard on a free loopback port, in a thread."""
+@contextmanager
+def serving(catalog: Catalog) -> Iterator[Server]:
+    """uvicorn serving the dashboard over ``catalog`` on a free loopback port, in a thread."""
     import uvicorn
 
     from sitewatch.web import create_app
     from sitewatch.web.security import Access
 
-    catalog = with_joplin(copy_catalog(monitored[0], tmp_path_factory.mktemp("web") / "ws"))
-    claims = tmp_path_factory.mktemp("claims") / "claims.yaml"
-    claims.write_text(DEMO_CLAIMS.read_text().replace("site: demo-airport", "site: apt"))
-    import_claims(catalog, claims)
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -114,9 +111,23 @@ def server(monitored, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serv
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("the dashboard did not start")
         time.sleep(0.05)
-    yield Server(f"http://127.0.0.1:{port}", catalog)
-    uv.should_exit = True
-    thread.join(timeout=20)
+    try:
+        yield Server(f"http://127.0.0.1:{port}", catalog)
+    finally:
+        uv.should_exit = True
+        thread.join(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def server(monitored, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The dashboard over a copy of the monitored demo catalog with the Joplin site and the
+    demo claims, served on loopback."""
+    catalog = with_joplin(copy_catalog(monitored[0], tmp_path_factory.mktemp("web") / "ws"))
+    claims = tmp_path_factory.mktemp("claims") / "claims.yaml"
+    claims.write_text(DEMO_CLAIMS.read_text().replace("site: demo-airport", "site: apt"))
+    import_claims(catalog, claims)
+    with serving(catalog) as served:
+        yield served
     catalog.close()
 
 

@@ -79,6 +79,8 @@ def test_overview_site_page_and_viewer(server, browser, artifacts) -> None:
     assert at_threshold > 10 and drawn.count() == at_threshold
     assert page.locator("#threshold-value").text_content().startswith("each class's own")
     assert page.locator("#threshold-own").is_disabled()
+    assert page.locator("#pixel-change-box").is_hidden()  # `sitewatch change` not run on apt
+    assert page.locator("#pixel-legend").count() == 0
     page.eval_on_selector(
         "#threshold", "e => { e.value = 0.05; e.dispatchEvent(new Event('input')); }"
     )

@@ -1,18 +1,27 @@
 """The stored pixel change (`sitewatch change`) in the dashboard, on the real Joplin pair
 (2011-05-01, 2011-05-23: the tornado's path): the API answers each pair's regions in the site
-frame with the areas the catalog holds."""
+frame with the areas the catalog holds, and the viewer draws them for the dates it swipes."""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from shapely.geometry import shape
 
 from sitewatch import Catalog
 from sitewatch.change import load_change
-from tests.web.conftest import make_client, with_joplin, with_joplin_change
+from tests.accessibility import axe_violations
+from tests.web.conftest import (
+    Server,
+    make_client,
+    open_page,
+    serving,
+    with_joplin,
+    with_joplin_change,
+)
 
 KINDS = ("appeared", "removed", "altered")
 
@@ -23,6 +32,12 @@ def changed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Catalog]:
     catalog = with_joplin_change(with_joplin(Catalog(tmp_path_factory.mktemp("pc") / "ws")))
     yield catalog
     catalog.close()
+
+
+@pytest.fixture(scope="module")
+def changed_server(changed: Catalog) -> Iterator[Server]:
+    with serving(changed) as served:
+        yield served
 
 
 def test_each_stored_pair_is_answered_in_the_site_frame(changed: Catalog) -> None:
@@ -91,3 +106,78 @@ def test_one_pair_either_way_round_and_a_cap_on_outlines(changed: Catalog) -> No
         assert client.get(f"{pc}?limit=0").status_code == 422
         unknown = client.get("/api/sites/nowhere/pixel-change")
         assert unknown.status_code == 404 and "no site named 'nowhere'" in unknown.json()["detail"]
+
+
+def test_the_viewer_draws_the_swiped_pairs_regions(
+    changed_server: Server, browser, artifacts: Path
+) -> None:
+    errors: list[str] = []
+    page = open_page(browser, errors)
+    url = changed_server.url + "/sites/joplin/view"
+    page.goto(url)
+    page.wait_for_selector("body[data-ready=viewer]")
+    assert page.locator("#pixel-change-box").is_visible()
+    legend = page.locator("#pixel-legend")
+    assert "Swipe a stored pair of dates" in legend.inner_text()
+    paths = page.locator("#viewer path.pixel-change")
+    assert paths.count() == 0
+
+    api = page.evaluate("SW.api('/api/sites/joplin/pixel-change')")
+    pair = api["pairs"][0]
+    kinds = Counter(o["kind"] for o in pair["outlines"])
+    page.select_option("#pixel-pair", label="2011-05-01 → 2011-05-23")  # the pair selector
+    page.wait_for_selector(f"#viewer[data-pixel-change='{len(pair['outlines'])}']")
+    assert page.input_value("#compare") == pair["before_sha256"]  # it sets the swipe's dates
+    assert page.input_value("#image") == pair["after_sha256"]
+    assert page.locator("#swipe-box").is_visible()
+    assert paths.count() == len(pair["outlines"]) == 7
+    for kind in KINDS:
+        assert page.locator(f"#viewer path.pixel-change.{kind}").count() == kinds[kind], kind
+    colours = {"removed": "#e63c32", "appeared": "#28c83c", "altered": "#ff9600"}  # the report's
+    for kind, colour in colours.items():
+        strokes = page.eval_on_selector_all(
+            f"#viewer path.pixel-change.{kind}", "ps => ps.map(p => p.getAttribute('stroke'))"
+        )
+        assert set(strokes) == {colour}, kind
+    # the text alternative: each kind's area, and how many regions are outlined
+    text = legend.inner_text()
+    assert "2011-05-01 → 2011-05-23 (irmad)" in text and "7 regions outlined" in text
+    assert f"removed {pair['removed'] / 1e4:.2f} ha" in text
+    assert f"appeared {round(pair['appeared'])} m²" in text
+    assert page.locator("#pixel-legend li[data-kind]").count() == 3
+    # drawn where the site is: inside the site area's outline, on the same frame coordinates
+    site_box = page.locator("#viewer path[stroke='#ecc94b']").bounding_box()
+    assert site_box is not None
+    for i in range(paths.count()):
+        box = paths.nth(i).bounding_box()
+        assert box is not None and box["width"] > 0
+        assert site_box["x"] - 2 <= box["x"] and box["x"] + box["width"] <= (
+            site_box["x"] + site_box["width"] + 2
+        )
+        assert site_box["y"] - 2 <= box["y"] and box["y"] + box["height"] <= (
+            site_box["y"] + site_box["height"] + 2
+        )
+    largest = paths.first.bounding_box()  # the tornado's path, most of the site's width
+    assert largest is not None and largest["width"] > 0.9 * site_box["width"]
+    page.wait_for_function(
+        "() => document.querySelectorAll('#viewer img.leaflet-tile-loaded').length >= 2"
+    )
+    page.screenshot(path=str(artifacts / "dashboard-viewer-pixel-change.png"))
+    assert axe_violations(page, ("minor", "moderate", "serious", "critical")) == []
+
+    page.uncheck("#show-pixel-change")  # the layer toggle
+    assert paths.count() == 0
+    page.check("#show-pixel-change")
+    assert paths.count() == 7
+    page.select_option("#compare", "")  # no second date: no pair to show
+    page.wait_for_function("() => !location.search.includes('compare=')")
+    page.wait_for_selector("#viewer[data-pixel-change='0']")
+    assert paths.count() == 0 and "Swipe a stored pair" in legend.inner_text()
+    assert page.input_value("#pixel-pair") == ""
+
+    # the swipe's two dates, either way round, from the address (as the site page links)
+    page.goto(f"{url}?image={pair['before_sha256']}&compare={pair['after_sha256']}")
+    page.wait_for_selector("body[data-ready=viewer]")
+    assert page.get_attribute("#viewer", "data-pixel-change") == "7"
+    assert paths.count() == 7 and page.input_value("#pixel-pair") == "0"
+    assert page.evaluate("window.cspViolations") == [] and not errors, errors

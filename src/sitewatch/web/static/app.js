@@ -386,6 +386,75 @@ const SW = (() => {
     });
   }
 
+  // -- pixel change (sitewatch change) in the viewer --------------------------------------
+  // the report's outline colours: removed red, appeared green, altered orange
+  const PIXEL_COLOURS = { removed: "#e63c32", appeared: "#28c83c", altered: "#ff9600" };
+  const PIXEL_KINDS = ["removed", "appeared", "altered"];
+
+  function areaText(v, unit) {
+    if (v === null || v === undefined) return "–";
+    if (unit === "m2") return v >= 1e4 ? `${(v / 1e4).toFixed(2)} ha` : `${Math.round(v)} m²`;
+    return `${Math.round(v)} frame px`;
+  }
+
+  const pairName = (p) => `${p.before_date || p.before} → ${p.after_date || p.after}`;
+
+  // the stored regions of the pair of dates the swipe shows, drawn in the frame, with a legend
+  // in the map's corner that is also their text alternative and a selector of the stored pairs
+  function pixelChange(map, at, name, stored, choose) {
+    const layer = L.layerGroup().addTo(map);
+    const box = document.getElementById("pixel-change-box"), toggle = document.getElementById("show-pixel-change");
+    const legend = el("div", { class: "pixel-legend", id: "pixel-legend" });
+    const control = L.control({ position: "bottomright" });
+    control.onAdd = () => {
+      L.DomEvent.disableClickPropagation(legend);
+      L.DomEvent.disableScrollPropagation(legend);
+      return legend;
+    };
+    box.hidden = !stored.length;
+    if (stored.length) control.addTo(map);
+    toggle.addEventListener("change", () => (toggle.checked ? layer.addTo(map) : map.removeLayer(layer)));
+    // the selector is built once (redrawing it would take the keyboard focus away)
+    const picker = el("select", { id: "pixel-pair", onchange: (e) => e.target.value && choose(stored[Number(e.target.value)]) },
+      el("option", { value: "" }, "(choose one)"), stored.map((p, i) => el("option", { value: String(i) }, pairName(p))));
+    const text = el("div", { "aria-live": "polite" });
+    legend.append(text, el("label", {}, "Stored pair ", picker));
+    let ticket = 0;
+
+    function describe(answer, a, b) {
+      const parts = [el("p", { class: "pixel-title" }, el("strong", {}, "Pixel change"),
+        answer ? ` ${pairName(answer)} (${answer.method})` : "")];
+      if (!answer) {
+        parts.push(el("p", {}, a && b && a !== b ? "None stored between the two dates shown." : "Swipe a stored pair of dates to see it."));
+        return parts;
+      }
+      parts.push(el("ul", { class: "pixel-kinds" }, PIXEL_KINDS.map((k) =>
+        el("li", { "data-kind": k }, el("span", { class: "swatch " + k, "aria-hidden": "true" }), ` ${k} ${areaText(answer[k], answer.unit)}`))));
+      const shown = answer.outlined < answer.regions ? `the ${answer.outlined} largest of ${answer.regions} regions outlined`
+        : `${answer.regions} region${answer.regions === 1 ? "" : "s"} outlined`;
+      parts.push(el("p", { class: "muted" }, `${shown}; where to look, not measurements (the method's accuracy is unmeasured).`));
+      return parts;
+    }
+
+    return async function draw(a, b) {
+      const mine = ++ticket, viewer = document.getElementById("viewer");
+      delete viewer.dataset.pixelChange;
+      const pair = stored.find((p) => (p.before_sha256 === a && p.after_sha256 === b) || (p.before_sha256 === b && p.after_sha256 === a));
+      const answer = pair ? (await api(`${apiSite(name)}/pixel-change?before=${pair.before_sha256}&after=${pair.after_sha256}`)).pairs[0] : null;
+      if (mine !== ticket) return; // the dates moved on while this was loading
+      layer.clearLayers();
+      for (const o of answer ? answer.outlines : []) {
+        const polys = o.outline.type === "MultiPolygon" ? o.outline.coordinates : [o.outline.coordinates];
+        L.polygon(polys.map((rings) => rings.map((ring) => ring.map(at))),
+          { color: PIXEL_COLOURS[o.kind], weight: 2, fillOpacity: 0.12, className: "pixel-change " + o.kind })
+          .bindTooltip(el("span", {}, `${o.kind}, ${areaText(o.area, answer.unit)}`)).addTo(layer);
+      }
+      text.replaceChildren(...describe(answer || null, a, b));
+      picker.value = pair ? String(stored.indexOf(pair)) : "";
+      viewer.dataset.pixelChange = layer.getLayers().length;
+    };
+  }
+
   // -- image viewer -----------------------------------------------------------------------
   async function viewer(name) {
     const r = await api(apiSite(name));
@@ -413,6 +482,11 @@ const SW = (() => {
     const boxes = L.layerGroup().addTo(map);
     const moved = L.layerGroup().addTo(map);
     const changesBox = document.getElementById("changes-box"), showChanges = document.getElementById("show-changes");
+    const drawPixelChange = pixelChange(map, at, name, r.pixel_change, (p) => {
+      pick.value = p.after_sha256;
+      other.value = p.before_sha256;
+      show();
+    });
     let base = null, top = null, dets = null;
     const threshold = document.getElementById("threshold"), thresholdOut = document.getElementById("threshold-value");
     const ownThreshold = document.getElementById("threshold-own");
@@ -487,7 +561,7 @@ const SW = (() => {
       swipeBox.hidden = !other.value;
       if (other.value) top = frameTiles(name, other.value, frame, { pane: "before" }).addTo(map);
       clip();
-      await drawChanges();
+      await Promise.all([drawChanges(), drawPixelChange(other.value, pick.value)]);
       dets = await api(`${apiSite(name)}/images/${pick.value}/detections`);
       if (!threshold.dataset.set) {
         threshold.value = dets.threshold ?? 0.5;
