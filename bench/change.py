@@ -120,9 +120,26 @@ def joplin(data: Path, demo: Path) -> dict:
     return out
 
 
+def scored(folder: Path) -> dict:
+    """Each method on LEVIR-layout pairs: pooled precision, recall, F1, IoU, and the share
+    of the area each calls changed beside the labelled share."""
+    from sitewatch.change import evaluate_pairs
+
+    out = {}
+    for m in ChangeMethod:
+        r = evaluate_pairs(folder, m)
+        per = r.pop("per_pair")
+        out[m.value] = {k: round(v, 4) if isinstance(v, float) else v for k, v in r.items()}
+        out[m.value]["pairs_with_labelled_change"] = sum(p["changed_truth"] > 0 for p in per)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", type=Path, default=Path("../shared/datasets"))
+    parser.add_argument(
+        "--pairs", type=Path, help="LEVIR-layout pairs to score too (bench/change_pairs.py)"
+    )
     args = parser.parse_args()
     t0 = time.perf_counter()
     result = {
@@ -131,6 +148,8 @@ def main() -> None:
             args.data / "joplin-pre-post", Path(__file__).parents[1] / "examples" / "joplin"
         ),
     }
+    if args.pairs is not None:
+        result["pairs"] = scored(args.pairs)
     result["seconds"] = round(time.perf_counter() - t0, 1)
     print(json.dumps(result, indent=1))
 
