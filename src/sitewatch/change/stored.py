@@ -44,13 +44,19 @@ class StoredChange:
         """Areas are in m² (the frame's pixel size is known), else in frame pixels."""
         return self.compared_m2 is not None
 
+    @property
+    def unit(self) -> str:
+        """The unit of its areas, as the JSON outputs name it."""
+        return "m2" if self.metric else "frame_px"
+
+    def region_area(self, region: StoredRegion) -> float | None:
+        """A region's area in the pair's unit (m² when ``metric``, else frame pixels)."""
+        return region.area_m2 if self.metric else region.area_px
+
     def area(self, kind: str | None = None) -> float:
-        """Changed area of ``kind`` (every kind when None), in m² when ``metric`` else frame
-        pixels."""
+        """Changed area of ``kind`` (every kind when None), in the pair's unit."""
         return sum(
-            (r.area_m2 or 0.0) if self.metric else r.area_px
-            for r in self.regions
-            if kind is None or r.kind == kind
+            self.region_area(r) or 0.0 for r in self.regions if kind is None or r.kind == kind
         )
 
     @property

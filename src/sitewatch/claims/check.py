@@ -208,7 +208,7 @@ def _change_view(c: StoredChange, kind: str) -> dict[str, Any]:
     mine = sorted((r for r in c.regions if r.kind == kind), key=lambda r: -r.area_px)
     outlines = []
     for r in mine[:MAX_OUTLINES]:
-        area = _r(r.area_m2 if c.metric else r.area_px)
+        area = _r(c.region_area(r))
         geometry = (
             lonlat_geometry(shapely.from_wkt(r.wgs84_wkt))  # RFC 7946
             if r.wgs84_wkt
@@ -219,7 +219,7 @@ def _change_view(c: StoredChange, kind: str) -> dict[str, Any]:
         "before_date": _d(c.before_date), "after_date": _d(c.after_date),
         "before_image": c.before_name, "after_image": c.after_name,
         "before_sha256": c.before, "after_sha256": c.after, "method": c.method,
-        "unit": "m2" if c.metric else "frame_px", "compared": _r(c.compared),
+        "unit": c.unit, "compared": _r(c.compared),
         "changed": _r(c.area()), "kind": kind, "kind_area": _r(c.area(kind)),
         "regions": len(mine), "illustrative": c.illustrative,
         "coordinates": "lonlat" if any(r.wgs84_wkt for r in mine) else "frame_px",

@@ -166,7 +166,7 @@ def _pixel_change(c: StoredChange) -> dict[str, Any]:
         "before": c.before_name, "after": c.after_name, "before_sha256": c.before,
         "after_sha256": c.after, "before_date": day_or_none(c.before_date),
         "after_date": day_or_none(c.after_date), "method": c.method,
-        "unit": "m2" if c.metric else "frame_px", "compared": _r(c.compared, 0),
+        "unit": c.unit, "compared": _r(c.compared, 0),
         "changed": _r(c.area(), 0),
         **{kind: _r(c.area(kind), 0) for kind in ("appeared", "removed", "altered")},
         "changed_share": _r(c.area() / c.compared, 3) if c.compared else None,

@@ -255,13 +255,13 @@ def frame_pixel_change(
         stored = [c for c in stored if {c.before, c.after} == wanted]
     pairs = []
     for c in stored:
-        largest = sorted(c.regions, key=lambda r: -((r.area_m2 or 0.0) if c.metric else r.area_px))
+        largest = sorted(c.regions, key=lambda r: -(c.region_area(r) or 0.0))
         outlines = []
         for r in largest[:limit]:
             shape = _polygonal(shapely.from_wkt(r.frame_wkt))
             if shape is None:
                 continue
-            area = r.area_m2 if c.metric else r.area_px
+            area = c.region_area(r)
             outlines.append({
                 "kind": r.kind,
                 "area": None if area is None else round(area, 1),
@@ -273,7 +273,7 @@ def frame_pixel_change(
             "before_sha256": c.before, "after_sha256": c.after,
             "before_date": day_or_none(c.before_date), "after_date": day_or_none(c.after_date),
             "illustrative": c.illustrative, "method": c.method,
-            "unit": "m2" if c.metric else "frame_px", "compared": round(c.compared, 1),
+            "unit": c.unit, "compared": round(c.compared, 1),
             "changed": round(c.area(), 1),
             **{kind: round(c.area(kind), 1) for kind in ("appeared", "removed", "altered")},
             "regions": len(c.regions), "outlined": len(outlines), "outlines": outlines,

@@ -42,6 +42,7 @@ LinkMethod = Literal["explicit", "footprint", "reference"]  # store.models.Image
 RegistrationStatus = Literal["ok", "failed"]
 ChangeKind = Literal["stayed", "appeared", "departed"]
 PixelChangeKind = Literal["appeared", "removed", "altered"]  # change.ChangeKind
+AreaUnit = Literal["m2", "frame_px"]  # change.StoredChange.unit
 Expectation = Literal[
     "increase", "decrease", "presence", "absence", "construction", "destruction"
 ]  # fmt: skip
@@ -170,8 +171,8 @@ class Episode(Model):
     observations: int
 
 
-class ChangePair(Model):
-    """Objects matched between two consecutive compared images."""
+class DatedPair(Model):
+    """Two images of a site compared, earlier first."""
 
     before: str = Field(description="the earlier image's file name")
     after: str
@@ -179,6 +180,11 @@ class ChangePair(Model):
     after_sha256: Sha256
     before_date: Day | None
     after_date: Day | None
+
+
+class ChangePair(DatedPair):
+    """Objects matched between two consecutive compared images."""
+
     stayed: int
     appeared: int
     departed: int
@@ -190,17 +196,11 @@ class BeforeAfter(ChangePair):
     why: str
 
 
-class PixelChange(Model):
+class PixelChange(DatedPair):
     """The stored pixel change between two dates (``sitewatch change``), by kind."""
 
-    before: str = Field(description="the earlier image's file name")
-    after: str
-    before_sha256: Sha256
-    after_sha256: Sha256
-    before_date: Day | None
-    after_date: Day | None
     method: str
-    unit: Literal["m2", "frame_px"]
+    unit: AreaUnit
     compared: float | None
     changed: float | None
     appeared: float | None
@@ -317,7 +317,7 @@ class ChangeEvidence(Model):
     before_sha256: Sha256
     after_sha256: Sha256
     method: str
-    unit: Literal["m2", "frame_px"]
+    unit: AreaUnit
     compared: float | None
     changed: float | None
     kind: Literal["appeared", "removed"]
@@ -463,19 +463,13 @@ class PixelRegion(Model):
     )
 
 
-class FramePixelPair(Model):
+class FramePixelPair(DatedPair):
     """The pixel change stored for two dates (``sitewatch change``), with its regions'
     outlines: where to look, not measurements, while the method's accuracy is unmeasured."""
 
-    before: str = Field(description="the earlier image's file name")
-    after: str
-    before_sha256: Sha256
-    after_sha256: Sha256
-    before_date: Day | None
-    after_date: Day | None
     illustrative: bool = Field(description="either date is illustrative")
     method: str = Field(examples=["irmad"], description="the change method")
-    unit: Literal["m2", "frame_px"] = Field(description="of the areas: m² when the frame's "
+    unit: AreaUnit = Field(description="of the areas: m² when the frame's "
                                             "pixel size is known, else frame pixels")  # fmt: skip
     compared: float = Field(description="the area both dates saw")
     changed: float = Field(description="every kind")
