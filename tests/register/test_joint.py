@@ -113,10 +113,15 @@ def test_two_crops_of_one_view_agree_in_a_real_site_frame(catalog, tmp_path: Pat
     by_name = {r.name: r for r in report.results}
     assert all(r.ok for r in report.results), [r.reason for r in report.results]
     joined = [r for r in report.results if r.method.endswith("+joint")]
-    # all but the reference and the view of another part of the airport (a2), which overlaps
-    # the others too thinly to register with them as a pair: it keeps its chain
-    assert len(joined) == len(report.results) - 2, [(r.name, r.method) for r in report.results]
-    assert by_name["78400c58-1a7c-4342-a1fb-2117cb7cbc8b.jpg"].method == "chain"
+    # all but the reference and the view of another part of the airport (a2): its overlap
+    # with the others is at the edge of registering as a pair, and whether it does depends
+    # on the CPU's arithmetic in feature extraction (chain on an AVX-512 machine, joined on
+    # an AVX2 one); either way it is placed, and the crops are joint
+    a2 = by_name["78400c58-1a7c-4342-a1fb-2117cb7cbc8b.jpg"].method
+    assert a2 in ("chain", "chain+joint"), a2
+    expected = len(report.results) - (2 if a2 == "chain" else 1)
+    assert len(joined) == expected, [(r.name, r.method) for r in report.results]
+    assert {"left.png", "right.png"} <= {r.name for r in joined}
     # tie points lie within 3 px of their own pair's fit; one frame for all stays near that
     assert all(r.rmse_px is not None and r.rmse_px < 4.0 for r in joined), [
         r.rmse_px for r in joined
