@@ -59,4 +59,5 @@ def test_map_geometry_round_trips_and_is_filtered_by_the_database(
         "gix_images_footprint_wgs84_wkt",
         "gix_sites_aoi_wgs84_wkt",
         "gix_detections_geometry_wgs84_wkt",
+        "gix_change_regions_geometry_wgs84_wkt",
     }
