@@ -74,6 +74,28 @@ def test_irmad_sees_no_change_in_a_pure_change_of_light() -> None:
     assert change_map(before, after, ChangeMethod.IRMAD).mask.mean() < 0.03
 
 
+@pytest.mark.filterwarnings("error")
+def test_irmad_holds_on_degenerate_dates() -> None:
+    """Tiles of real pairs can be blank or nearly so (an edge of the scene, a black fill):
+    IR-MAD answers finite scores without a warning instead of NaN in its eigensolver."""
+    before = _scene(3)
+    blank = np.zeros_like(before)
+    speckled = np.where(
+        np.random.default_rng(0).random(before.shape[:2])[..., None] < 0.01, before, blank
+    )
+    for a, b in ((before, blank), (blank, blank + 9), (before, speckled), (speckled, before)):
+        found = change_map(a, b, ChangeMethod.IRMAD)
+        assert np.isfinite(found.score).all()
+    # and a real change beside a blank band is still found
+    _, after, label = _pair(2)
+    before2 = _pair(2)[0].copy()
+    before2[..., 2] = 0
+    found = change_map(before2, after, ChangeMethod.IRMAD).mask
+    tally = Tally()
+    tally.add(found, label > 0)
+    assert tally.scores()["f1"] > 0.8, tally.scores()
+
+
 def test_eval_change_pools_pairs_and_writes_the_json(tmp_path: Path) -> None:
     root = _levir(tmp_path / "pairs")
     out = tmp_path / "metrics.json"

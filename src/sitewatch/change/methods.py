@@ -89,31 +89,40 @@ def irmad(
     from scipy.linalg import eigh
     from scipy.stats import chi2
 
-    x = a[valid].astype(np.float64)
-    y = b[valid].astype(np.float64)
+    # Standardised, so that one ridge fits every scale (IR-MAD is invariant to it); a band
+    # that does not vary within a date is all zeros and carries nothing
+    x = _standardised(a[valid].astype(np.float64))
+    y = _standardised(b[valid].astype(np.float64))
     p = x.shape[1]
+    ridge = 1e-6 * np.eye(p)
     w = np.ones(len(x))
     rho_prev = np.zeros(p)
     z = np.zeros(len(x))
     for _ in range(iterations):
+        if not w.sum() > 1e-9 * len(w):
+            break  # every pixel looks changed: no unchanged pixels left to fit on
         ww = w / w.sum()
         mx, my = ww @ x, ww @ y
         xc, yc = x - mx, y - my
-        sxx = (xc * ww[:, None]).T @ xc + 1e-9 * np.eye(p)
-        syy = (yc * ww[:, None]).T @ yc + 1e-9 * np.eye(p)
+        sxx = (xc * ww[:, None]).T @ xc + ridge
+        syy = (yc * ww[:, None]).T @ yc + ridge
         sxy = (xc * ww[:, None]).T @ yc
         # canonical correlation: sxy syy⁻¹ syx a = ρ² sxx a, ascending ρ²
         rho2, va = eigh(sxy @ np.linalg.solve(syy, sxy.T), sxx)
         rho = np.sqrt(np.clip(rho2, 0, 1))
         vb = np.linalg.solve(syy, sxy.T @ va) / np.maximum(rho, 1e-12)
-        # unit variance canonical variates with positive correlation
-        va = va / np.sqrt(np.einsum("ij,jk,ki->i", va.T, sxx, va))
-        vb = vb / np.sqrt(np.einsum("ij,jk,ki->i", vb.T, syy, vb))
+        # unit variance canonical variates with positive correlation; a variate of a date
+        # without variance stays zero
+        va = va / _norms(va, sxx)
+        vb = vb / _norms(vb, syy)
         sign = np.sign(np.einsum("ij,jk,ki->i", va.T, sxy, vb))
         vb = vb * np.where(sign == 0, 1, sign)
         mad = xc @ va - yc @ vb
         var = np.maximum(2 * (1 - rho), 1e-12)
-        z = (mad**2 / var).sum(axis=1)
+        found = (mad**2 / var).sum(axis=1)
+        if not np.isfinite(found).all():
+            break  # keep the last finite iteration
+        z = found
         w = 1 - chi2.cdf(z, p)  # the probability of no change
         if np.abs(rho - rho_prev).max() < tol:
             break
@@ -146,6 +155,13 @@ def _bands(image: np.ndarray) -> np.ndarray:
     return (image[..., None] if image.ndim == 2 else image).astype(np.float32)
 
 
-def _standardised(x: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    inside = x[valid]
+def _standardised(x: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
+    """Each band less its mean over ``valid`` (default: all of ``x``'s rows), over its spread."""
+    inside = x if valid is None else x[valid]
     return (x - inside.mean(axis=0)) / np.maximum(inside.std(axis=0), 1e-6)
+
+
+def _norms(v: np.ndarray, cov: np.ndarray) -> np.ndarray:
+    """The spread of each column's variate under ``cov``; 1 where it has none."""
+    n = np.sqrt(np.maximum(np.einsum("ij,jk,ki->i", v.T, cov, v), 0))
+    return np.where(n > 1e-9, n, 1.0)
