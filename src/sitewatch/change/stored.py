@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import aliased, selectinload
 
+from sitewatch.change.site import ChangeKind
+from sitewatch.dates import day_or_none
 from sitewatch.store.catalog import Catalog
 from sitewatch.store.models import ChangePair, Image
 
@@ -62,6 +65,21 @@ class StoredChange:
     @property
     def compared(self) -> float:
         return self.compared_m2 if self.compared_m2 is not None else self.compared_px
+
+    def summary(self, digits: int = 1) -> dict[str, Any]:
+        """The pair as every JSON output names it (claims, report, dashboard): its two
+        images and dates, its method, and its areas by kind in ``unit``, rounded to
+        ``digits``."""
+        return {
+            "before": self.before_name, "after": self.after_name,
+            "before_sha256": self.before, "after_sha256": self.after,
+            "before_date": day_or_none(self.before_date),
+            "after_date": day_or_none(self.after_date),
+            "illustrative": self.illustrative, "method": self.method, "unit": self.unit,
+            "compared": round(self.compared, digits), "changed": round(self.area(), digits),
+            **{k.value: round(self.area(k), digits) for k in ChangeKind},
+            "regions": len(self.regions),
+        }  # fmt: skip
 
 
 def load_change(catalog: Catalog, name: str) -> list[StoredChange]:

@@ -75,7 +75,7 @@ def check_claim(claim: StoredClaim, m: StoredMonitoring) -> Verdict:
     origins = len({origin_key(s["origin"]) for s in claim.sources})
     if claim.expects in BUILT:
         status, reasons, changes = _built(claim, m)
-        caveats = _change_caveats(claim, m, changes)
+        caveats = _change_caveats(claim, changes)
         return Verdict(status, reasons, [], caveats, origins, len(claim.sources), changes)
     status, reasons, evidence = _judge(claim, m, m.detectable)
     cls = claim.class_name or (m.classes[0] if len(m.classes) == 1 else None)
@@ -216,18 +216,16 @@ def _change_view(c: StoredChange, kind: str) -> dict[str, Any]:
         )
         outlines.append({"area": area, "geometry": geometry})
     return {
-        "before_date": _d(c.before_date), "after_date": _d(c.after_date),
-        "before_image": c.before_name, "after_image": c.after_name,
-        "before_sha256": c.before, "after_sha256": c.after, "method": c.method,
-        "unit": c.unit, "compared": _r(c.compared),
-        "changed": _r(c.area()), "kind": kind, "kind_area": _r(c.area(kind)),
-        "regions": len(mine), "illustrative": c.illustrative,
+        **c.summary(digits=1),
+        "kind": kind,
+        "kind_area": _r(c.area(kind)),
+        "regions": len(mine),
         "coordinates": "lonlat" if any(r.wgs84_wkt for r in mine) else "frame_px",
         "outlines": outlines,
-    }  # fmt: skip
+    }
 
 
-def _change_caveats(claim: StoredClaim, m: StoredMonitoring, ev: list[dict[str, Any]]) -> list[str]:
+def _change_caveats(claim: StoredClaim, ev: list[dict[str, Any]]) -> list[str]:
     notes = []
     if any(e["illustrative"] for e in ev):
         notes.append("dates are illustrative: the window test is only as real as the dates")

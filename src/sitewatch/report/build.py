@@ -162,16 +162,8 @@ def before_after(
 
 def _pixel_change(c: StoredChange) -> dict[str, Any]:
     """One stored pair of dates' pixel change, by kind, in m² (frame px without scale)."""
-    return {
-        "before": c.before_name, "after": c.after_name, "before_sha256": c.before,
-        "after_sha256": c.after, "before_date": day_or_none(c.before_date),
-        "after_date": day_or_none(c.after_date), "method": c.method,
-        "unit": c.unit, "compared": _r(c.compared, 0),
-        "changed": _r(c.area(), 0),
-        **{kind: _r(c.area(kind), 0) for kind in ("appeared", "removed", "altered")},
-        "changed_share": _r(c.area() / c.compared, 3) if c.compared else None,
-        "regions": len(c.regions),
-    }  # fmt: skip
+    share = _r(c.area() / c.compared, 3) if c.compared else None
+    return {**c.summary(digits=0), "changed_share": share}
 
 
 MAX_CHANGE_FIGURES = 2

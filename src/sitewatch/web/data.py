@@ -268,16 +268,7 @@ def frame_pixel_change(
                 "area_px": round(r.area_px, 1),
                 "outline": rounded(mapping(shape), 1),  # a tenth of a frame pixel
             })  # fmt: skip
-        pairs.append({
-            "before": c.before_name, "after": c.after_name,
-            "before_sha256": c.before, "after_sha256": c.after,
-            "before_date": day_or_none(c.before_date), "after_date": day_or_none(c.after_date),
-            "illustrative": c.illustrative, "method": c.method,
-            "unit": c.unit, "compared": round(c.compared, 1),
-            "changed": round(c.area(), 1),
-            **{kind: round(c.area(kind), 1) for kind in ("appeared", "removed", "altered")},
-            "regions": len(c.regions), "outlined": len(outlines), "outlines": outlines,
-        })  # fmt: skip
+        pairs.append({**c.summary(digits=1), "outlined": len(outlines), "outlines": outlines})
     return {"site": name, "limit": limit, "pairs": pairs}
 
 

@@ -196,18 +196,26 @@ class BeforeAfter(ChangePair):
     why: str
 
 
-class PixelChange(DatedPair):
-    """The stored pixel change between two dates (``sitewatch change``), by kind."""
+class PairChange(DatedPair):
+    """The pixel change ``sitewatch change`` stored for two dates, by kind: where to look,
+    not measurements, while the method's accuracy is unmeasured."""
 
-    method: str
-    unit: AreaUnit
-    compared: float | None
-    changed: float | None
-    appeared: float | None
-    removed: float | None
-    altered: float | None
+    illustrative: bool = Field(description="either date is illustrative")
+    method: str = Field(examples=["irmad"], description="the change method")
+    unit: AreaUnit = Field(description="of the areas: m² when the frame's "
+                                            "pixel size is known, else frame pixels")  # fmt: skip
+    compared: float = Field(description="the area both dates saw")
+    changed: float = Field(description="every kind")
+    appeared: float = Field(description="more long straight edges after")
+    removed: float = Field(description="fewer long straight edges after")
+    altered: float
+    regions: int = Field(description="changed regions stored")
+
+
+class PixelChange(PairChange):
+    """A pair's pixel change as the report gives it."""
+
     changed_share: float | None = Field(description="changed / compared")
-    regions: int
 
 
 class ImageRegistration(Model):
@@ -306,24 +314,15 @@ class ChangeOutline(Model):
     geometry: dict[str, Any] = Field(description="GeoJSON geometry, in the pair's coordinates")
 
 
-class ChangeEvidence(Model):
+class ChangeEvidence(PairChange):
     """A pair of dates whose pixel change was weighed for a construction or destruction
     claim."""
 
     before_date: Day
     after_date: Day
-    before_image: str
-    after_image: str
-    before_sha256: Sha256
-    after_sha256: Sha256
-    method: str
-    unit: AreaUnit
-    compared: float | None
-    changed: float | None
     kind: Literal["appeared", "removed"]
-    kind_area: float | None = Field(description="changed area of the kind the claim expects")
-    regions: int
-    illustrative: bool
+    kind_area: float = Field(description="changed area of the kind the claim expects")
+    regions: int = Field(description="changed regions of that kind")
     coordinates: Literal["lonlat", "frame_px"]
     outlines: list[ChangeOutline] = Field(description="the largest regions of that kind")
 
@@ -463,20 +462,9 @@ class PixelRegion(Model):
     )
 
 
-class FramePixelPair(DatedPair):
-    """The pixel change stored for two dates (``sitewatch change``), with its regions'
-    outlines: where to look, not measurements, while the method's accuracy is unmeasured."""
+class FramePixelPair(PairChange):
+    """A pair's pixel change with its regions' outlines in the site frame."""
 
-    illustrative: bool = Field(description="either date is illustrative")
-    method: str = Field(examples=["irmad"], description="the change method")
-    unit: AreaUnit = Field(description="of the areas: m² when the frame's "
-                                            "pixel size is known, else frame pixels")  # fmt: skip
-    compared: float = Field(description="the area both dates saw")
-    changed: float = Field(description="every kind")
-    appeared: float
-    removed: float
-    altered: float
-    regions: int = Field(description="changed regions stored")
     outlined: int = Field(description="regions in outlines: the largest, at most the limit")
     outlines: list[PixelRegion] = Field(description="the largest regions first")
 
