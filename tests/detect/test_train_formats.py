@@ -23,9 +23,9 @@ from sitewatch.detect.train.dataset import (  # noqa: E402
     ClassMap,
     Sample,
     samples,
-    validation_groups,
 )
 from sitewatch.errors import BadInputError  # noqa: E402
+from sitewatch.learn.folds import validation_groups  # noqa: E402
 from tests.formats.test_dataset_readers import BUILDERS  # noqa: E402
 
 

@@ -216,8 +216,8 @@ def test_a_full_disk_while_checkpointing_keeps_the_last_good_checkpoint(
         Path(path).write_bytes(b"PK\x03\x04 half a zip")  # what a full disk leaves behind
         raise RuntimeError("[enforce fail at inline_container.cc] file write failed")
 
-    import sitewatch.detect.train.loop as loop
     import sitewatch.errors as errors
+    import sitewatch.learn.loop as loop
 
     monkeypatch.setattr(loop.torch, "save", full)
     monkeypatch.setattr(errors, "free_bytes", lambda path: 4096)

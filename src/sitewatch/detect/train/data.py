@@ -10,7 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from sitewatch.detect.train.dataset import Sample, group_folds
+from sitewatch.detect.train.dataset import Sample
+from sitewatch.learn.folds import group_folds
 from sitewatch.scene import load_scaled
 
 

@@ -3,9 +3,7 @@ places (airports, cities)."""
 
 from __future__ import annotations
 
-import errno
 import json
-import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
@@ -30,11 +28,12 @@ from sitewatch.detect.train.data import (
     load_scenes,
     sample_crop,
 )
-from sitewatch.detect.train.dataset import ClassMap, Sample, samples, validation_groups
+from sitewatch.detect.train.dataset import ClassMap, Sample, samples
 from sitewatch.detect.train.loss import detection_loss
 from sitewatch.detect.train.net import CenterNet, NetConfig
-from sitewatch.errors import LOW_SPACE, BadInputError, free_bytes
-from sitewatch.files import write_with_atomic
+from sitewatch.errors import BadInputError
+from sitewatch.learn.folds import validation_groups
+from sitewatch.learn.loop import Ema, check_recipe, cosine_lr, save_checkpoint
 
 STRIDE = 4
 
@@ -181,25 +180,6 @@ def validate(model: torch.nn.Module, scenes: list[Scene], classes: list[str]) ->
     return per_class[classes[0]] | {"per_class": per_class}
 
 
-class Ema:
-    def __init__(self, model: torch.nn.Module, decay: float) -> None:
-        import copy
-
-        self.model = copy.deepcopy(model).eval()
-        self.decay = decay
-        for p in self.model.parameters():
-            p.requires_grad_(False)
-
-    @torch.no_grad()
-    def update(self, model: torch.nn.Module, step: int) -> None:
-        d = min(self.decay, (1 + step) / (10 + step))
-        for e, m in zip(self.model.state_dict().values(), model.state_dict().values(), strict=True):
-            if e.dtype.is_floating_point:
-                e.mul_(d).add_(m.detach(), alpha=1 - d)
-            else:
-                e.copy_(m)
-
-
 # what must match for a checkpoint to be resumed (steps may grow; licence, credit and name
 # describe the result and may be corrected)
 RECIPE = (
@@ -208,31 +188,8 @@ RECIPE = (
 )  # fmt: skip
 
 
-def _same_recipe(path: Path, saved: dict, cfg: TrainConfig) -> None:
-    now = asdict(cfg)
-    for key in RECIPE:
-        if key in saved and _plain(saved[key]) != _plain(now[key]):
-            raise BadInputError(
-                path,
-                f"this checkpoint was trained with {key}={saved[key]!r}, not {now[key]!r}",
-                "start again with --no-resume, or train into another --checkpoints folder",
-            )
-
-
-def _plain(value: object) -> object:
-    """Tuples and lists compare alike (a checkpoint's config comes back with lists)."""
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
-
-
 def lr_at(cfg: TrainConfig, step: int) -> float:
-    if step < cfg.warmup:
-        return cfg.lr * (step + 1) / cfg.warmup
-    progress = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
-    return cfg.lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * progress)))
+    return cosine_lr(cfg.lr, cfg.warmup, cfg.steps, step)
 
 
 def train(cfg: TrainConfig, log: Callable[[str], None] = print, resume: bool = True) -> Path:
@@ -247,7 +204,7 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print, resume: bool = T
     last = out / "last.pt"
     if resume and last.is_file():
         ckpt = torch.load(last, map_location="cpu", weights_only=False)
-        _same_recipe(last, ckpt.get("config", {}), cfg)
+        check_recipe(last, ckpt.get("config", {}), asdict(cfg), RECIPE)
         model.load_state_dict(ckpt["model"])
         ema.model.load_state_dict(ckpt["ema"])
         opt.load_state_dict(ckpt["optimizer"])
@@ -273,25 +230,13 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print, resume: bool = T
     batches = iter(loader)
 
     def save(path: Path) -> None:
-        state = {
+        save_checkpoint(path, {
             "model": model.state_dict(),
             "ema": ema.model.state_dict(),
             "optimizer": opt.state_dict(),
             "step": step,
             "config": asdict(cfg),
-        }
-
-        def write(tmp: Path) -> None:
-            try:
-                torch.save(state, tmp)
-            except RuntimeError as exc:  # how torch reports a failed write (full disk)
-                free = free_bytes(tmp)
-                code = errno.ENOSPC if free is not None and free < LOW_SPACE else errno.EIO
-                first = str(exc).strip().splitlines()[0] if str(exc).strip() else "write failed"
-                raise OSError(code, f"could not write the checkpoint ({first})") from exc
-
-        # whole and durable, or the previous checkpoint stays (a kill or a full disk)
-        write_with_atomic(path, write)
+        })  # fmt: skip
 
     history = out / "history.jsonl"
     saved_at = time.time()
