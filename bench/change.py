@@ -12,8 +12,9 @@
    building footprints (almost everything between the roads was destroyed; the labels are
    not change masks, so this is a sanity check, not a score).
 
-The methods: CVA (Otsu on standardised bands) and IR-MAD (χ² at 1 %), the training-free
-floor of issue 18.
+The methods: the trained change model where one is at hand (the shipped file, or
+``--model PATH``), beside CVA (Otsu on standardised bands) and IR-MAD (χ² at 1 %), the
+training-free floor of issue 18.
 """
 
 from __future__ import annotations
@@ -27,6 +28,10 @@ from pathlib import Path
 import numpy as np
 
 from sitewatch.change import ChangeMethod, change_map
+from sitewatch.change.model import DEFAULT_CHANGE_MODEL
+
+MODEL: Path | None = None  # the change model file scored (main sets it)
+METHODS = [ChangeMethod.CVA, ChangeMethod.IRMAD]  # and the model, where there is one
 
 
 def naip(folder: Path) -> dict:
@@ -34,7 +39,7 @@ def naip(folder: Path) -> dict:
     from rasterio.warp import Resampling, reproject
 
     files = sorted(folder.glob("m_*.tif"))
-    per_method: dict[str, list[float]] = {m.value: [] for m in ChangeMethod}
+    per_method: dict[str, list[float]] = {m.value: [] for m in METHODS}
     pairs = []
     for before, after in itertools.pairwise(files):
         with rasterio.open(before) as a:
@@ -51,8 +56,8 @@ def naip(folder: Path) -> dict:
         valid = valid_a & (grid_b > 0).all(axis=0) & (grid_a > 0).all(axis=0)
         x, y = np.moveaxis(grid_a, 0, -1), np.moveaxis(grid_b, 0, -1)
         row = {"pair": f"{before.stem[-8:]}–{after.stem[-8:]}"}
-        for m in ChangeMethod:
-            found = change_map(x, y, m, valid).mask
+        for m in METHODS:
+            found = change_map(x, y, m, valid, model=MODEL).mask
             fraction = float(found.sum() / valid.sum())
             per_method[m.value].append(fraction)
             row[m.value] = round(fraction, 4)
@@ -98,8 +103,8 @@ def joplin(data: Path, demo: Path) -> dict:
             when = Provenance(acquired=Dated(datetime(2011, 5, day, tzinfo=UTC), "bench"))
             ingest(cat, [demo / name], IngestOptions(provenance=when))
         register_site(cat, "joplin")
-        for m in ChangeMethod:
-            report = change_site(cat, "joplin", method=m)
+        for m in METHODS:
+            report = change_site(cat, "joplin", method=m, model=MODEL)
             pair = report.pairs[0]
             changed = shapely.union_all([r.wgs84 for r in pair.regions])
             compared = pair.compared_m2 or 0.0
@@ -126,8 +131,8 @@ def scored(folder: Path) -> dict:
     from sitewatch.change import evaluate_pairs
 
     out = {}
-    for m in ChangeMethod:
-        r = evaluate_pairs(folder, m)
+    for m in METHODS:
+        r = evaluate_pairs(folder, m, model=MODEL)
         per = r.pop("per_pair")
         out[m.value] = {k: round(v, 4) if isinstance(v, float) else v for k, v in r.items()}
         out[m.value]["pairs_with_labelled_change"] = sum(p["changed_truth"] > 0 for p in per)
@@ -140,7 +145,12 @@ def main() -> None:
     parser.add_argument(
         "--pairs", type=Path, help="LEVIR-layout pairs to score too (bench/change_pairs.py)"
     )
+    parser.add_argument("--model", type=Path, help="a change model file (default: the shipped one)")
     args = parser.parse_args()
+    global MODEL
+    MODEL = args.model or (DEFAULT_CHANGE_MODEL if DEFAULT_CHANGE_MODEL.is_file() else None)
+    if MODEL is not None:
+        METHODS.insert(0, ChangeMethod.MODEL)
     t0 = time.perf_counter()
     result = {
         "nuisance_naip": naip(args.data / "naip-timeseries"),

@@ -21,8 +21,10 @@ def recipe_main(
     export: Callable[[], dict],
     measures: dict[str, Callable[[], dict]] | None = None,
     held_out: Callable[[str], Path | None] = lambda run: None,
+    trainer: Callable[..., Path] | None = None,
 ) -> None:
-    """Parse the command line and run it: train one run of the recipe, export, or measure."""
+    """Parse the command line and run it: train one run of the recipe, export, or measure.
+    ``trainer(cfg, log=…)`` trains (default: the detector's ``train``)."""
     measures = measures or {}
     parser = argparse.ArgumentParser(description=doc)
     parser.add_argument("command", choices=[*measures, "train", "export"])
@@ -33,11 +35,12 @@ def recipe_main(
     if args.command == "train":
         import torch
 
-        from sitewatch.detect.train.loop import train
+        if trainer is None:
+            from sitewatch.detect.train.loop import train as trainer
 
         torch.set_num_threads(args.threads)
         cfg = config(args.run, args.steps)
-        train(cfg, log=lambda m: print(m, flush=True))
+        trainer(cfg, log=lambda m: print(m, flush=True))
         keep = held_out(args.run)
         if keep is not None:
             from sitewatch.detect.train.export import save_held_out

@@ -788,7 +788,10 @@ def eval_change(
     pairs: Annotated[
         Path, typer.Option(help="Folder with A/, B/ and label/ of same-named images (LEVIR-CD).")
     ],
-    method: Annotated[str, typer.Option(help="Change method: cva or irmad.")] = "cva",
+    method: Annotated[str, typer.Option(help="Change method: model, cva or irmad.")] = "cva",
+    model: Annotated[
+        Path | None, typer.Option(help="A change model file (.onnx) to score: implies model.")
+    ] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write metrics JSON.")] = None,
 ) -> None:
     """Precision, recall, F1 and IoU of the change class, pooled over every pixel and per pair."""
@@ -797,10 +800,10 @@ def eval_change(
     from sitewatch.change import ChangeMethod, evaluate_pairs
     from sitewatch.files import write_json_atomic
 
-    chosen = ChangeMethod.named(method)
+    chosen = ChangeMethod.MODEL if model is not None else ChangeMethod.named(method)
     if json_out is not None and json_out.is_dir():
         raise BadInputError(json_out, "is a folder", "give the JSON file's name")
-    report = evaluate_pairs(pairs, chosen)
+    report = evaluate_pairs(pairs, chosen, model=model)
     table = Table("metric", "value")
     for key in ("precision", "recall", "f1", "iou", "pairs"):
         value = report[key]

@@ -24,7 +24,10 @@ def change(
     end: Annotated[
         str | None, typer.Option("--to", help="Last date compared (YYYY-MM-DD).")
     ] = None,
-    method: Annotated[str, typer.Option(help="Change method: irmad or cva.")] = "irmad",
+    method: Annotated[str, typer.Option(help="Change method: model, irmad or cva.")] = "irmad",
+    model: Annotated[
+        Path | None, typer.Option(help="A change model file (.onnx): implies --method model.")
+    ] = None,
     out_dir: Annotated[
         Path | None,
         typer.Option("--out", help="Folder for maps, regions and series (default: workspace)."),
@@ -39,7 +42,7 @@ def change(
     from sitewatch.change import ChangeKind, ChangeMethod, change_site
     from sitewatch.dates import parse_day
 
-    chosen = ChangeMethod.named(method)
+    chosen = ChangeMethod.MODEL if model is not None else ChangeMethod.named(method)
     if not math.isfinite(min_area) or min_area < 0:
         raise BadInputError("--min-area", f"{min_area:g} is not an area: give m² ≥ 0")
     first, last = parse_day(start, "--from"), parse_day(end, "--to")
@@ -50,7 +53,7 @@ def change(
     if folder.exists() and not folder.is_dir():
         raise BadInputError(folder, "is a file", "give a folder for the change outputs")
     report = change_site(
-        cat, name, method=chosen, out=folder, min_area_m2=min_area,
+        cat, name, method=chosen, out=folder, min_area_m2=min_area, model=model,
         since=datetime.combine(first, time.min, UTC) if first else None,
         until=datetime.combine(last, time.max, UTC) if last else None,
     )  # fmt: skip

@@ -56,7 +56,7 @@ def test_scores_are_those_of_the_change_class() -> None:
     assert Tally().scores() == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "iou": 0.0}
 
 
-@pytest.mark.parametrize("method", list(ChangeMethod))
+@pytest.mark.parametrize("method", [ChangeMethod.CVA, ChangeMethod.IRMAD])
 def test_baselines_find_a_new_building_under_other_light(method: ChangeMethod) -> None:
     before, after, label = _pair(1)
     found = change_map(before, after, method).mask

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from sitewatch.change.methods import ChangeMethod, change_map
+from sitewatch.change.methods import ChangeMethod, change_map, change_model
 from sitewatch.errors import BadInputError, DatasetNotFoundError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"}
@@ -81,8 +81,10 @@ def evaluate_pairs(
     folder: Path,
     method: ChangeMethod = ChangeMethod.CVA,
     progress: Callable[[str], None] | None = None,
+    model: Path | None = None,
 ) -> dict[str, Any]:
-    """Score ``method`` on every pair of ``folder``: pooled and per-pair metrics."""
+    """Score ``method`` on every pair of ``folder``: pooled and per-pair metrics (``model``:
+    a change model file other than the shipped one, for the model method)."""
     pooled = Tally()
     per_pair = []
     for pair in find_pairs(folder):
@@ -96,7 +98,7 @@ def evaluate_pairs(
             )
         if before.shape[2:] != after.shape[2:]:
             raise BadInputError(pair.after, "A and B differ in their number of bands")
-        predicted = change_map(before, after, method).mask
+        predicted = change_map(before, after, method, model=model).mask
         tally = Tally()
         tally.add(predicted, truth)
         pooled.add(predicted, truth)
@@ -106,6 +108,7 @@ def evaluate_pairs(
     return {
         **pooled.scores(),
         "method": str(method),
+        **({"model": _model_version(model)} if method == ChangeMethod.MODEL else {}),
         "pairs": len(per_pair),
         "pixels": pooled.tp + pooled.fp + pooled.fn + pooled.tn,
         "per_pair": per_pair,
@@ -158,3 +161,7 @@ def _label(path: Path) -> np.ndarray:
             "save labels losslessly (PNG), not as JPEG",
         )  # fmt: skip
     return grey > 0
+
+
+def _model_version(model: Path | None) -> str:
+    return change_model(str(model) if model else None).version

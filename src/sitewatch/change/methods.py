@@ -1,5 +1,9 @@
-"""Training-free pixel change between two co-registered images: the floor any change
-method must beat.
+"""Pixel change between two co-registered images: the trained change model, and the
+training-free methods that are the floor it must beat.
+
+- **model**: the shipped change network (``change/model.py``, trained by
+  ``bench/change_model.py``), its probability thresholded at the operating point its card
+  gives.
 
 - **CVA** (change vector analysis): each band of each date standardised over the valid
   pixels (so a global brightness or contrast difference is not change), the length of the
@@ -16,13 +20,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from sitewatch.errors import BadInputError
 
+if TYPE_CHECKING:
+    from sitewatch.change.model import ChangeModel
+
 
 class ChangeMethod(StrEnum):
+    MODEL = "model"
     CVA = "cva"
     IRMAD = "irmad"
 
@@ -57,9 +68,10 @@ def change_map(
     method: ChangeMethod = ChangeMethod.CVA,
     valid: np.ndarray | None = None,
     alpha: float = 0.01,
+    model: str | Path | None = None,
 ) -> ChangeMap:
     """Change between two (H, W[, C]) images of one grid; ``valid`` marks pixels both dates
-    hold (default: every pixel)."""
+    hold (default: every pixel); ``model``: another change model file than the shipped one."""
     a, b = _bands(before), _bands(after)
     if a.shape[:2] != b.shape[:2]:
         raise ValueError(f"the dates differ in size: {a.shape[:2]} and {b.shape[:2]}")
@@ -68,6 +80,10 @@ def change_map(
     ok = np.ones(a.shape[:2], bool) if valid is None else np.asarray(valid, bool)
     if ok.sum() < 16:
         return ChangeMap(np.zeros(a.shape[:2], np.float32), np.inf, ok)
+    if method == ChangeMethod.MODEL:
+        net = change_model(str(model) if model else None)
+        score = np.where(ok, net.probability(before, after), 0).astype(np.float32)
+        return ChangeMap(score, net.info.threshold, ok)
     if method == ChangeMethod.CVA:
         score = cva(a, b, ok)
         return ChangeMap(score, otsu(score[ok]), ok)
@@ -75,6 +91,14 @@ def change_map(
 
     score = irmad(a, b, ok)
     return ChangeMap(score, float(chi2.ppf(1 - alpha, a.shape[2])), ok)
+
+
+@lru_cache(maxsize=2)
+def change_model(path: str | None = None) -> ChangeModel:
+    """The change model at ``path`` (default: the shipped one), opened once per process."""
+    from sitewatch.change.model import ChangeModel
+
+    return ChangeModel(path)
 
 
 def cva(a: np.ndarray, b: np.ndarray, valid: np.ndarray) -> np.ndarray:

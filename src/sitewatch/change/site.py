@@ -32,7 +32,7 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import select
 
 from sitewatch import __version__, geo
-from sitewatch.change.methods import ChangeMap, ChangeMethod, change_map
+from sitewatch.change.methods import ChangeMap, ChangeMethod, change_map, change_model
 from sitewatch.dates import day
 from sitewatch.errors import BadInputError
 from sitewatch.files import write_json_atomic, write_text_atomic, write_with_atomic
@@ -144,11 +144,13 @@ def change_site(
     min_area_m2: float = 20.0,
     max_side: int = 2048,
     progress: Callable[[str], None] | None = None,
+    model: Path | None = None,
 ) -> ChangeReport:
     """Compare each pair of consecutive registered dates of site ``name`` (within
     ``since``…``until``); with ``out``, write a change map per pair (GeoTIFF in the frame,
     georeferenced where the frame is) and the regions (GeoJSON on a map frame, JSON in
-    frame pixels otherwise) and the changed-area series (CSV)."""
+    frame pixels otherwise) and the changed-area series (CSV). ``model``: a change model file
+    other than the shipped one, for the model method."""
     dates, skipped, polygon, gsd, georef = _dates(catalog, name, since, until)
     if len(dates) < 2:
         raise BadInputError(
@@ -162,9 +164,11 @@ def change_site(
         "min_area_m2": min_area_m2,
         "max_side": max_side,
     }
+    if method == ChangeMethod.MODEL:  # which model made the change is part of the run
+        params["model"] = change_model(str(model) if model else None).version
     with catalog.run("change", str(method), __version__, params) as run_id:
         report = _compare(dates, skipped, polygon, gsd, georef, name, method, out,
-                          min_area_m2, max_side, progress)  # fmt: skip
+                          min_area_m2, max_side, progress, model)  # fmt: skip
         _store(catalog, name, run_id, report)
         report.run_id = run_id
     return report
@@ -174,6 +178,7 @@ def _compare(
     dates: list[_Date], skipped: list[str], polygon: BaseGeometry, gsd: float | None,
     georef: tuple[list[float], str] | None, name: str, method: ChangeMethod, out: Path | None,
     min_area_m2: float, max_side: int, progress: Callable[[str], None] | None,
+    model: Path | None = None,
 ) -> ChangeReport:  # fmt: skip
     """Each consecutive pair's change (and, with ``out``, the files)."""
     grid = _grid(polygon, max_side)
@@ -190,7 +195,7 @@ def _compare(
             continue
         current = _resampled(after, grid)
         valid = previous[1] & current[1] & inside
-        cmap = change_map(previous[0], current[0], method, valid)
+        cmap = change_map(previous[0], current[0], method, valid, model=model)
         kept = np.zeros(valid.shape, bool)
         regions = _regions(cmap, previous[0], current[0], grid, min_px, pixel_m, georef, kept)
         pair = PairChange(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -13,10 +12,9 @@ import numpy as np
 
 from sitewatch.detect.calibrate import apply_calibration
 from sitewatch.detect.decode import decode
-from sitewatch.errors import BadInputError, DatasetNotFoundError
 from sitewatch.hashing import sha256_file
+from sitewatch.runtime import METADATA_KEY, open_session
 
-METADATA_KEY = "sitewatch"
 DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "models" / "aircraft.onnx"
 
 
@@ -157,28 +155,11 @@ class Detector:
     """An ONNX detector: ``predict(batch)`` returns boxes in model-input pixels."""
 
     def __init__(self, path: str | Path | None = None, threads: int | None = None) -> None:
-        import onnxruntime as ort
-
         self.path = Path(path) if path else DEFAULT_MODEL
-        if not self.path.is_file():
-            raise DatasetNotFoundError(
-                f"{self.path}: model file does not exist (train one with "
-                "`sitewatch train detector` or pass --model)"
-            )
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or min(os.cpu_count() or 1, 8)
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        try:
-            self.session = ort.InferenceSession(
-                str(self.path), options, providers=["CPUExecutionProvider"]
-            )
-            self.info = read_session_info(self.session)
-        except BadInputError:
-            raise
-        except Exception as exc:  # onnxruntime raises several unrelated types on bad files
-            raise BadInputError(
-                self.path, f"not a usable sitewatch ONNX model ({str(exc).splitlines()[0]})"
-            ) from None
+        self.session, self.info = open_session(
+            self.path, read_session_info,
+            "train one with `sitewatch train detector` or pass --model", threads,
+        )  # fmt: skip
         self.sha256 = sha256_file(self.path)
         self.input_name = self.session.get_inputs()[0].name
 

@@ -1,0 +1,89 @@
+"""The change network: one small residual encoder applied to both dates (shared weights),
+their features compared at four scales (the absolute difference, and the mean for what is
+there), and a top-down decoder to a change logit per pixel.
+
+Symmetric in the dates by construction (difference and mean do not care which is first), so
+"appeared" and "removed" are learnt alike. Each date is standardised per band before the
+encoder: a change of gain and offset (another sun, sensor, haze) is not a change.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from sitewatch.learn.blocks import Residual, conv_bn
+
+MULTIPLE = 16  # the input's sides must be multiples of this (four halvings)
+
+
+@dataclass(frozen=True)
+class ChangeNetConfig:
+    """Encoder widths at strides 2, 4, 8 and 16, residual blocks per stage, decoder width."""
+
+    widths: tuple[int, int, int, int] = (24, 48, 80, 128)
+    blocks: tuple[int, int, int, int] = (1, 1, 2, 2)
+    decoder: int = 32
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class ChangeNet(nn.Module):
+    def __init__(self, cfg: ChangeNetConfig = ChangeNetConfig()) -> None:
+        super().__init__()
+        self.cfg = cfg
+        w = cfg.widths
+        self.stem = conv_bn(3, w[0], 2)
+        stages = []
+        cin = w[0]
+        for i, (ch, n) in enumerate(zip(w, cfg.blocks, strict=True)):
+            layers: list[nn.Module] = [] if i == 0 else [conv_bn(cin, ch, 2)]
+            layers += [Residual(ch) for _ in range(n)]
+            stages.append(nn.Sequential(*layers))
+            cin = ch
+        self.stages = nn.ModuleList(stages)
+        self.fuse = nn.ModuleList(conv_bn(2 * ch, cfg.decoder) for ch in w)
+        self.smooth = nn.ModuleList(conv_bn(cfg.decoder, cfg.decoder) for _ in w[:-1])
+        self.head = nn.Sequential(conv_bn(cfg.decoder, cfg.decoder), nn.Conv2d(cfg.decoder, 1, 1))
+        prior = 0.05  # change is rare: start there so the first steps are calm
+        last = self.head[-1]
+        assert isinstance(last, nn.Conv2d) and last.bias is not None
+        nn.init.constant_(last.bias, -math.log((1 - prior) / prior))
+
+    def encode(self, x: Tensor) -> list[Tensor]:
+        mean = x.mean(dim=(2, 3), keepdim=True)
+        std = x.std(dim=(2, 3), keepdim=True)
+        x = self.stem((x - mean) / (std + 0.02))
+        feats = []
+        for stage in self.stages:
+            x = stage(x)
+            feats.append(x)
+        return feats
+
+    def forward(self, before: Tensor, after: Tensor) -> Tensor:
+        """Change logits (N, 1, H, W) of two (N, 3, H, W) dates in 0…1 on one grid."""
+        fused = [
+            fuse(torch.cat([(a - b).abs(), (a + b) / 2], dim=1))
+            for fuse, a, b in zip(self.fuse, self.encode(before), self.encode(after), strict=True)
+        ]
+        y = fused[-1]
+        for i in range(len(fused) - 2, -1, -1):
+            y = F.interpolate(y, size=fused[i].shape[-2:], mode="nearest") + fused[i]
+            y = self.smooth[i](y)
+        return F.interpolate(self.head(y), size=before.shape[-2:], mode="bilinear")
+
+
+class Probability(nn.Module):
+    """What is exported: the change probability (sigmoid in the graph)."""
+
+    def __init__(self, net: ChangeNet) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, before: Tensor, after: Tensor) -> Tensor:
+        return torch.sigmoid(self.net(before, after))

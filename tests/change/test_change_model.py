@@ -1,0 +1,240 @@
+"""The change model's machinery on generated towns (georeferenced GeoTIFFs with building
+footprints in lon/lat): buildings rasterised where they stand, pairs whose label is where
+they differ, a network symmetric in its dates, and training that resumes, exports, and runs
+the same on onnxruntime and behind `sitewatch eval change --model`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image as PILImage
+from typer.testing import CliRunner
+
+torch = pytest.importorskip("torch", reason="training needs the `train` extra (torch)")
+
+from sitewatch.change.model import ChangeModel, ChangeModelInfo  # noqa: E402
+from sitewatch.change.train.data import (  # noqa: E402
+    Mix,
+    Place,
+    draw,
+    load_buildings,
+    sprites_of,
+)
+from sitewatch.change.train.export import export_onnx, load_trained  # noqa: E402
+from sitewatch.change.train.loop import ChangeTrainConfig, train  # noqa: E402
+from sitewatch.change.train.net import ChangeNet, ChangeNetConfig, Probability  # noqa: E402
+from sitewatch.cli import app  # noqa: E402
+from sitewatch.errors import BadInputError, DatasetNotFoundError  # noqa: E402
+
+TINY = ChangeNetConfig(widths=(8, 8, 16, 16), blocks=(1, 1, 1, 1), decoder=8)
+SIZE, GSD = 192, 0.5
+
+
+def _town(folder: Path, seed: int) -> tuple[Path, list[np.ndarray]]:
+    """A GeoTIFF of smooth ground with rectangular roofs (UTM 15N, 0.5 m) and the roofs'
+    pixel rectangles [x0, y0, x1, y1]."""
+    import rasterio
+    from rasterio.transform import from_origin
+
+    rng = np.random.default_rng(seed)
+    noise = cv2.GaussianBlur(rng.normal(0, 1, (SIZE, SIZE, 3)).astype(np.float32), (0, 0), 4)
+    img = (90 + 40 * noise / np.abs(noise).max()) * np.array([0.8, 1.0, 0.7], np.float32)
+    roofs = []
+    for i in range(12):
+        w, h = rng.integers(10, 22, 2)
+        x, y = 8 + (i % 4) * 45 + rng.integers(0, 10), 8 + (i // 4) * 60 + rng.integers(0, 10)
+        img[y : y + h, x : x + w] = (200, 190, 180) if i % 2 else (60, 50, 55)
+        roofs.append(np.array([x, y, x + w, y + h]))
+    transform = from_origin(361_000 + 200 * seed, 4_103_000, GSD, GSD)
+    path = folder / f"town-{seed}.tif"
+    profile = dict(driver="GTiff", width=SIZE, height=SIZE, count=3, dtype="uint8",
+                   crs="EPSG:32615", transform=transform)  # fmt: skip
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(np.clip(img, 0, 255).astype(np.uint8).transpose(2, 0, 1))
+    return path, roofs
+
+
+def _footprints(folder: Path, towns: list[tuple[Path, list[np.ndarray]]]) -> Path:
+    """The roofs of every town as lon/lat polygons (RFC 7946 GeoJSON)."""
+    import rasterio
+    from pyproj import Transformer
+
+    to_lonlat = Transformer.from_crs("EPSG:32615", "EPSG:4326", always_xy=True)
+    features = []
+    for path, roofs in towns:
+        with rasterio.open(path) as src:
+            t = src.transform
+        for x0, y0, x1, y1 in roofs:
+            ring = [t @ (x, y) for x, y in ((x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0))]
+            lonlat = [list(to_lonlat.transform(x, y)) for x, y in ring]
+            features.append({"type": "Feature", "properties": {},
+                             "geometry": {"type": "Polygon", "coordinates": [lonlat]}})  # fmt: skip
+    out = folder / "footprints.geojson"
+    out.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
+    return out
+
+
+@pytest.fixture(scope="module")
+def towns(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[Path], Path, list]:
+    folder = tmp_path_factory.mktemp("towns")
+    made = [_town(folder, seed) for seed in (1, 2)]
+    return [p for p, _ in made], _footprints(folder, made), [r for _, r in made]
+
+
+def test_buildings_are_rasterised_where_they_stand(towns) -> None:  # type: ignore[no-untyped-def]
+    tifs, footprints, roofs = towns
+    places = load_buildings(tifs, footprints)
+    assert [p.group for p in places] == ["town-1", "town-2"]
+    for place, rects in zip(places, roofs, strict=True):
+        assert place.gsd == pytest.approx(GSD) and place.buildings is not None
+        truth = np.zeros((SIZE, SIZE), bool)
+        for x0, y0, x1, y1 in rects:
+            truth[y0:y1, x0:x1] = True
+        found = place.buildings > 0
+        assert (found & truth).sum() / (found | truth).sum() > 0.9  # this town's, none other
+        assert place.buildings.max() == len(rects)
+        assert len(sprites_of(place)) >= 10  # whole, contrasting roofs (edge ones may go)
+
+
+def test_a_drawn_pair_is_labelled_where_the_dates_differ(towns) -> None:  # type: ignore[no-untyped-def]
+    tifs, footprints, _ = towns
+    places = load_buildings(tifs, footprints)
+    sprites = [s for p in places for s in sprites_of(p)]
+    mix = Mix(quiet=0.0)
+    changed_inside, changed_outside = [], []
+    for i in range(24):
+        x = draw(places, sprites, 96, np.random.default_rng(i), mix)
+        again = draw(places, sprites, 96, np.random.default_rng(i), mix)
+        assert np.array_equal(x.label, again.label) and np.array_equal(x.after, again.after)
+        assert x.before.shape == x.after.shape == (3, 96, 96) and x.label.shape == (96, 96)
+        # each date has its own light: compare them as the network does, standardised
+        z = [(v - v.mean(axis=(1, 2), keepdims=True)) / v.std(axis=(1, 2), keepdims=True)
+             for v in (x.before, x.after)]  # fmt: skip
+        diff = np.abs(z[0] - z[1]).mean(axis=0)
+        if x.label.sum() > 20:
+            changed_inside.append(float(np.median(diff[x.label > 0])))
+            changed_outside.append(float(np.median(diff[x.label == 0])))
+    assert len(changed_inside) >= 12
+    assert np.median(changed_inside) > 2 * np.median(changed_outside)
+
+
+def test_ignored_ground_weighs_nothing() -> None:
+    rng = np.random.default_rng(0)
+    date = rng.integers(0, 255, (128, 128, 3), dtype=np.uint8)
+    ignore = np.zeros((128, 128), bool)
+    ignore[:, :64] = True
+    place = Place((date, date.copy()), "apron", 0.5, ignore=ignore)
+    x = draw([place], [], 128, rng, Mix(scale=(1.0, 1.0)))
+    assert x.weight.sum() == pytest.approx(64 * 128)  # half, whichever way it was turned
+    assert x.label.sum() == 0  # no sprites: nothing placed
+
+
+def test_the_network_is_symmetric_in_its_dates() -> None:
+    net = ChangeNet(TINY).eval()
+    a, b = torch.rand(1, 3, 48, 64), torch.rand(1, 3, 48, 64)
+    with torch.no_grad():
+        ab, ba = net(a, b), net(b, a)
+    assert ab.shape == (1, 1, 48, 64)
+    assert torch.allclose(ab, ba, atol=1e-5)
+
+
+def _config(tifs: list[Path], footprints: Path, out: Path, steps: int) -> ChangeTrainConfig:
+    return ChangeTrainConfig(
+        pairs=None, pair_group=r"^(site-\d+)", pair_gsd=0.5,
+        buildings=[str(p) for p in tifs], footprints=str(footprints), out=str(out),
+        fold=0, folds=2, crop=64, batch=2, steps=steps, eval_every=2, validation_samples=4,
+        warmup=1, net=TINY,
+    )  # fmt: skip
+
+
+def _levir(root: Path) -> Path:
+    rng = np.random.default_rng(3)
+    for name in ("A", "B", "label"):
+        (root / name).mkdir(parents=True)
+    for i in range(2):
+        a = rng.integers(40, 200, (80, 96, 3), dtype=np.uint8)
+        b, label = a.copy(), np.zeros((80, 96), np.uint8)
+        b[20:40, 30:60], label[20:40, 30:60] = 230, 255
+        PILImage.fromarray(a).save(root / "A" / f"p{i}.png")
+        PILImage.fromarray(b).save(root / "B" / f"p{i}.png")
+        PILImage.fromarray(label).save(root / "label" / f"p{i}.png")
+    return root
+
+
+def test_training_resumes_exports_and_runs_on_onnx(towns, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    tifs, footprints, _ = towns
+    logs: list[str] = []
+    cfg = _config(tifs, footprints, tmp_path / "ck", steps=2)
+    last = train(cfg, log=logs.append)
+    assert any("1 held out (town-" in m for m in logs), logs
+    cfg.steps = 3
+    train(cfg, log=logs.append)
+    assert any(m.startswith("resumed from") and "step 2" in m for m in logs)
+    history = [json.loads(line) for line in (last.parent / "history.jsonl").read_text().split("\n")
+               if line]  # fmt: skip
+    assert [h["step"] for h in history] == [2, 3]
+    assert {"f1", "iou", "threshold", "pairs"} <= set(history[-1])
+
+    other = _config(tifs, footprints, tmp_path / "ck", steps=4)
+    other.crop = 96
+    with pytest.raises(BadInputError, match="crop=64"):
+        train(other, log=logs.append)
+
+    onnx_path = tmp_path / "change.onnx"
+    info = export_onnx(
+        last, onnx_path, name="tiny-change", version="0", threshold=0.5, gsd_m=(0.3, 1.2),
+        metrics={"validation": history[-1]}, licence="test", credit="test", card="a test",
+    )  # fmt: skip
+    card = json.loads(onnx_path.with_suffix(".json").read_text())
+    assert card["task"] == "change" and card["train"]["crop"] == 64
+    model = ChangeModel(onnx_path)
+    assert model.info == info and model.version.startswith("tiny-change/0+")
+    rng = np.random.default_rng(5)
+    a = rng.integers(0, 255, (70, 90, 3), dtype=np.uint8)  # sides not multiples of 16
+    b = rng.integers(0, 255, (70, 90, 3), dtype=np.uint8)
+    p = model.probability(a, b)
+    assert p.shape == (70, 90) and p.dtype == np.float32
+    net, _ = load_trained(last)
+    pad = ((0, 0), (0, 10), (0, 6))  # as the model pads: to 80 × 96, mirrored
+    t = [torch.from_numpy(np.pad(v.transpose(2, 0, 1) / 255.0, pad, mode="symmetric"))[None]
+         .float() for v in (a, b)]  # fmt: skip
+    with torch.no_grad():
+        expected = Probability(net)(*t)[0, 0, :70, :90].numpy()
+    assert np.abs(p - expected).max() < 1e-4
+
+    levir = _levir(tmp_path / "levir")
+    args = ["eval", "change", "--pairs", str(levir), "--model", str(onnx_path)]
+    result = CliRunner().invoke(app, [*args, "--json", str(tmp_path / "m.json")])
+    assert result.exit_code == 0, result.output
+    scored = json.loads((tmp_path / "m.json").read_text())
+    assert scored["method"] == "model" and scored["model"] == model.version
+    assert scored["pairs"] == 2 and 0 <= scored["f1"] <= 1
+
+
+def test_what_is_not_a_change_model_is_one_line(tmp_path: Path) -> None:
+    with pytest.raises(DatasetNotFoundError, match="does not exist"):
+        ChangeModel(tmp_path / "none.onnx")
+    junk = tmp_path / "junk.onnx"
+    junk.write_bytes(b"not a model")
+    with pytest.raises(BadInputError, match="not a usable sitewatch ONNX model"):
+        ChangeModel(junk)
+    from sitewatch.detect.model import DEFAULT_MODEL
+
+    with pytest.raises(BadInputError, match="not a usable"):
+        ChangeModel(DEFAULT_MODEL)  # a detector is not a change model
+    good = {"name": "m", "version": "1", "task": "change", "gsd_m": [0.3, 1.2], "threshold": 0.5}
+    assert ChangeModelInfo.from_json(json.dumps(good)).gsd_m == (0.3, 1.2)
+    for bad, why in (
+        ({"task": "detect"}, "not a change model"),
+        ({"gsd_m": [0.3]}, "gsd_m"),
+        ({"threshold": 1.5}, "threshold"),
+        ({"threshold": float("nan")}, "threshold"),
+        ({"extra": 1}, "unknown"),
+        ({"name": ""}, "name"),
+    ):
+        with pytest.raises(ValueError, match=why):
+            ChangeModelInfo.from_json(json.dumps({**good, **bad}))
