@@ -41,7 +41,7 @@ class ChangeTrainConfig:
     out: str = "checkpoints/change"
     fold: int = 0  # -1 trains on every place
     folds: int = 3
-    crop: int = 256
+    crop: int = 224
     batch: int = 8
     steps: int = 3000
     lr: float = 2e-3
@@ -78,9 +78,11 @@ def split(cfg: ChangeTrainConfig) -> Split:
     places = built + pairs
     held: set[str] = set()
     if cfg.fold >= 0:  # each kind of place has its own held-out share
-        for kind in (built, pairs):
-            if len({p.group for p in kind}) > 1:
-                held |= validation_groups([p.group for p in kind], None, cfg.fold, cfg.folds)
+        tiles = sorted({p.group for p in built})
+        if len(tiles) > 1:  # one tile of buildings: they are few
+            held |= validation_groups(tiles, None, cfg.fold, len(tiles))
+        if len({p.group for p in pairs}) > 1:
+            held |= validation_groups([p.group for p in pairs], None, cfg.fold, cfg.folds)
     train = [p for p in places if p.group not in held]
     val = [p for p in places if p.group in held]
     sprites = {id(p): sprites_of(p) for p in places if p.buildings is not None}
