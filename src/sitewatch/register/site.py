@@ -258,9 +258,10 @@ def _register_all(
         if res.ok:
             assert res.matrix is not None  # an ok registration has its matrix (_finish)
             matrices[image.id] = res.matrix
-    _chain_failures(images, fact, reference, polygon, cache, config, results, matrices)
+    work = _SiteWork(images, fact, reference, polygon, cache, config, results, matrices)
+    _chain_failures(work)
     if config.joint:
-        _adjust_jointly(images, fact, reference, polygon, cache, config, results, matrices)
+        _adjust_jointly(work)
     with catalog.session() as s:
         serialise(s, Lock.SITE, site_id)  # a second register of the site waits, then updates
         site = catalog.get_site(s, name)
@@ -383,17 +384,26 @@ def _register_by_map(
     )
 
 
-def _chain_failures(
-    images: list[Image],
-    fact: Callable[[Image], ImageFacts],
-    reference: Image,
-    polygon: BaseGeometry,
-    cache: dict[str, _Work],
-    config: RegisterConfig,
-    results: dict[int, ImageRegistration],
-    matrices: dict[int, np.ndarray],
-) -> None:
+@dataclass
+class _SiteWork:
+    """What a site's registration works on after matching each image to the reference:
+    the images, their facts (read once), the site polygon, the matching cache and the
+    results and frame transforms so far (updated in place)."""
+
+    images: list[Image]
+    fact: Callable[[Image], ImageFacts]
+    reference: Image
+    polygon: BaseGeometry
+    cache: dict[str, _Work]
+    config: RegisterConfig
+    results: dict[int, ImageRegistration]
+    matrices: dict[int, np.ndarray]
+
+
+def _chain_failures(w: _SiteWork) -> None:
     """Images that do not match the reference try every registered image, until none gains."""
+    images, fact, reference, polygon = w.images, w.fact, w.reference, w.polygon
+    cache, config, results, matrices = w.cache, w.config, w.results, w.matrices
     by_id = {im.id: im for im in images}
     progress = True
     while progress:
@@ -432,22 +442,15 @@ def _chain_failures(
 JOINED = "+joint"  # appended to the method of an image whose transform was adjusted jointly
 
 
-def _adjust_jointly(
-    images: list[Image],
-    fact: Callable[[Image], ImageFacts],
-    reference: Image,
-    polygon: BaseGeometry,
-    cache: dict[str, _Work],
-    config: RegisterConfig,
-    results: dict[int, ImageRegistration],
-    matrices: dict[int, np.ndarray],
-) -> None:
+def _adjust_jointly(w: _SiteWork) -> None:
     """Adjust the transforms of the images matched by features (directly or by a chain)
     all at once, from the ground matches of every well-overlapping pair (``joint``).
 
     The reference and results stored before (kept unless ``--force``) are held fixed, so
     the frame never moves under stored results; map-only registrations stay out (their
     error is the georeferencing's, not matching's)."""
+    images, fact, reference, polygon = w.images, w.fact, w.reference, w.polygon
+    cache, config, results, matrices = w.cache, w.config, w.results, w.matrices
     members = [
         im
         for im in images
