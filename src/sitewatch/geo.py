@@ -54,6 +54,15 @@ def pixel_to_native(transform: Affine6, cols: np.ndarray, rows: np.ndarray) -> t
     return a * cols + b * rows + c, d * cols + e * rows + f
 
 
+def grid_transform(
+    transform: Affine6, x0: float, y0: float, scale: float = 1.0
+) -> tuple[float, float, float, float, float, float]:
+    """The geotransform of a grid cut from an image at pixel (``x0``, ``y0``) and resampled
+    by ``scale`` (grid pixel = image pixel × scale): a window, a decimated window."""
+    a, b, c, d, e, f = (float(v) for v in transform[:6])
+    return (a / scale, b / scale, c + a * x0 + b * y0, d / scale, e / scale, f + d * x0 + e * y0)
+
+
 def native_to_pixel(transform: Affine6, x: np.ndarray, y: np.ndarray) -> tuple:
     """Inverse of :func:`pixel_to_native`: native coordinates to (col, row)."""
     a, b, c, d, e, f = transform[:6]

@@ -430,11 +430,7 @@ def _write_map(
         "dtype": "uint8", "nodata": NODATA, "compress": "deflate",
     }  # fmt: skip
     if georef is not None:
-        a, b, c, d, e, f = georef[0][:6]
-        s = grid.scale  # grid pixel → frame pixel: /s + origin
-        profile["transform"] = Affine(
-            a / s, b / s, c + a * grid.x0 + b * grid.y0, d / s, e / s, f + d * grid.x0 + e * grid.y0
-        )
+        profile["transform"] = Affine(*geo.grid_transform(georef[0], grid.x0, grid.y0, grid.scale))
         profile["crs"] = rasterio.crs.CRS.from_wkt(georef[1])
 
     def write(tmp: Path) -> None:

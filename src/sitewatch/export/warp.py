@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sitewatch import geo
 from sitewatch.errors import BadInputError, ConflictError, MissingDependencyError
 from sitewatch.export.placement import own
 from sitewatch.files import write_with_atomic
@@ -76,8 +77,7 @@ def export_registered(catalog: Catalog, site: str, image_ref: str, out: str | Pa
     pixels = warp(rgb, to_out, (w, hh))
     alpha = warp(np.full((height, width), 255, np.uint8), to_out, (w, hh))
     alpha = np.where(alpha >= 128, 255, 0).astype(np.uint8)
-    a, b, c, d, e, f = ref_transform
-    transform = (a, b, c + a * x0 + b * y0, d, e, f + d * x0 + e * y0)
+    transform = geo.grid_transform(ref_transform, x0, y0)
 
     def write(tmp: Path) -> None:
         try:
