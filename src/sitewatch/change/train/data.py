@@ -79,13 +79,8 @@ def sprites_of(place: Place) -> list[Sprite]:
         mask = window == i + 1
         if mask.sum() < MIN_SPRITE_PX:
             continue
-        ring = cv2.dilate(mask.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool) & ~mask
-        ring &= window == 0
-        if ring.sum() < 8:
-            continue  # buildings wall to wall: no ground to tell the roof from
-        g = gray[y0:y1, x0:x1]
-        if abs(float(g[mask].mean()) - float(g[ring].mean())) < MIN_SPRITE_CONTRAST:
-            continue
+        if not _stands_out(gray[y0:y1, x0:x1], window, i + 1):
+            continue  # another year's footprint over a lawn, or walls touching
         out.append(Sprite(img[y0:y1, x0:x1].copy(), mask, place.gsd, place.group))
     return out
 
@@ -109,6 +104,9 @@ class Mix:
     quiet: float = 0.2  # samples with no change at all (pure nuisance)
     most_added: int = 5
     most_removed: int = 4
+    # patches of ground moved onto other ground (new grass, bare soil, a mown field): a
+    # change of the land, not of what is built on it, so not labelled (as LEVIR-CD does)
+    most_distractors: int = 3
     scale: tuple[float, float] = (0.6, 1.6)  # resampling of the crop (GSD jitter)
 
 
@@ -146,6 +144,8 @@ def draw(
         b, ids = _warp(a, m), _warp(place.buildings[window], m, nearest=True)
         ignore = np.zeros((span, span), bool)
         ground = ids == 0
+        for _ in range(int(rng.integers(0, mix.most_distractors + 1))):
+            _distract(b, ground, rng)
         if not quiet:
             label |= _remove(b, ids, rng, int(rng.integers(0, mix.most_removed + 1)))
     if not quiet and sprites:
@@ -193,28 +193,85 @@ def _warp(img: np.ndarray, m: np.ndarray, nearest: bool = False) -> np.ndarray:
     return out.astype(img.dtype)
 
 
+def _distract(img: np.ndarray, ground: np.ndarray, rng: np.random.Generator) -> None:
+    """A blob of ``img``'s own ground copied onto other ground (soft, irregular edge),
+    where it covers no building at either end."""
+    h, w = ground.shape
+    r = int(rng.integers(6, max(7, min(h, w) // 5)))
+    if 2 * r + 2 >= min(h, w):
+        return
+    blob = np.zeros((2 * r, 2 * r), np.float32)
+    noise = cv2.GaussianBlur(rng.normal(0, 1, blob.shape).astype(np.float32), (0, 0), r / 3)
+    yy, xx = np.mgrid[-r:r, -r:r] / r
+    blob = ((xx**2 + yy**2) + 0.4 * noise / (np.abs(noise).max() + 1e-6) < 0.8).astype(np.float32)
+    (sy, sx), (ty, tx) = (rng.integers(0, [h - 2 * r, w - 2 * r]) for _ in range(2))
+    src, dst = np.s_[sy : sy + 2 * r, sx : sx + 2 * r], np.s_[ty : ty + 2 * r, tx : tx + 2 * r]
+    inside = blob > 0
+    if not (ground[src][inside].all() and ground[dst][inside].all()):
+        return
+    alpha = cv2.GaussianBlur(blob, (0, 0), 1.5)[..., None]
+    moved = alpha * img[src].astype(np.float32) + (1 - alpha) * img[dst].astype(np.float32)
+    img[dst] = np.clip(moved, 0, 255).astype(np.uint8)
+
+
 def _remove(img: np.ndarray, ids: np.ndarray, rng: np.random.Generator, n: int) -> np.ndarray:
-    """Up to ``n`` whole buildings of ``img`` replaced by the ground around them (inpainted,
-    with the ground's grain); returns their outline."""
+    """Up to ``n`` whole buildings of ``img`` that stand out from the ground (a footprint of
+    another year may not match this date's roof) replaced by ground: a patch of the date's
+    own open ground where one fits, else inpainted with the ground's grain. Walls, eaves and
+    the near shadow go too. Returns their outline."""
     h, w = ids.shape
-    present = [int(i) for i in np.unique(ids) if i > 0]
+    gray = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY).astype(np.float32)
     whole = []
-    for i in present:
-        ys, xs = np.nonzero(ids == i)
-        if ys.min() > 0 and xs.min() > 0 and ys.max() < h - 1 and xs.max() < w - 1:
+    for i, (ys, xs) in enumerate(_boxes(ids), start=1):
+        if ys.stop == 0 or ys.start == 0 or xs.start == 0 or ys.stop == h or xs.stop == w:
+            continue  # absent, or cut by the crop
+        if _stands_out(gray[ys, xs], ids[ys, xs], i):
             whole.append(i)
     gone = np.zeros((h, w), bool)
     if not whole or n == 0:
         return gone
+    ground = ids == 0
     for i in rng.choice(whole, min(n, len(whole)), replace=False):
-        gone |= ids == i
-    hole = cv2.dilate(gone.astype(np.uint8), np.ones((5, 5), np.uint8))  # eaves and walls too
-    filled = cv2.inpaint(img, hole, 5, cv2.INPAINT_TELEA)
-    noise = rng.normal(0, rng.uniform(3, 9), img.shape).astype(np.float32)
-    grain = cv2.GaussianBlur(noise, (0, 0), rng.uniform(0.6, 1.5))
-    out = np.clip(filled.astype(np.float32) + grain * hole[..., None], 0, 255).astype(np.uint8)
-    img[...] = np.where(hole[..., None] > 0, out, img)
+        mask = ids == i
+        gone |= mask
+        hole = cv2.dilate(mask.astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool)
+        rows, cols = np.nonzero(hole)
+        y0, y1, x0, x1 = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
+        local = hole[y0:y1, x0:x1]
+        alpha = cv2.GaussianBlur(local.astype(np.float32), (0, 0), 1.2)[..., None]
+        fill = _ground_patch(img, ground & ~hole, local, rng)
+        if fill is None:
+            filled = cv2.inpaint(img, hole.astype(np.uint8), 5, cv2.INPAINT_TELEA)[y0:y1, x0:x1]
+            noise = rng.normal(0, rng.uniform(3, 9), filled.shape).astype(np.float32)
+            fill = filled + cv2.GaussianBlur(noise, (0, 0), rng.uniform(0.6, 1.5))
+        region = img[y0:y1, x0:x1].astype(np.float32)
+        img[y0:y1, x0:x1] = np.clip(alpha * fill + (1 - alpha) * region, 0, 255).astype(np.uint8)
     return gone
+
+
+def _stands_out(gray: np.ndarray, ids: np.ndarray, i: int) -> bool:
+    """Building ``i``'s roof differs from the open ground around it (grey levels)."""
+    mask = ids == i
+    ring = cv2.dilate(mask.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    ring &= ~mask & (ids == 0)
+    if mask.sum() < 8 or ring.sum() < 8:
+        return False
+    return abs(float(gray[mask].mean()) - float(gray[ring].mean())) >= MIN_SPRITE_CONTRAST
+
+
+def _ground_patch(
+    img: np.ndarray, ground: np.ndarray, shape: np.ndarray, rng: np.random.Generator
+) -> np.ndarray | None:
+    """Pixels of ``img`` under ``shape`` placed somewhere all ground, or None (ten tries)."""
+    h, w = ground.shape
+    sh, sw = shape.shape
+    if sh >= h or sw >= w:
+        return None
+    for _ in range(10):
+        y, x = int(rng.integers(0, h - sh)), int(rng.integers(0, w - sw))
+        if ground[y : y + sh, x : x + sw][shape].all():
+            return img[y : y + sh, x : x + sw].astype(np.float32)
+    return None
 
 
 def _paste(
