@@ -371,14 +371,16 @@ def _regions(
             else ChangeKind.REMOVED if lb > margin * la + floor
             else ChangeKind.ALTERED
         )  # fmt: skip
-        # pixel-edge outlines touch themselves at corners: made valid (buffer 0) here
-        frame_poly = affinity.affine_transform(shape(geom), on_frame).buffer(0)
+        # pixel-edge outlines touch themselves at corners: made valid (buffer 0) here; their
+        # stairs are simplified within half a grid pixel (a tenth of the vertices), while
+        # the areas stay the pixel counts
+        outline = shape(geom).buffer(0).simplify(0.5, preserve_topology=True)
+        frame_poly = affinity.affine_transform(outline, on_frame)
         wgs84 = _to_wgs84(frame_poly, georef) if georef is not None else None
         area_m2 = None if pixel_m is None else float(pixels[k]) * pixel_m**2
+        area_px = float(pixels[k]) / grid.scale**2
         out.append(
-            ChangeRegion(
-                kind, frame_poly, area_m2, frame_poly.area, round(lb, 1), round(la, 1), wgs84
-            )
+            ChangeRegion(kind, frame_poly, area_m2, area_px, round(lb, 1), round(la, 1), wgs84)
         )
     return out
 
