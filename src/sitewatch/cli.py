@@ -788,7 +788,9 @@ def eval_change(
     pairs: Annotated[
         Path, typer.Option(help="Folder with A/, B/ and label/ of same-named images (LEVIR-CD).")
     ],
-    method: Annotated[str, typer.Option(help="Change method: model, cva or irmad.")] = "cva",
+    method: Annotated[
+        str | None, typer.Option(help="Change method: model, cva or irmad (default cva).")
+    ] = None,
     model: Annotated[
         Path | None, typer.Option(help="A change model file (.onnx) to score: implies model.")
     ] = None,
@@ -798,9 +800,10 @@ def eval_change(
     import json
 
     from sitewatch.change import ChangeMethod, evaluate_pairs
+    from sitewatch.cli_change import chosen_method
     from sitewatch.files import write_json_atomic
 
-    chosen = ChangeMethod.MODEL if model is not None else ChangeMethod.named(method)
+    chosen = chosen_method(method, model, ChangeMethod.CVA)
     if json_out is not None and json_out.is_dir():
         raise BadInputError(json_out, "is a folder", "give the JSON file's name")
     report = evaluate_pairs(pairs, chosen, model=model)

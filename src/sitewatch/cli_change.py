@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -13,6 +13,22 @@ from rich.table import Table
 
 from sitewatch.cli_common import catalog, fails_cleanly, out
 from sitewatch.errors import BadInputError
+
+if TYPE_CHECKING:
+    from sitewatch.change import ChangeMethod
+
+
+def chosen_method(method: str | None, model: Path | None, default: ChangeMethod) -> ChangeMethod:
+    """--method by name; --model implies the model method (and refuses another one)."""
+    from sitewatch.change import ChangeMethod
+
+    chosen = default if method is None else ChangeMethod.named(method)
+    if model is None:
+        return chosen
+    if method is not None and chosen != ChangeMethod.MODEL:
+        raise BadInputError("--model", f"a model file with --method {chosen}",
+                            "drop one: --model runs the model method")  # fmt: skip
+    return ChangeMethod.MODEL
 
 
 @fails_cleanly
@@ -24,7 +40,9 @@ def change(
     end: Annotated[
         str | None, typer.Option("--to", help="Last date compared (YYYY-MM-DD).")
     ] = None,
-    method: Annotated[str, typer.Option(help="Change method: model, irmad or cva.")] = "irmad",
+    method: Annotated[
+        str | None, typer.Option(help="Change method: model, irmad or cva (default irmad).")
+    ] = None,
     model: Annotated[
         Path | None, typer.Option(help="A change model file (.onnx): implies --method model.")
     ] = None,
@@ -42,7 +60,7 @@ def change(
     from sitewatch.change import ChangeKind, ChangeMethod, change_site
     from sitewatch.dates import parse_day
 
-    chosen = ChangeMethod.MODEL if model is not None else ChangeMethod.named(method)
+    chosen = chosen_method(method, model, ChangeMethod.IRMAD)
     if not math.isfinite(min_area) or min_area < 0:
         raise BadInputError("--min-area", f"{min_area:g} is not an area: give m² ≥ 0")
     first, last = parse_day(start, "--from"), parse_day(end, "--to")

@@ -138,6 +138,8 @@ def test_bad_change_requests_are_one_line(joplin: sitewatch.Catalog, tmp_path: P
     assert "change needs two" in _fails(ws, "joplin", "--from", "2011-05-10")
     assert "unknown change method" in _fails(ws, "joplin", "--method", "magic")
     assert "not an area" in _fails(ws, "joplin", "--min-area", "nan")
+    assert "does not exist" in _fails(ws, "joplin", "--model", str(tmp_path / "none.onnx"))
+    assert "--method cva" in _fails(ws, "joplin", "--method", "cva", "--model", "x.onnx")
     a_file = tmp_path / "file"
     a_file.write_text("x")
     assert "is a file" in _fails(ws, "joplin", "--out", str(a_file))

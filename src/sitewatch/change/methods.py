@@ -69,9 +69,12 @@ def change_map(
     valid: np.ndarray | None = None,
     alpha: float = 0.01,
     model: str | Path | None = None,
+    gsd_m: float | None = None,
 ) -> ChangeMap:
     """Change between two (H, W[, C]) images of one grid; ``valid`` marks pixels both dates
-    hold (default: every pixel); ``model``: another change model file than the shipped one."""
+    hold (default: every pixel); ``model``: another change model file than the shipped one;
+    ``gsd_m``: the grid's pixel size, when known (the model resamples what it was not
+    trained on)."""
     a, b = _bands(before), _bands(after)
     if a.shape[:2] != b.shape[:2]:
         raise ValueError(f"the dates differ in size: {a.shape[:2]} and {b.shape[:2]}")
@@ -82,7 +85,7 @@ def change_map(
         return ChangeMap(np.zeros(a.shape[:2], np.float32), np.inf, ok)
     if method == ChangeMethod.MODEL:
         net = change_model(str(model) if model else None)
-        score = np.where(ok, net.probability(before, after), 0).astype(np.float32)
+        score = np.where(ok, net.probability(before, after, ok, gsd_m), 0).astype(np.float32)
         return ChangeMap(score, net.info.threshold, ok)
     if method == ChangeMethod.CVA:
         score = cva(a, b, ok)

@@ -9,15 +9,17 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 
+from sitewatch.errors import BadInputError
 from sitewatch.hashing import sha256_file
 from sitewatch.runtime import METADATA_KEY, open_session
 
 DEFAULT_CHANGE_MODEL = Path(__file__).resolve().parents[1] / "models" / "change.onnx"
 MULTIPLE = 16  # the network halves its input four times
 TILE = 512  # pixels per side run at once (memory stays under ~0.5 GB)
-MARGIN = 48  # context each tile keeps and throws away at its edges
+MARGIN = 128  # a tile's own pixels this close to a cut lack context (half the receptive field)
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,12 @@ class ChangeModelInfo:
         gsd = raw.get("gsd_m")
         if not (isinstance(gsd, list) and len(gsd) == 2 and all(_number(v) and v > 0 for v in gsd)):
             raise ValueError("gsd_m must be [finest, coarsest] in metres")
-        info = cls(**{**raw, "gsd_m": (float(gsd[0]), float(gsd[1]))})
+        if gsd[0] > gsd[1]:
+            raise ValueError("gsd_m must run from the finest to the coarsest")
+        try:
+            info = cls(**{**raw, "gsd_m": (float(gsd[0]), float(gsd[1]))})
+        except TypeError as exc:  # a required field is missing
+            raise ValueError(str(exc).split(".")[-1].strip()) from None
         for key in ("name", "version", "licence", "credit", "card"):
             if not isinstance(getattr(info, key), str):
                 raise ValueError(f"{key} must be text")
@@ -74,9 +81,16 @@ def _read_info(session: Any) -> ChangeModelInfo:
     if meta is None:
         raise ValueError(f"no '{METADATA_KEY}' metadata")
     info = ChangeModelInfo.from_json(meta)
-    names = [i.name for i in session.get_inputs()]
+    inputs = session.get_inputs()
+    names = [i.name for i in inputs]
     if names != ["before", "after"]:
         raise ValueError(f"expected inputs before and after, found {', '.join(names)}")
+    for i in inputs:  # (n, 3, h, w) floats, any size
+        dims = list(i.shape)
+        if len(dims) != 4 or dims[1] != 3 or any(isinstance(d, int) for d in dims[2:]):
+            raise ValueError(f"input {i.name} is {dims}, not (n, 3, h, w) of any size")
+        if i.type != "tensor(float)":
+            raise ValueError(f"input {i.name} is {i.type}, not float")
     return info
 
 
@@ -95,36 +109,108 @@ class ChangeModel:
         """Name/version plus the file hash, so a retrained file is a new version."""
         return f"{self.info.name}/{self.info.version}+{self.sha256[:12]}"
 
-    def probability(self, before: np.ndarray, after: np.ndarray) -> np.ndarray:
-        """(H, W) float32 in 0…1 for two (H, W[, C]) uint8 images of one grid (the first
-        three bands are RGB; one band is grey), run in overlapping tiles."""
-        a, b = _rgb(before), _rgb(after)
+    def probability(
+        self,
+        before: np.ndarray,
+        after: np.ndarray,
+        valid: np.ndarray | None = None,
+        gsd_m: float | None = None,
+    ) -> np.ndarray:
+        """(H, W) float32 in 0…1 for two (H, W[, C]) images of one grid (the first three
+        bands are RGB; one band is grey). Only ``valid`` pixels (default: all) count, the
+        rest are the mean to the model. A grid whose pixel (``gsd_m``) is outside the sizes
+        the model was trained on is resampled into them and back."""
+        h, w = before.shape[:2]
+        ok = np.ones((h, w), bool) if valid is None else np.asarray(valid, bool)
+        finest, coarsest = self.info.gsd_m
+        f = 1.0 if gsd_m is None else gsd_m / min(max(gsd_m, finest), coarsest)
+        if f != 1.0:  # f > 1: the grid is coarser than the model's range, so it is enlarged
+            size = (max(round(w * f), 1), max(round(h * f), 1))
+            before, after = (cv2.resize(_rgb8(v), size, interpolation=cv2.INTER_LINEAR)
+                             for v in (before, after))  # fmt: skip
+            ok = cv2.resize(ok.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
+        a, b = standardised(_rgb(before), ok), standardised(_rgb(after), ok)
+        prob = self._tiled(a, b)
+        if f != 1.0:
+            prob = cv2.resize(prob, (w, h), interpolation=cv2.INTER_AREA)
+        return prob
+
+    def _tiled(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Overlapping tiles, each trusted only beyond ``MARGIN`` from a cut (not from the
+        image's own edge), blended where two are trusted."""
         h, w = a.shape[1:]
-        out = np.zeros((h, w), np.float32)
-        step = TILE - 2 * MARGIN
-        for y in range(0, h, step):
-            for x in range(0, w, step):
-                # the tile with its context, cut to the image
-                y0, x0 = max(y - MARGIN, 0), max(x - MARGIN, 0)
-                y1, x1 = min(y + step + MARGIN, h), min(x + step + MARGIN, w)
+        total = np.zeros((h, w), np.float32)
+        weight = np.zeros((h, w), np.float32)
+        for y0 in _starts(h):
+            for x0 in _starts(w):
+                y1, x1 = min(y0 + TILE, h), min(x0 + TILE, w)
                 p = self._run(a[:, y0:y1, x0:x1], b[:, y0:y1, x0:x1])
-                ys, xs = min(y + step, h), min(x + step, w)
-                out[y:ys, x:xs] = p[y - y0 : ys - y0, x - x0 : xs - x0]
-        return out
+                wy = _trust(y1 - y0, y0 == 0, y1 == h)
+                wx = _trust(x1 - x0, x0 == 0, x1 == w)
+                tw = np.outer(wy, wx)
+                total[y0:y1, x0:x1] += p * tw
+                weight[y0:y1, x0:x1] += tw
+        return total / weight
 
     def _run(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         h, w = a.shape[1:]
         pad = ((0, 0), (0, -h % MULTIPLE), (0, -w % MULTIPLE))
         a, b = np.pad(a, pad, mode="symmetric"), np.pad(b, pad, mode="symmetric")
-        (prob,) = self.session.run(None, {"before": a[None], "after": b[None]})
+        try:
+            (prob,) = self.session.run(None, {"before": a[None], "after": b[None]})
+        except Exception as exc:  # onnxruntime's own types, many lines: one line here
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise BadInputError(self.path, f"the change model failed to run ({first})") from None
         return np.asarray(prob[0, 0, :h, :w], np.float32)
+
+
+def _starts(n: int) -> list[int]:
+    """Tile starts along a side of ``n``: every ``TILE - 2 MARGIN``, the last one flush with
+    the end (a whole tile, not a sliver)."""
+    if n <= TILE:
+        return [0]
+    return sorted({*range(0, n - TILE, TILE - 2 * MARGIN), n - TILE})
+
+
+def _trust(n: int, first: bool, last: bool) -> np.ndarray:
+    """How much a tile's pixels along one side count: little within ``MARGIN`` of a cut."""
+    t = np.ones(n, np.float32)
+    if not first:
+        t[:MARGIN] = 1e-3
+    if not last:
+        t[n - MARGIN :] = 1e-3
+    return t
+
+
+def standardised(x: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
+    """The model's input: (3, H, W) bands in 0…1, each less its mean over ``valid`` (default:
+    all) and over its spread; pixels outside ``valid`` are 0, the mean."""
+    ok = np.ones(x.shape[1:], bool) if valid is None else np.asarray(valid, bool)
+    out = np.zeros(x.shape, np.float32)
+    if not ok.any():
+        return out
+    inside = x[:, ok].astype(np.float64)
+    mean, spread = inside.mean(axis=1), inside.std(axis=1)
+    out[:] = (x - mean[:, None, None]) / (spread[:, None, None] + 0.02)
+    out[:, ~ok] = 0
+    return out
 
 
 def _rgb(image: np.ndarray) -> np.ndarray:
     """(3, H, W) float32 in 0…1."""
+    x = _rgb8(image)
+    return np.ascontiguousarray(x.transpose(2, 0, 1), np.float32) / np.float32(255)
+
+
+def _rgb8(image: np.ndarray) -> np.ndarray:
+    """(H, W, 3) uint8: the first three bands, or grey thrice; other types scaled from their
+    range (0…1 floats, 16-bit)."""
     x = np.asarray(image)
     if x.ndim == 2:
         x = x[..., None]
     x = x[..., :3] if x.shape[2] >= 3 else np.repeat(x[..., :1], 3, axis=2)
-    scale = 255.0 if x.dtype == np.uint8 or x.max() > 1.5 else 1.0
-    return np.ascontiguousarray(x.transpose(2, 0, 1), np.float32) / scale
+    if x.dtype != np.uint8:
+        top = 1.0 if x.dtype.kind == "f" and float(np.nanmax(x, initial=0)) <= 1.5 else None
+        top = top or float(np.iinfo(x.dtype).max if x.dtype.kind in "ui" else np.nanmax(x))
+        x = np.clip(np.nan_to_num(x.astype(np.float32)) / max(top, 1e-6) * 255, 0, 255)
+    return np.ascontiguousarray(x.astype(np.uint8))

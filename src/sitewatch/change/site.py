@@ -195,7 +195,7 @@ def _compare(
             continue
         current = _resampled(after, grid)
         valid = previous[1] & current[1] & inside
-        cmap = change_map(previous[0], current[0], method, valid, model=model)
+        cmap = change_map(previous[0], current[0], method, valid, model=model, gsd_m=pixel_m)
         kept = np.zeros(valid.shape, bool)
         regions = _regions(cmap, previous[0], current[0], grid, min_px, pixel_m, georef, kept)
         pair = PairChange(

@@ -2,7 +2,7 @@
 outline placed into them (the single-temporal supervision of STAR/ChangeStar).
 
 Three kinds of source, each a list of ``Place``:
-- registered dates of one place (airport acquisitions, a NAIP season series): what is
+- registered dates of one place (airport acquisitions): what is
   *not* change, for real — another sun, season, sensor, view angle, a registration residual.
   Changes that are not of the trained kind (aircraft that moved) are ``ignore``.
 - one date with its building outlines (Joplin before the tornado, footprints rasterised):
@@ -20,6 +20,9 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+
+from sitewatch.change.model import standardised
+from sitewatch.errors import BadInputError
 
 MIN_SPRITE_PX = 40  # at the source GSD: a shed of ~15 m² at 0.6 m
 MIN_SPRITE_CONTRAST = 10.0  # grey levels between a roof and the ground around it
@@ -107,6 +110,7 @@ class Mix:
     # patches of ground moved onto other ground (new grass, bare soil, a mown field): a
     # change of the land, not of what is built on it, so not labelled (as LEVIR-CD does)
     most_distractors: int = 3
+    most_persisting: int = 2  # pasted into both dates: a pasted building is no change itself
     scale: tuple[float, float] = (0.6, 1.6)  # resampling of the crop (GSD jitter)
 
 
@@ -131,31 +135,42 @@ def draw(
     window = np.s_[y : y + span, x : x + span]
     quiet = rng.random() < mix.quiet
     label = np.zeros((span, span), bool)
+    sun = rng.uniform(0.1, 0.5) * rng.choice([-1, 1], 2)  # one sun for every shadow cast
     if use_pairs:
         i, j = rng.choice(len(place.dates), 2, replace=False)
         a, b = place.dates[i][window].copy(), place.dates[j][window].copy()
         ignore = np.zeros((span, span), bool) if place.ignore is None else place.ignore[window]
-        b = _warp(b, _residual(rng, span, 0.5))  # on top of a real registration's own
-        ground = ~ignore
+        ground, ids, f = ~ignore, None, 0.5  # a residual on top of a real registration's own
     else:
         assert place.buildings is not None
         a = place.dates[0][window].copy()
-        m = _residual(rng, span, 1.0)
-        b, ids = _warp(a, m), _warp(place.buildings[window], m, nearest=True)
-        ignore = np.zeros((span, span), bool)
-        ground = ids == 0
+        ids = place.buildings[window]
+        b, ignore, ground, f = a.copy(), np.zeros((span, span), bool), ids == 0, 1.0
         for _ in range(int(rng.integers(0, mix.most_distractors + 1))):
             _distract(b, ground, rng)
         if not quiet:
             label |= _remove(b, ids, rng, int(rng.integers(0, mix.most_removed + 1)))
-    if not quiet and sprites:
-        for _ in range(int(rng.integers(1 if use_pairs else 0, mix.most_added + 1))):
+    if sprites:
+        # buildings that stand in both dates are no change, however they were placed
+        for _ in range(int(rng.integers(0, mix.most_persisting + 1))):
             sprite = sprites[rng.integers(len(sprites))]
-            label |= _paste(b, sprite, place.gsd, rng, ground)
+            both = _paste(a, sprite, place.gsd, rng, ground, sun, also=b)
+            ground = ground & (cv2.dilate(both.astype(np.uint8), np.ones((9, 9), np.uint8)) == 0)
+        if not quiet:
+            for _ in range(int(rng.integers(1 if use_pairs else 0, mix.most_added + 1))):
+                sprite = sprites[rng.integers(len(sprites))]
+                label |= _paste(b, sprite, place.gsd, rng, ground, sun)
+    # every edit is made before the residual, so no pixel of b escapes its resampling
+    m = _residual(rng, span, f)
+    b, label = _warp(b, m), _warp(label.astype(np.uint8), m, nearest=True) > 0
     if rng.random() < 0.5:
         a, b = b, a  # new buildings become demolished ones
     a, b = _look(a, rng), _look(b, rng)
     weight: np.ndarray = (~ignore).astype(np.float32)
+    # the edge of a change (the soft alpha, walls and eaves) is neither change nor not
+    edge = cv2.dilate(label.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
+    edge &= cv2.erode(label.astype(np.uint8), np.ones((3, 3), np.uint8)) == 0
+    weight[edge] = 0
     if span != size:
         a, b = (cv2.resize(v, (size, size), interpolation=cv2.INTER_AREA) for v in (a, b))
         label = cv2.resize(label.astype(np.float32), (size, size)) > 0.5
@@ -166,9 +181,10 @@ def draw(
         v = np.rot90(v, k)
         out.append(np.ascontiguousarray(v[:, ::-1] if flip else v))
     a, b, label_f, weight = out
+    # as the model will see them (``standardised``; every pixel here holds data)
     return Sample(
-        a.transpose(2, 0, 1).astype(np.float32) / 255,
-        b.transpose(2, 0, 1).astype(np.float32) / 255,
+        standardised(a.transpose(2, 0, 1).astype(np.float32) / 255),
+        standardised(b.transpose(2, 0, 1).astype(np.float32) / 255),
         label_f,
         weight,
     )
@@ -275,11 +291,18 @@ def _ground_patch(
 
 
 def _paste(
-    img: np.ndarray, sprite: Sprite, gsd: float, rng: np.random.Generator, ground: np.ndarray
+    img: np.ndarray,
+    sprite: Sprite,
+    gsd: float,
+    rng: np.random.Generator,
+    ground: np.ndarray,
+    sun: np.ndarray,
+    also: np.ndarray | None = None,
 ) -> np.ndarray:
     """``sprite`` placed on ``ground`` of ``img`` (at ``img``'s GSD, with jitter in size,
-    turn, roof colour, a soft edge and a cast shadow); returns its outline (empty where it
-    found no room)."""
+    turn, roof colour, a soft edge and a shadow cast away from ``sun``, a fraction of its
+    size per axis), and the same into ``also`` where given; returns its outline (empty
+    where it found no room)."""
     h, w = img.shape[:2]
     s = sprite.gsd / gsd * rng.uniform(0.75, 1.35)
     px, mask = sprite.pixels, sprite.mask.astype(np.float32)
@@ -301,15 +324,16 @@ def _paste(
         roof = roof[..., rng.permutation(3)]  # another roof colour
     alpha = cv2.GaussianBlur(mask, (0, 0), 0.6)[..., None]
     # the shadow falls beside the building, away from the sun, and is not part of it
-    dy, dx = (rng.uniform(0.1, 0.5) * np.array([sh, sw]) * rng.choice([-1, 1], 2)).astype(int)
+    dy, dx = (sun * np.array([sh, sw])).astype(int)
     shadow = np.zeros((h + 2 * sh, w + 2 * sw), np.float32)  # room for a shadow off the edge
     shadow[sh + y + dy : sh + y + dy + sh, sw + x + dx : sw + x + dx + sw] = mask
     shadow = shadow[sh : sh + h, sw : sw + w]
     shadow = cv2.GaussianBlur(shadow, (0, 0), 1.0) * rng.uniform(0.3, 0.6)
-    dark = img.astype(np.float32) * (1 - shadow[..., None])
-    under = dark[y : y + sh, x : x + sw]
-    dark[y : y + sh, x : x + sw] = alpha * np.clip(roof, 0, 255) + (1 - alpha) * under
-    img[...] = np.clip(dark, 0, 255).astype(np.uint8)
+    for target in (img,) if also is None else (img, also):
+        dark = target.astype(np.float32) * (1 - shadow[..., None])
+        under = dark[y : y + sh, x : x + sw]
+        dark[y : y + sh, x : x + sw] = alpha * np.clip(roof, 0, 255) + (1 - alpha) * under
+        target[...] = np.clip(dark, 0, 255).astype(np.uint8)
     outline = np.zeros((h, w), bool)
     outline[y : y + sh, x : x + sw] = mask > 0.5
     return outline
@@ -318,7 +342,7 @@ def _paste(
 def _look(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Another sensor and light: gain, offset, white balance, gamma, saturation, haze,
     blur, noise and JPEG, drawn for each date on its own."""
-    x = img.astype(np.float32) / 255
+    x = img.astype(np.float32) / np.float32(255)
     gray = x.mean(axis=2, keepdims=True)
     x = gray + (x - gray) * rng.uniform(0.6, 1.4)
     x = (x - x.mean()) * rng.uniform(0.7, 1.3) + x.mean() + rng.uniform(-0.12, 0.12)
@@ -352,6 +376,8 @@ def load_levir(root: Path, group: str, gsd: float) -> list[Place]:
     from PIL import Image
 
     pattern = re.compile(group)
+    if pattern.groups < 1:
+        raise BadInputError(group, "the pattern has no group to name a place", "e.g. ^(site-\\d+)")
     out = []
     for a_path in sorted((root / "A").glob("*.png")):
         found = pattern.search(a_path.stem)
@@ -400,25 +426,3 @@ def _compact(ids: np.ndarray) -> np.ndarray:
     lookup = np.zeros(int(present.max()) + 1, np.int32)
     lookup[present[present > 0]] = np.arange(1, int((present > 0).sum()) + 1, dtype=np.int32)
     return lookup[ids]
-
-
-def load_series(files: list[Path], group: str) -> Place:
-    """Dates of one place as georeferenced files, each warped onto the first one's grid
-    (RGB of the first three bands): a real series of seasons, light and sensors."""
-    import rasterio
-    from rasterio.warp import Resampling, reproject
-
-    with rasterio.open(files[0]) as ref:
-        grid = ref.read([1, 2, 3]).transpose(1, 2, 0)
-        transform, crs, gsd = ref.transform, ref.crs, abs(ref.transform.a)
-    dates = [np.ascontiguousarray(grid)]
-    valid = np.ones(grid.shape[:2], bool)
-    for f in files[1:]:
-        with rasterio.open(f) as src:
-            out = np.zeros((3, *grid.shape[:2]), np.uint8)
-            reproject(src.read([1, 2, 3]), out, src_transform=src.transform, src_crs=src.crs,
-                      dst_transform=transform, dst_crs=crs, resampling=Resampling.bilinear,
-                      dst_nodata=0)  # fmt: skip
-        valid &= out.any(axis=0)
-        dates.append(np.ascontiguousarray(out.transpose(1, 2, 0)))
-    return Place(tuple(dates), group, float(gsd), ignore=~valid)

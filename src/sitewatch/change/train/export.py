@@ -57,12 +57,12 @@ def export_onnx(
         metrics=metrics, licence=licence, credit=credit, experimental=experimental, card=card,
     )  # fmt: skip
     ChangeModelInfo.from_json(info.to_json())  # the card is checked before anything is written
-    dummy = torch.rand(1, 3, 128, 128)
+    dummies = (torch.randn(1, 3, 128, 128), torch.randn(1, 3, 128, 128))
     with tempfile.TemporaryDirectory(prefix="sitewatch-export-") as scratch:
         raw_path = Path(scratch) / "raw.onnx"
         torch.onnx.export(
             Probability(net),
-            (dummy, dummy),
+            dummies,
             raw_path,
             opset_version=17,
             dynamo=False,
@@ -75,6 +75,8 @@ def export_onnx(
     entry.key, entry.value = METADATA_KEY, info.to_json()
     onnx.checker.check_model(proto)
     train = {k: v for k, v in config.items() if k in ChangeTrainConfig.__dataclass_fields__}
+    # the readable card first: a kill between the two leaves the old model beside a card of
+    # another version (never a new model described by an old card), as detectors do
     write_text_atomic(
         out.with_suffix(".json"),
         json.dumps({**json.loads(info.to_json()), "train": train}, indent=1, default=str),

@@ -27,6 +27,7 @@ from sitewatch.change.train.data import (
 )
 from sitewatch.change.train.net import ChangeNet, ChangeNetConfig
 from sitewatch.errors import BadInputError
+from sitewatch.files import write_text_atomic
 from sitewatch.learn.folds import validation_groups
 from sitewatch.learn.loop import Ema, check_recipe, cosine_lr, save_checkpoint
 
@@ -41,6 +42,7 @@ class ChangeTrainConfig:
     out: str = "checkpoints/change"
     fold: int = 0  # -1 trains on every place
     folds: int = 3
+    val_tiles: list[str] | None = None  # building tiles held out by name (else by fold)
     crop: int = 224
     batch: int = 8
     steps: int = 3000
@@ -57,8 +59,11 @@ class ChangeTrainConfig:
     net: ChangeNetConfig = field(default_factory=ChangeNetConfig)
 
 
+# what must match for a checkpoint to be resumed: the data stream, the schedule's shape, the
+# network (steps may grow)
 RECIPE = ("pairs", "pair_group", "pair_gsd", "buildings", "footprints", "fold", "folds",
-          "crop", "mix", "net")  # fmt: skip
+          "val_tiles", "crop", "batch", "lr", "weight_decay", "warmup", "ema_decay",
+          "validation_samples", "seed", "mix", "net")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -80,7 +85,7 @@ def split(cfg: ChangeTrainConfig) -> Split:
     if cfg.fold >= 0:  # each kind of place has its own held-out share
         tiles = sorted({p.group for p in built})
         if len(tiles) > 1:  # one tile of buildings: they are few
-            held |= validation_groups(tiles, None, cfg.fold, len(tiles))
+            held |= validation_groups(tiles, cfg.val_tiles, cfg.fold, len(tiles))
         if len({p.group for p in pairs}) > 1:
             held |= validation_groups([p.group for p in pairs], None, cfg.fold, cfg.folds)
     train = [p for p in places if p.group not in held]
@@ -88,6 +93,13 @@ def split(cfg: ChangeTrainConfig) -> Split:
     sprites = {id(p): sprites_of(p) for p in places if p.buildings is not None}
     train_sprites = [s for p in train for s in sprites.get(id(p), [])]
     val_sprites = [s for p in val for s in sprites.get(id(p), [])]
+    if cfg.fold >= 0 and not val_sprites:
+        raise BadInputError(cfg.footprints, "no held-out building stands out in its date: "
+                            "validation would score nothing",
+                            "give two or more building tiles, or train with fold -1")  # fmt: skip
+    if cfg.fold >= 0 and pairs and not any(len(p.dates) > 1 for p in val):
+        raise BadInputError(str(cfg.pairs), "no place's date pairs are held out",
+                            "give pairs of two or more places, or train with fold -1")  # fmt: skip
     if not train_sprites:
         raise BadInputError(cfg.footprints, "no building outlines fall in the training dates")
     return Split(train, train_sprites, val, val_sprites, sorted(held))
@@ -100,13 +112,17 @@ class PairStream(IterableDataset):
         self.s, self.cfg, self.start = s, cfg, start_step
 
     def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
-        step = self.start
+        from torch.utils.data import get_worker_info
+
+        worker = get_worker_info()  # workers take turns by step, so no batch is drawn twice
+        turn, turns = (0, 1) if worker is None else (worker.id, worker.num_workers)
+        step = self.start + turn
         while True:
             rng = np.random.default_rng([self.cfg.seed, step])
             for _ in range(self.cfg.batch):
                 x = draw(self.s.train, self.s.train_sprites, self.cfg.crop, rng, self.cfg.mix)
                 yield x.before, x.after, x.label, x.weight
-            step += 1
+            step += turns
 
 
 def change_loss(logits: torch.Tensor, label: torch.Tensor, weight: torch.Tensor) -> dict:
@@ -194,6 +210,7 @@ def train(cfg: ChangeTrainConfig, log: Callable[[str], None] = print, resume: bo
         opt.load_state_dict(ckpt["optimizer"])
         step = ckpt["step"]
         log(f"resumed from {last} at step {step}")
+        _forget_after(out / "history.jsonl", step)
     s = split(cfg)
     log(
         f"{len(s.train)} training places' tiles, {len(s.train_sprites)} buildings; "
@@ -209,10 +226,13 @@ def train(cfg: ChangeTrainConfig, log: Callable[[str], None] = print, resume: bo
         )
     )
 
+    metrics: dict = {}
+
     def save(path: Path) -> None:
         save_checkpoint(path, {
             "model": model.state_dict(), "ema": ema.model.state_dict(),
             "optimizer": opt.state_dict(), "step": step, "config": asdict(cfg),
+            "validation": metrics,  # the last validation, of these weights when step says so
         })  # fmt: skip
 
     history = out / "history.jsonl"
@@ -240,9 +260,20 @@ def train(cfg: ChangeTrainConfig, log: Callable[[str], None] = print, resume: bo
             save(last)
             saved_at = time.time()
         if val and (step % cfg.eval_every == 0 or step == cfg.steps):
-            metrics = scores(val, predict(ema.model, val))
+            metrics = {"step": step, **scores(val, predict(ema.model, val))}
             log(f"validation at step {step}: {json.dumps(metrics)}")
             with open(history, "a") as fh:
-                fh.write(json.dumps({"step": step, **metrics}) + "\n")
+                fh.write(json.dumps(metrics) + "\n")
     save(last)
     return last
+
+
+def _forget_after(history: Path, step: int) -> None:
+    """Validations of steps after ``step`` (a run killed after validating, before its
+    checkpoint) are dropped: their weights are gone, and the run validates them again."""
+    if not history.is_file():
+        return
+    lines = [ln for ln in history.read_text().splitlines() if ln.strip()]
+    kept = [ln for ln in lines if json.loads(ln).get("step", 0) <= step]
+    if len(kept) != len(lines):
+        write_text_atomic(history, "".join(ln + "\n" for ln in kept))

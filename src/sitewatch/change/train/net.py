@@ -3,8 +3,9 @@ their features compared at four scales (the absolute difference, and the mean fo
 there), and a top-down decoder to a change logit per pixel.
 
 Symmetric in the dates by construction (difference and mean do not care which is first), so
-"appeared" and "removed" are learnt alike. Each date is standardised per band before the
-encoder: a change of gain and offset (another sun, sensor, haze) is not a change.
+"appeared" and "removed" are learnt alike. Its inputs are each date standardised per band
+over the whole image (``change.model.standardised``): a change of gain and offset (another
+sun, sensor, haze) is not a change, and tiles of one image share one scale.
 """
 
 from __future__ import annotations
@@ -58,9 +59,7 @@ class ChangeNet(nn.Module):
         nn.init.constant_(last.bias, -math.log((1 - prior) / prior))
 
     def encode(self, x: Tensor) -> list[Tensor]:
-        mean = x.mean(dim=(2, 3), keepdim=True)
-        std = x.std(dim=(2, 3), keepdim=True)
-        x = self.stem((x - mean) / (std + 0.02))
+        x = self.stem(x)
         feats = []
         for stage in self.stages:
             x = stage(x)
@@ -68,10 +67,12 @@ class ChangeNet(nn.Module):
         return feats
 
     def forward(self, before: Tensor, after: Tensor) -> Tensor:
-        """Change logits (N, 1, H, W) of two (N, 3, H, W) dates in 0…1 on one grid."""
+        """Change logits (N, 1, H, W) of two standardised (N, 3, H, W) dates of one grid."""
+        n = before.shape[0]
+        both = self.encode(torch.cat([before, after]))  # one pass: shared batch statistics
         fused = [
-            fuse(torch.cat([(a - b).abs(), (a + b) / 2], dim=1))
-            for fuse, a, b in zip(self.fuse, self.encode(before), self.encode(after), strict=True)
+            fuse(torch.cat([(f[:n] - f[n:]).abs(), (f[:n] + f[n:]) / 2], dim=1))
+            for fuse, f in zip(self.fuse, both, strict=True)
         ]
         y = fused[-1]
         for i in range(len(fused) - 2, -1, -1):
