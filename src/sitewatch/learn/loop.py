@@ -6,15 +6,18 @@ from __future__ import annotations
 
 import copy
 import errno
+import json
 import math
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from sitewatch.errors import LOW_SPACE, BadInputError, free_bytes
-from sitewatch.files import write_with_atomic
+from sitewatch.files import write_text_atomic, write_with_atomic
 
 
 def cosine_lr(lr: float, warmup: int, steps: int, step: int) -> float:
@@ -81,3 +84,115 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
             raise OSError(code, f"could not write the checkpoint ({first})") from exc
 
     write_with_atomic(path, write)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """How long and how fast a model trains, and how often it is saved and validated."""
+
+    steps: int
+    lr: float
+    warmup: int
+    weight_decay: float
+    ema_decay: float
+    eval_every: int
+    checkpoint_seconds: float
+    seed: int
+
+
+Batches = Iterator[Any]
+Validate = Callable[[torch.nn.Module], dict[str, Any]]
+
+
+def fit(
+    model: torch.nn.Module,
+    schedule: Schedule,
+    out: Path,
+    config: dict[str, Any],
+    recipe: Iterable[str],
+    prepare: Callable[[int], tuple[Batches, Validate | None]],
+    loss: Callable[[torch.nn.Module, Any], dict[str, torch.Tensor]],
+    log: Callable[[str], None] = print,
+    resume: bool = True,
+) -> Path:
+    """Train ``model`` with AdamW, a warm-up + cosine rate and a weight average (EMA), from
+    ``out/last.pt`` when present and trained with the same ``recipe`` keys of ``config``.
+    ``prepare(step)`` gives the batches from that step on and the validation (of the EMA
+    weights, every ``eval_every`` steps and at the end, kept in ``out/history.jsonl`` and in
+    the checkpoint). Returns the final checkpoint."""
+    torch.manual_seed(schedule.seed)
+    out.mkdir(parents=True, exist_ok=True)
+    ema = Ema(model, schedule.ema_decay)
+    opt = torch.optim.AdamW(model.parameters(), lr=schedule.lr, weight_decay=schedule.weight_decay)
+    step = 0
+    last, history = out / "last.pt", out / "history.jsonl"
+    if resume and last.is_file():
+        ckpt = torch.load(last, map_location="cpu", weights_only=False)
+        check_recipe(last, ckpt.get("config", {}), config, recipe)
+        model.load_state_dict(ckpt["model"])
+        ema.model.load_state_dict(ckpt["ema"])
+        opt.load_state_dict(ckpt["optimizer"])
+        step = ckpt["step"]
+        log(f"resumed from {last} at step {step}")
+        _forget_after(history, step)
+    batches, validate = prepare(step)
+    metrics: dict[str, Any] = {}
+
+    def save() -> None:
+        save_checkpoint(last, {
+            "model": model.state_dict(), "ema": ema.model.state_dict(),
+            "optimizer": opt.state_dict(), "step": step, "config": config,
+            "validation": metrics,  # the last validation: of these weights when its step says so
+        })  # fmt: skip
+
+    saved_at = started = time.time()
+    running: dict[str, float] = {}
+    while step < schedule.steps:
+        model.train()
+        rate = cosine_lr(schedule.lr, schedule.warmup, schedule.steps, step)
+        for g in opt.param_groups:
+            g["lr"] = rate
+        losses = loss(model, next(batches))
+        opt.zero_grad(set_to_none=True)
+        losses["loss"].backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
+        opt.step()
+        ema.update(model, step)
+        step += 1
+        for k, v in losses.items():
+            running[k] = 0.95 * running.get(k, v.item()) + 0.05 * v.item()
+        if step % 25 == 0:
+            per_step, started = (time.time() - started) / 25, time.time()
+            log(f"step {step}/{schedule.steps} "
+                + " ".join(f"{k}={v:.3f}" for k, v in running.items())
+                + f" lr={cosine_lr(schedule.lr, schedule.warmup, schedule.steps, step):.2e}"
+                + f" {per_step:.2f}s/step")  # fmt: skip
+        if time.time() - saved_at > schedule.checkpoint_seconds:
+            save()
+            saved_at = time.time()
+        if validate is not None and (step % schedule.eval_every == 0 or step == schedule.steps):
+            metrics = {"step": step, **validate(ema.model)}
+            log(f"validation at step {step}: {json.dumps(_rounded(metrics))}")
+            with open(history, "a") as fh:
+                fh.write(json.dumps(metrics) + "\n")
+    save()
+    return last
+
+
+def _rounded(value: Any) -> Any:
+    if isinstance(value, float):
+        return round(value, 4)
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    return value
+
+
+def _forget_after(history: Path, step: int) -> None:
+    """Validations of steps after ``step`` (a run killed after validating, before its
+    checkpoint) are dropped: their weights are gone, and the run validates them again."""
+    if not history.is_file():
+        return
+    lines = [ln for ln in history.read_text().splitlines() if ln.strip()]
+    kept = [ln for ln in lines if json.loads(ln).get("step", 0) <= step]
+    if len(kept) != len(lines):
+        write_text_atomic(history, "".join(ln + "\n" for ln in kept))

@@ -4,8 +4,6 @@ buildings."""
 
 from __future__ import annotations
 
-import json
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -27,9 +25,8 @@ from sitewatch.change.train.data import (
 )
 from sitewatch.change.train.net import ChangeNet, ChangeNetConfig
 from sitewatch.errors import BadInputError
-from sitewatch.files import write_text_atomic
 from sitewatch.learn.folds import validation_groups
-from sitewatch.learn.loop import Ema, check_recipe, cosine_lr, save_checkpoint
+from sitewatch.learn.loop import Schedule, fit
 
 
 @dataclass
@@ -195,85 +192,23 @@ def scores(samples: list[Sample], probs: list[np.ndarray]) -> dict:
 def train(cfg: ChangeTrainConfig, log: Callable[[str], None] = print, resume: bool = True) -> Path:
     """Train (resuming from ``out/last.pt`` when present); returns the final checkpoint."""
     torch.manual_seed(cfg.seed)
-    out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
-    model = ChangeNet(cfg.net)
-    ema = Ema(model, cfg.ema_decay)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    step = 0
-    last = out / "last.pt"
-    if resume and last.is_file():
-        ckpt = torch.load(last, map_location="cpu", weights_only=False)
-        check_recipe(last, ckpt.get("config", {}), asdict(cfg), RECIPE)
-        model.load_state_dict(ckpt["model"])
-        ema.model.load_state_dict(ckpt["ema"])
-        opt.load_state_dict(ckpt["optimizer"])
-        step = ckpt["step"]
-        log(f"resumed from {last} at step {step}")
-        _forget_after(out / "history.jsonl", step)
-    s = split(cfg)
-    log(
-        f"{len(s.train)} training places' tiles, {len(s.train_sprites)} buildings; "
-        f"{len(s.val)} held out ({', '.join(s.held) or 'none'}), {len(s.val_sprites)} buildings"
-    )
-    val = validation_set(s, cfg)
-    batches = iter(
-        DataLoader(
-            PairStream(s, cfg, step),
-            batch_size=cfg.batch,
-            num_workers=cfg.workers,
-            persistent_workers=cfg.workers > 0,
-        )
-    )
 
-    metrics: dict = {}
+    def prepare(step: int) -> tuple[Iterator, Callable[[torch.nn.Module], dict] | None]:
+        s = split(cfg)
+        log(f"{len(s.train)} training places' tiles, {len(s.train_sprites)} buildings; "
+            f"{len(s.val)} held out ({', '.join(s.held) or 'none'}), {len(s.val_sprites)} "
+            "buildings")  # fmt: skip
+        val = validation_set(s, cfg)
+        stream = PairStream(s, cfg, step)
+        loader = DataLoader(stream, batch_size=cfg.batch, num_workers=cfg.workers,
+                            persistent_workers=cfg.workers > 0)  # fmt: skip
+        return iter(loader), (lambda ema: scores(val, predict(ema, val))) if val else None
 
-    def save(path: Path) -> None:
-        save_checkpoint(path, {
-            "model": model.state_dict(), "ema": ema.model.state_dict(),
-            "optimizer": opt.state_dict(), "step": step, "config": asdict(cfg),
-            "validation": metrics,  # the last validation, of these weights when step says so
-        })  # fmt: skip
+    def loss(model: torch.nn.Module, batch: list[torch.Tensor]) -> dict[str, torch.Tensor]:
+        a, b, label, weight = batch
+        return change_loss(model(a, b), label, weight)
 
-    history = out / "history.jsonl"
-    saved_at = started = time.time()
-    running: dict[str, float] = {}
-    while step < cfg.steps:
-        model.train()
-        a, b, label, weight = next(batches)
-        for g in opt.param_groups:
-            g["lr"] = cosine_lr(cfg.lr, cfg.warmup, cfg.steps, step)
-        losses = change_loss(model(a, b), label, weight)
-        opt.zero_grad(set_to_none=True)
-        losses["loss"].backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
-        opt.step()
-        ema.update(model, step)
-        step += 1
-        for k, v in losses.items():
-            running[k] = 0.95 * running.get(k, v.item()) + 0.05 * v.item()
-        if step % 25 == 0:
-            rate, started = (time.time() - started) / 25, time.time()
-            log(f"step {step}/{cfg.steps} " + " ".join(f"{k}={v:.3f}" for k, v in running.items())
-                + f" {rate:.2f}s/step")  # fmt: skip
-        if time.time() - saved_at > cfg.checkpoint_seconds:
-            save(last)
-            saved_at = time.time()
-        if val and (step % cfg.eval_every == 0 or step == cfg.steps):
-            metrics = {"step": step, **scores(val, predict(ema.model, val))}
-            log(f"validation at step {step}: {json.dumps(metrics)}")
-            with open(history, "a") as fh:
-                fh.write(json.dumps(metrics) + "\n")
-    save(last)
-    return last
-
-
-def _forget_after(history: Path, step: int) -> None:
-    """Validations of steps after ``step`` (a run killed after validating, before its
-    checkpoint) are dropped: their weights are gone, and the run validates them again."""
-    if not history.is_file():
-        return
-    lines = [ln for ln in history.read_text().splitlines() if ln.strip()]
-    kept = [ln for ln in lines if json.loads(ln).get("step", 0) <= step]
-    if len(kept) != len(lines):
-        write_text_atomic(history, "".join(ln + "\n" for ln in kept))
+    schedule = Schedule(cfg.steps, cfg.lr, cfg.warmup, cfg.weight_decay, cfg.ema_decay,
+                        cfg.eval_every, cfg.checkpoint_seconds, cfg.seed)  # fmt: skip
+    return fit(ChangeNet(cfg.net), schedule, Path(cfg.out), asdict(cfg), RECIPE, prepare,
+               loss, log, resume)  # fmt: skip
