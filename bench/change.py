@@ -125,11 +125,24 @@ def joplin(data: Path, demo: Path) -> dict:
     return out
 
 
-def scored(folder: Path) -> dict:
-    """Each method on LEVIR-layout pairs: pooled precision, recall, F1, IoU, and the share
-    of the area each calls changed beside the labelled share."""
+def scored(folder: Path, only: str | None = None) -> dict:
+    """Each method on LEVIR-layout pairs (those whose name matches regular expression
+    ``only``: the places a model was not trained on): pooled precision, recall, F1, IoU,
+    and the share of the area each calls changed beside the labelled share."""
+    import re
+    import tempfile
+
     from sitewatch.change import evaluate_pairs
 
+    if only is not None:  # a folder of links to the chosen pairs
+        keep = re.compile(only)
+        chosen = Path(tempfile.mkdtemp(prefix="sitewatch-pairs-"))
+        for sub in ("A", "B", "label"):
+            (chosen / sub).mkdir()
+            for f in (folder / sub).iterdir():
+                if keep.search(f.stem):
+                    (chosen / sub / f.name).symlink_to(f.resolve())
+        folder = chosen
     out = {}
     for m in METHODS:
         r = evaluate_pairs(folder, m, model=MODEL)
@@ -146,6 +159,9 @@ def main() -> None:
         "--pairs", type=Path, help="LEVIR-layout pairs to score too (bench/change_pairs.py)"
     )
     parser.add_argument("--model", type=Path, help="a change model file (default: the shipped one)")
+    parser.add_argument(
+        "--only", help="score the --pairs whose names match this (e.g. held-out airports)"
+    )
     args = parser.parse_args()
     global MODEL
     MODEL = args.model or (DEFAULT_CHANGE_MODEL if DEFAULT_CHANGE_MODEL.is_file() else None)
@@ -159,7 +175,7 @@ def main() -> None:
         ),
     }
     if args.pairs is not None:
-        result["pairs"] = scored(args.pairs)
+        result["pairs"] = scored(args.pairs, args.only)
     result["seconds"] = round(time.perf_counter() - t0, 1)
     print(json.dumps(result, indent=1))
 
