@@ -14,6 +14,17 @@ def conv_bn(cin: int, cout: int, stride: int = 1, k: int = 3) -> nn.Sequential:
     )
 
 
+def residual_stages(widths: tuple[int, ...], blocks: tuple[int, ...], cin: int) -> nn.ModuleList:
+    """Stages of residual blocks, each after the first halving the resolution first."""
+    stages = []
+    for i, (ch, n) in enumerate(zip(widths, blocks, strict=True)):
+        layers: list[nn.Module] = [] if i == 0 else [conv_bn(cin, ch, 2)]
+        layers += [Residual(ch) for _ in range(n)]
+        stages.append(nn.Sequential(*layers))
+        cin = ch
+    return nn.ModuleList(stages)
+
+
 class Residual(nn.Module):
     def __init__(self, ch: int) -> None:
         super().__init__()

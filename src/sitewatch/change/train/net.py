@@ -17,7 +17,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from sitewatch.learn.blocks import Residual, conv_bn
+from sitewatch.learn.blocks import conv_bn, residual_stages
 
 MULTIPLE = 16  # the input's sides must be multiples of this (four halvings)
 
@@ -42,14 +42,7 @@ class ChangeNet(nn.Module):
         self.cfg = cfg
         w = cfg.widths
         self.stem = conv_bn(3, w[0], 2)
-        stages = []
-        cin = w[0]
-        for i, (ch, n) in enumerate(zip(w, cfg.blocks, strict=True)):
-            layers: list[nn.Module] = [] if i == 0 else [conv_bn(cin, ch, 2)]
-            layers += [Residual(ch) for _ in range(n)]
-            stages.append(nn.Sequential(*layers))
-            cin = ch
-        self.stages = nn.ModuleList(stages)
+        self.stages = residual_stages(w, cfg.blocks, w[0])
         self.fuse = nn.ModuleList(conv_bn(2 * ch, cfg.decoder) for ch in w)
         self.smooth = nn.ModuleList(conv_bn(cfg.decoder, cfg.decoder) for _ in w[:-1])
         self.head = nn.Sequential(conv_bn(cfg.decoder, cfg.decoder), nn.Conv2d(cfg.decoder, 1, 1))

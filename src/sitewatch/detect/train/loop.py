@@ -3,8 +3,6 @@ places (airports, cities)."""
 
 from __future__ import annotations
 
-import json
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -33,7 +31,7 @@ from sitewatch.detect.train.loss import detection_loss
 from sitewatch.detect.train.net import CenterNet, NetConfig
 from sitewatch.errors import BadInputError
 from sitewatch.learn.folds import validation_groups
-from sitewatch.learn.loop import Ema, check_recipe, cosine_lr, save_checkpoint
+from sitewatch.learn.loop import Schedule, fit
 
 STRIDE = 4
 
@@ -188,97 +186,37 @@ RECIPE = (
 )  # fmt: skip
 
 
-def lr_at(cfg: TrainConfig, step: int) -> float:
-    return cosine_lr(cfg.lr, cfg.warmup, cfg.steps, step)
-
-
 def train(cfg: TrainConfig, log: Callable[[str], None] = print, resume: bool = True) -> Path:
     """Train (resuming from ``out/last.pt`` when present); returns the final checkpoint."""
     torch.manual_seed(cfg.seed)
-    out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
-    model = CenterNet(cfg.net)
-    ema = Ema(model, cfg.ema_decay)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    step = 0
-    last = out / "last.pt"
-    if resume and last.is_file():
-        ckpt = torch.load(last, map_location="cpu", weights_only=False)
-        check_recipe(last, ckpt.get("config", {}), asdict(cfg), RECIPE)
-        model.load_state_dict(ckpt["model"])
-        ema.model.load_state_dict(ckpt["ema"])
-        opt.load_state_dict(ckpt["optimizer"])
-        step = ckpt["step"]
-        log(f"resumed from {last} at step {step}")
-    train_samples, val_samples = split(cfg)
-    if not train_samples:
-        raise BadInputError(cfg.data, "every place is held out for validation: nothing to train on")
-    held = sorted({s.group for s in val_samples})
-    log(
-        f"{len(train_samples)} training scenes, {len(val_samples)} validation scenes"
-        f" ({cfg.split_by}: {', '.join(held) or 'none'})"
-    )
-    scenes = load_scenes(train_samples, cfg.gsd, cfg.satellite, cfg.seed)
-    val = load_scenes(val_samples, cfg.gsd, cfg.satellite, cfg.seed + 1) if val_samples else []
     classes = list(cfg.class_map.classes)
-    loader = DataLoader(
-        CropStream(scenes, cfg, step),
-        batch_size=cfg.batch,
-        num_workers=cfg.workers,
-        persistent_workers=cfg.workers > 0,
-    )
-    batches = iter(loader)
 
-    def save(path: Path) -> None:
-        save_checkpoint(path, {
-            "model": model.state_dict(),
-            "ema": ema.model.state_dict(),
-            "optimizer": opt.state_dict(),
-            "step": step,
-            "config": asdict(cfg),
-        })  # fmt: skip
+    def prepare(step: int) -> tuple[Iterator, Callable[[torch.nn.Module], dict] | None]:
+        train_samples, val_samples = split(cfg)
+        if not train_samples:
+            raise BadInputError(
+                cfg.data, "every place is held out for validation: nothing to train on"
+            )
+        held = sorted({s.group for s in val_samples})
+        log(
+            f"{len(train_samples)} training scenes, {len(val_samples)} validation scenes"
+            f" ({cfg.split_by}: {', '.join(held) or 'none'})"
+        )
+        scenes = load_scenes(train_samples, cfg.gsd, cfg.satellite, cfg.seed)
+        val = load_scenes(val_samples, cfg.gsd, cfg.satellite, cfg.seed + 1) if val_samples else []
+        loader = DataLoader(
+            CropStream(scenes, cfg, step),
+            batch_size=cfg.batch,
+            num_workers=cfg.workers,
+            persistent_workers=cfg.workers > 0,
+        )
+        return iter(loader), (lambda ema: validate(ema, val, classes)) if val else None
 
-    history = out / "history.jsonl"
-    saved_at = time.time()
-    started = time.time()
-    running: dict[str, float] = {}
-    while step < cfg.steps:
-        model.train()
-        images, targets = next(batches)
-        for g in opt.param_groups:
-            g["lr"] = lr_at(cfg, step)
-        losses = detection_loss(model(images), targets)
-        opt.zero_grad(set_to_none=True)
-        losses["loss"].backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
-        opt.step()
-        ema.update(model, step)
-        step += 1
-        for k, v in losses.items():
-            running[k] = 0.95 * running.get(k, v.item()) + 0.05 * v.item()
-        if step % 25 == 0:
-            rate = (time.time() - started) / 25
-            started = time.time()
-            log(
-                f"step {step}/{cfg.steps} "
-                + " ".join(f"{k}={v:.3f}" for k, v in running.items())
-                + f" lr={lr_at(cfg, step):.2e} {rate:.2f}s/step"
-            )
-        if time.time() - saved_at > cfg.checkpoint_seconds:
-            save(last)
-            saved_at = time.time()
-        if val and (step % cfg.eval_every == 0 or step == cfg.steps):
-            metrics = validate(ema.model, val, classes)
-            log(
-                f"validation at step {step}: "
-                + json.dumps(
-                    {
-                        c: {k: round(v, 4) if isinstance(v, float) else v for k, v in m.items()}
-                        for c, m in metrics["per_class"].items()
-                    }
-                )
-            )
-            with open(history, "a") as fh:
-                fh.write(json.dumps({"step": step, **metrics}) + "\n")
-    save(last)
-    return last
+    def loss(model: torch.nn.Module, batch: tuple) -> dict[str, torch.Tensor]:
+        images, targets = batch
+        return detection_loss(model(images), targets)
+
+    schedule = Schedule(cfg.steps, cfg.lr, cfg.warmup, cfg.weight_decay, cfg.ema_decay,
+                        cfg.eval_every, cfg.checkpoint_seconds, cfg.seed)  # fmt: skip
+    return fit(CenterNet(cfg.net), schedule, Path(cfg.out), asdict(cfg), RECIPE, prepare,
+               loss, log, resume)  # fmt: skip

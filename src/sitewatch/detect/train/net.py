@@ -16,7 +16,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from sitewatch.learn.blocks import Residual, conv_bn
+from sitewatch.learn.blocks import conv_bn, residual_stages
 
 
 @dataclass(frozen=True)
@@ -45,14 +45,7 @@ class CenterNet(nn.Module):
         self.cfg = cfg
         w = cfg.widths
         self.stem = nn.Sequential(conv_bn(3, 16, 2), conv_bn(16, w[0], 2))
-        stages = []
-        cin = w[0]
-        for i, (ch, n) in enumerate(zip(w, cfg.blocks, strict=True)):
-            layers: list[nn.Module] = [] if i == 0 else [conv_bn(cin, ch, 2)]
-            layers += [Residual(ch) for _ in range(n)]
-            stages.append(nn.Sequential(*layers))
-            cin = ch
-        self.stages = nn.ModuleList(stages)
+        self.stages = residual_stages(w, cfg.blocks, w[0])
         self.lateral = nn.ModuleList(nn.Conv2d(ch, cfg.neck, 1) for ch in w)
         self.smooth = nn.ModuleList(conv_bn(cfg.neck, cfg.neck) for _ in w[:-1])
         self.heatmap = self._head(cfg.num_classes)
