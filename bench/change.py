@@ -162,18 +162,28 @@ def main() -> None:
     parser.add_argument(
         "--only", help="score the --pairs whose names match this (e.g. held-out airports)"
     )
+    parser.add_argument(
+        "--methods", help="comma-separated methods to run (default: every one at hand)"
+    )
+    parser.add_argument(
+        "--skip", default="", help="comma-separated parts to leave out: naip, joplin"
+    )
     args = parser.parse_args()
     global MODEL
     MODEL = args.model or (DEFAULT_CHANGE_MODEL if DEFAULT_CHANGE_MODEL.is_file() else None)
     if MODEL is not None:
         METHODS.insert(0, ChangeMethod.MODEL)
+    if args.methods:
+        METHODS[:] = [ChangeMethod.named(m) for m in args.methods.split(",")]
+    skip = set(args.skip.split(","))
     t0 = time.perf_counter()
-    result = {
-        "nuisance_naip": naip(args.data / "naip-timeseries"),
-        "joplin_demo_window": joplin(
+    result: dict = {"methods": [m.value for m in METHODS]}
+    if "naip" not in skip:
+        result["nuisance_naip"] = naip(args.data / "naip-timeseries")
+    if "joplin" not in skip:
+        result["joplin_demo_window"] = joplin(
             args.data / "joplin-pre-post", Path(__file__).parents[1] / "examples" / "joplin"
-        ),
-    }
+        )
     if args.pairs is not None:
         result["pairs"] = scored(args.pairs, args.only)
     result["seconds"] = round(time.perf_counter() - t0, 1)
