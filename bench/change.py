@@ -57,7 +57,8 @@ def naip(folder: Path) -> dict:
         x, y = np.moveaxis(grid_a, 0, -1), np.moveaxis(grid_b, 0, -1)
         row = {"pair": f"{before.stem[-8:]}–{after.stem[-8:]}"}
         for m in METHODS:
-            found = change_map(x, y, m, valid, model=MODEL).mask
+            gsd = abs(profile["transform"].a)  # 5 m: the model resamples what it was not trained on
+            found = change_map(x, y, m, valid, model=MODEL, gsd_m=gsd).mask
             fraction = float(found.sum() / valid.sum())
             per_method[m.value].append(fraction)
             row[m.value] = round(fraction, 4)
