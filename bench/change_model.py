@@ -31,7 +31,7 @@ DATA = Path(os.environ.get("SITEWATCH_DATA", "../shared/datasets"))
 PAIRS = Path("checkpoints/change-pairs")
 RUNS = ["fold-0", "all"]
 SHIPPED = "fold-0"
-OUT = Path("src/sitewatch/models/change.onnx")
+OUT = Path("src/sitewatch/models/change/change.onnx")  # detectors are models/*.onnx
 GSD = (0.3, 1.0)  # what it saw: 0.5–0.6 m sources resampled by 0.6…1.6 (Mix.scale)
 DEMO_TILE = "tile_1361-10160"  # holds the Joplin demo window
 LICENCE = "CC BY-NC-SA 4.0"
@@ -84,7 +84,7 @@ def export() -> dict:
             "Trained from scratch without labelled change pairs: real registered airport dates "
             "as what is not change, Joplin buildings pasted or removed as what is. Threshold: "
             "best F1 on held-out synthetic pairs (airports and a Joplin tile never trained "
-            "on). Unmeasured on real labelled change; see models/change.md."
+            "on). Unmeasured on real labelled change; see models/change/change.md."
         ),
         experimental=True,
     )

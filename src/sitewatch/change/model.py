@@ -16,7 +16,8 @@ from sitewatch.errors import BadInputError
 from sitewatch.hashing import sha256_file
 from sitewatch.runtime import METADATA_KEY, open_session
 
-DEFAULT_CHANGE_MODEL = Path(__file__).resolve().parents[1] / "models" / "change.onnx"
+# in a folder of its own: the package's models/*.onnx are the detectors (detect.registry)
+DEFAULT_CHANGE_MODEL = Path(__file__).resolve().parents[1] / "models" / "change" / "change.onnx"
 MULTIPLE = 16  # the network halves its input four times
 TILE = 512  # pixels per side run at once (memory stays under ~0.5 GB)
 MARGIN = 128  # a tile's own pixels this close to a cut lack context (half the receptive field)
