@@ -108,7 +108,7 @@ def evaluate_pairs(
     return {
         **pooled.scores(),
         "method": str(method),
-        **({"model": _model_version(model)} if method == ChangeMethod.MODEL else {}),
+        **({"model": change_model(model).version} if method == ChangeMethod.MODEL else {}),
         "pairs": len(per_pair),
         "pixels": pooled.tp + pooled.fp + pooled.fn + pooled.tn,
         "per_pair": per_pair,
@@ -161,7 +161,3 @@ def _label(path: Path) -> np.ndarray:
             "save labels losslessly (PNG), not as JPEG",
         )  # fmt: skip
     return grey > 0
-
-
-def _model_version(model: Path | None) -> str:
-    return change_model(str(model) if model else None).version

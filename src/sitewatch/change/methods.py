@@ -75,18 +75,20 @@ def change_map(
     hold (default: every pixel); ``model``: another change model file than the shipped one;
     ``gsd_m``: the grid's pixel size, when known (the model resamples what it was not
     trained on)."""
-    a, b = _bands(before), _bands(after)
-    if a.shape[:2] != b.shape[:2]:
-        raise ValueError(f"the dates differ in size: {a.shape[:2]} and {b.shape[:2]}")
-    if a.shape[2] != b.shape[2]:
-        raise ValueError(f"the dates differ in bands: {a.shape[2]} and {b.shape[2]}")
-    ok = np.ones(a.shape[:2], bool) if valid is None else np.asarray(valid, bool)
+    shape_a, shape_b = np.shape(before), np.shape(after)
+    if shape_a[:2] != shape_b[:2]:
+        raise ValueError(f"the dates differ in size: {shape_a[:2]} and {shape_b[:2]}")
+    bands_a, bands_b = (s[2] if len(s) > 2 else 1 for s in (shape_a, shape_b))
+    if bands_a != bands_b:
+        raise ValueError(f"the dates differ in bands: {bands_a} and {bands_b}")
+    ok = np.ones(shape_a[:2], bool) if valid is None else np.asarray(valid, bool)
     if ok.sum() < 16:
-        return ChangeMap(np.zeros(a.shape[:2], np.float32), np.inf, ok)
+        return ChangeMap(np.zeros(shape_a[:2], np.float32), np.inf, ok)
     if method == ChangeMethod.MODEL:
-        net = change_model(str(model) if model else None)
+        net = change_model(model)
         score = np.where(ok, net.probability(before, after, ok, gsd_m), 0).astype(np.float32)
         return ChangeMap(score, net.info.threshold, ok)
+    a, b = _bands(before), _bands(after)  # float copies: the classic methods' arithmetic
     if method == ChangeMethod.CVA:
         score = cva(a, b, ok)
         return ChangeMap(score, otsu(score[ok]), ok)
@@ -96,9 +98,13 @@ def change_map(
     return ChangeMap(score, float(chi2.ppf(1 - alpha, a.shape[2])), ok)
 
 
-@lru_cache(maxsize=2)
-def change_model(path: str | None = None) -> ChangeModel:
+def change_model(path: str | Path | None = None) -> ChangeModel:
     """The change model at ``path`` (default: the shipped one), opened once per process."""
+    return _open_model(str(path) if path else None)
+
+
+@lru_cache(maxsize=2)
+def _open_model(path: str | None) -> ChangeModel:
     from sitewatch.change.model import ChangeModel
 
     return ChangeModel(path)
