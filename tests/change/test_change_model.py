@@ -133,7 +133,7 @@ def test_labels_follow_the_pixels_through_turns_and_resampling(
     sprites = [s for p in places for s in sprites_of(p)]
     inside, outside = [], []
     for i in range(16):
-        x = draw(places, sprites, 96, np.random.default_rng(100 + i), Mix(quiet=0.0))
+        x = draw(places, sprites, 96, np.random.default_rng(100 + i), Mix(quiet=0.0, season=0))
         diff = np.abs(x.before - x.after).mean(axis=0) > 0.5
         core = cv2.erode((x.label > 0).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
         far = cv2.dilate((x.label > 0).astype(np.uint8), np.ones((9, 9), np.uint8)) == 0
@@ -144,6 +144,33 @@ def test_labels_follow_the_pixels_through_turns_and_resampling(
     # outside, only the registration residual at sharp edges and the unlabelled patches of
     # moved ground differ
     assert np.mean(inside) > 0.5 and np.mean(inside) > 5 * np.mean(outside), (inside, outside)
+
+
+def test_a_season_recolours_large_regions_and_never_what_it_keeps() -> None:
+    """Two fields of a generated farm take on other colours, edges moved a little; the
+    roofs (small) and the kept pixels stay exactly as they were; the same generator draws
+    the same season."""
+    from sitewatch.change.train.data import _season
+
+    rng = np.random.default_rng(3)
+    img = np.empty((240, 240, 3), np.uint8)
+    img[:, :120] = (70, 120, 50)  # a green field
+    img[:, 120:] = (150, 120, 80)  # a brown one
+    img[:] = np.clip(img + rng.normal(0, 6, img.shape), 0, 255).astype(np.uint8)
+    img[100:112, 40:54] = (200, 60, 50)  # a red roof in the green field
+    keep = np.zeros((240, 240), bool)
+    keep[180:220, 150:200] = True  # a building's ground, say
+    changed = np.zeros((240, 240), bool)
+    for seed in range(6):
+        x = img.copy()
+        _season(x, keep, np.random.default_rng(seed))
+        again = img.copy()
+        _season(again, keep, np.random.default_rng(seed))
+        assert np.array_equal(x, again)
+        assert np.array_equal(x[keep], img[keep])
+        changed |= np.abs(x.astype(int) - img.astype(int)).max(axis=2) > 12
+    assert changed[:, :110].mean() > 0.5 or changed[:, 130:].mean() > 0.5  # a whole field
+    assert not changed[103:109, 43:51].any()  # the roof's inside: too small to be land
 
 
 def test_ignored_ground_gets_no_change_and_no_weight(towns) -> None:  # type: ignore[no-untyped-def]
@@ -248,6 +275,36 @@ def test_training_resumes_exports_and_runs_on_onnx(towns, tmp_path: Path) -> Non
     scored = json.loads((tmp_path / "m.json").read_text())
     assert scored["method"] == "model" and scored["model"] == model.version
     assert scored["pairs"] == 2 and 0 <= scored["f1"] <= 1
+
+
+def test_a_full_disk_while_checkpointing_keeps_the_last_good_checkpoint(
+    towns, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """The change model trains through the same ``learn.fit`` as the detector: a disk that
+    fills while it writes a checkpoint says so in one line and keeps the last whole one."""
+    import sitewatch.errors as errors
+    import sitewatch.learn.loop as loop
+    from sitewatch.errors import OutputError
+
+    tifs, footprints, _ = towns
+    cfg = _config(tifs, footprints, tmp_path / "ck", steps=2)
+    last = train(cfg, log=lambda m: None)
+    good = last.read_bytes()
+
+    def full(state: object, path: Path) -> None:
+        Path(path).write_bytes(b"PK\x03\x04 half a zip")  # what a full disk leaves behind
+        raise RuntimeError("[enforce fail at inline_container.cc] file write failed")
+
+    monkeypatch.setattr(loop.torch, "save", full)
+    monkeypatch.setattr(errors, "free_bytes", lambda path: 4096)
+    monkeypatch.setattr(loop, "free_bytes", lambda path: 4096)
+    cfg.steps = 3
+    with pytest.raises(OutputError, match=r"last\.pt: the disk is full"):
+        train(cfg, log=lambda m: None)
+    assert last.read_bytes() == good
+    assert {p.name for p in last.parent.iterdir()} == {"last.pt", "history.jsonl"}
+    monkeypatch.undo()
+    assert torch.load(last, weights_only=False)["step"] == 2
 
 
 def test_what_is_not_a_change_model_is_one_line(tmp_path: Path) -> None:

@@ -111,6 +111,8 @@ class Mix:
     # change of the land, not of what is built on it, so not labelled (as LEVIR-CD does)
     most_distractors: int = 3
     most_persisting: int = 2  # pasted into both dates: a pasted building is no change itself
+    # another season or year on the land (``_season``): the share of samples with it
+    season: float = 0.5
     scale: tuple[float, float] = (0.6, 1.6)  # resampling of the crop (GSD jitter)
 
 
@@ -141,11 +143,15 @@ def draw(
         a, b = place.dates[i][window].copy(), place.dates[j][window].copy()
         ignore = np.zeros((span, span), bool) if place.ignore is None else place.ignore[window]
         ground, ids, f = ~ignore, None, 0.5  # a residual on top of a real registration's own
+        if rng.random() < mix.season:
+            _season(b, ignore, rng)
     else:
         assert place.buildings is not None
         a = place.dates[0][window].copy()
         ids = place.buildings[window]
         b, ignore, ground, f = a.copy(), np.zeros((span, span), bool), ids == 0, 1.0
+        if rng.random() < mix.season:
+            _season(b, cv2.dilate((ids > 0).astype(np.uint8), np.ones((9, 9), np.uint8)) > 0, rng)
         for _ in range(int(rng.integers(0, mix.most_distractors + 1))):
             _distract(b, ground, rng)
         if not quiet:
@@ -228,6 +234,77 @@ def _distract(img: np.ndarray, ground: np.ndarray, rng: np.random.Generator) -> 
     alpha = cv2.GaussianBlur(blob, (0, 0), 1.5)[..., None]
     moved = alpha * img[src].astype(np.float32) + (1 - alpha) * img[dst].astype(np.float32)
     img[dst] = np.clip(moved, 0, 255).astype(np.uint8)
+
+
+def _season(img: np.ndarray, keep: np.ndarray, rng: np.random.Generator) -> None:
+    """Another season or year on the land, in place: a few large regions of one colour
+    (fields, lawns, water, bare ground, paving) each take on, in part, the colour of
+    another land cover of the same image (a field turned from green to straw, a lawn
+    browned, a pond silted), their grain stronger or weaker, their edges moved by a few
+    pixels (a shore at another water level, a field's headland). Not change, as LEVIR-CD
+    does not label it. Roofs are far smaller than the regions, and what stands out inside
+    one keeps its colour; bright surfaces (roofs, concrete) are left as they are, and
+    ``keep`` (buildings, ignored ground) is never touched."""
+    h, w = img.shape[:2]
+    sh, sw = max(h // 4, 8), max(w // 4, 8)
+    small = cv2.resize(img, (sw, sh), interpolation=cv2.INTER_AREA)
+    pixels = cv2.cvtColor(small.astype(np.float32) / np.float32(255), cv2.COLOR_RGB2LAB)
+    pixels = pixels.reshape(-1, 3)
+    k = int(rng.integers(3, 8))
+    # k-means seeded from the sample's generator: the same step draws the same regions
+    centres = pixels[rng.choice(len(pixels), k, replace=False)].copy()
+    for _ in range(6):
+        classes = ((pixels[:, None] - centres[None]) ** 2).sum(axis=2).argmin(axis=1)
+        for c in range(k):
+            if (classes == c).any():
+                centres[c] = pixels[classes == c].mean(axis=0)
+    classes_img = cv2.medianBlur(classes.reshape(sh, sw).astype(np.uint8), 3)
+    classes_img = cv2.resize(classes_img, (w, h), interpolation=cv2.INTER_NEAREST)
+    smallest = max(0.04 * h * w, 2500.0)  # far above a roof at 0.3–1 m
+    regions = []
+    for c in range(k):
+        if centres[c, 0] > 75:
+            continue  # bright: roofs and concrete, not land that greens and browns
+        n, comp, stats, _ = cv2.connectedComponentsWithStats((classes_img == c).astype(np.uint8))
+        regions += [(c, comp == i) for i in range(1, n) if stats[i, cv2.CC_STAT_AREA] >= smallest]
+    if not regions or k < 2:
+        return
+    lab = cv2.cvtColor(img.astype(np.float32) / np.float32(255), cv2.COLOR_RGB2LAB)
+    out, touched = lab.copy(), np.zeros((h, w), bool)
+    # what stands out from the land around it (a roof, a car, a tree: smaller than 20 px
+    # across) is not land cover, and keeps its colour; a straight edge between two
+    # fields does not stand out from its own side's median
+    lab8 = cv2.cvtColor(img, cv2.COLOR_RGB2LAB)
+    local = np.sqrt(((lab8.astype(np.float32) - cv2.medianBlur(lab8, 41)) ** 2).sum(axis=2))
+    odd = cv2.morphologyEx((local > 25).astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    round5 = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
+    odd = cv2.dilate(odd, round5) > 0
+    # the land's new colour fades in around them, in their own shape (no box, no seam)
+    spare = 1 - cv2.GaussianBlur(odd.astype(np.float32), (0, 0), 1.5)
+    for i in rng.permutation(len(regions))[: int(rng.integers(1, 5))]:
+        c, region = regions[i]
+        mask = region.astype(np.uint8)
+        r = int(rng.integers(-4, 5))  # the region's edge moves by up to 4 px either way
+        if r:
+            op = cv2.dilate if r > 0 else cv2.erode
+            mask = op(mask, np.ones((2 * abs(r) + 1,) * 2, np.uint8))
+        mask[odd] = 0
+        inside = mask > 0
+        if not inside.any():
+            continue
+        alpha = cv2.GaussianBlur(mask.astype(np.float32), (0, 0), rng.uniform(0.7, 2.0))
+        alpha *= spare
+        alpha[keep | odd] = 0
+        other = centres[rng.choice([j for j in range(k) if j != c])]
+        target = other + rng.uniform(-4, 4, 3).astype(np.float32)
+        mean = lab[inside].mean(axis=0)
+        recoloured = target + (lab - mean) * np.float32(rng.uniform(0.5, 1.5))
+        share = np.float32(rng.uniform(0.35, 1.0))
+        out += (share * alpha)[..., None] * (recoloured - out)
+        touched |= alpha > 1e-3
+    rgb = cv2.cvtColor(np.clip(out, [0, -127, -127], [100, 127, 127]).astype(np.float32),
+                       cv2.COLOR_LAB2RGB)  # fmt: skip
+    img[touched] = np.clip(rgb * 255 + 0.5, 0, 255).astype(np.uint8)[touched]
 
 
 def _remove(img: np.ndarray, ids: np.ndarray, rng: np.random.Generator, n: int) -> np.ndarray:
