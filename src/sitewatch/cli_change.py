@@ -51,6 +51,14 @@ def change(
         typer.Option("--out", help="Folder for maps, regions and series (default: workspace)."),
     ] = None,
     min_area: Annotated[float, typer.Option(help="Smallest changed region kept, in m².")] = 20.0,
+    false_alarm: Annotated[
+        float,
+        typer.Option(
+            "--false-alarm",
+            help="Alert on a pair when more changed than this share of quiet pairs of dates "
+            "reach (the change model's measured ones).",
+        ),
+    ] = 0.01,
 ) -> None:
     """Where and how much the site changed between consecutive registered dates: a change
     map per pair, the changed regions (appeared / removed / altered, with area) and the
@@ -63,6 +71,9 @@ def change(
     chosen = chosen_method(method, model, ChangeMethod.IRMAD)
     if not math.isfinite(min_area) or min_area < 0:
         raise BadInputError("--min-area", f"{min_area:g} is not an area: give m² ≥ 0")
+    if not (math.isfinite(false_alarm) and 0 < false_alarm < 1):
+        raise BadInputError("--false-alarm", f"{false_alarm:g} is not a share in (0, 1)",
+                            "give e.g. 0.01: one quiet pair in a hundred alerts")  # fmt: skip
     first, last = parse_day(start, "--from"), parse_day(end, "--to")
     if first and last and first > last:
         raise BadInputError("--from", f"{first} is after --to {last}")
@@ -72,12 +83,13 @@ def change(
         raise BadInputError(folder, "is a file", "give a folder for the change outputs")
     report = change_site(
         cat, name, method=chosen, out=folder, min_area_m2=min_area, model=model,
+        false_alarm=false_alarm,
         since=datetime.combine(first, time.min, UTC) if first else None,
         until=datetime.combine(last, time.max, UTC) if last else None,
     )  # fmt: skip
     unit = "m²" if report.frame_gsd_m else "frame px"
     table = Table("before", "after", f"compared {unit}", f"changed {unit}",
-                  *(f"{k.value} {unit}" for k in ChangeKind), "regions")  # fmt: skip
+                  *(f"{k.value} {unit}" for k in ChangeKind), "regions", "alert")  # fmt: skip
     for p in report.pairs:
         metric = report.frame_gsd_m is not None
         areas = (
@@ -92,8 +104,19 @@ def change(
             escape(f"{p.after_name} ({p.after_date:%Y-%m-%d})" if p.after_date else p.after_name),
             *(f"{a:,.0f}" if a is not None else "" for a in areas),
             str(len(p.regions)),
+            {None: "", True: "yes", False: "no"}[report.alert(p)],
         )
     out.print(table)
+    if report.quiet is not None and report.quiet_level is not None:
+        out.print(
+            f"alert: more than {report.quiet_level:.2%} of the compared area changed, which "
+            f"{report.false_alarm:.0%} of quiet pairs pass ({len(report.quiet.shares)} quiet "
+            f"pairs measured: {escape(report.quiet.source)})",
+            highlight=False,
+        )
+    else:
+        out.print(f"no alerts: the {report.method} method has no measured rate of false "
+                  "change on quiet pairs (the change model has one)", highlight=False)  # fmt: skip
     for why in report.skipped:
         out.print(f"left out: {escape(why)}", highlight=False)
     out.print("written: " + ", ".join(escape(str(p)) for p in report.files), highlight=False)

@@ -107,6 +107,7 @@ def test_a_pixel_frame_keeps_regions_in_frame_pixels(catalog, tmp_path: Path) ->
     run = CliRunner().invoke(app, ["--workspace", str(catalog.workspace), "change", "apron",
                                    "--out", str(out)])  # fmt: skip
     assert run.exit_code == 0, run.output
+    assert "no alerts: the irmad method has no measured rate" in " ".join(run.output.split())
     assert not (out / "change-regions.geojson").exists()  # no map: no degrees
     doc = json.loads((out / "change-regions.json").read_text())
     assert doc["coordinates"].startswith("site-frame pixels")
@@ -138,6 +139,8 @@ def test_bad_change_requests_are_one_line(joplin: sitewatch.Catalog, tmp_path: P
     assert "change needs two" in _fails(ws, "joplin", "--from", "2011-05-10")
     assert "unknown change method" in _fails(ws, "joplin", "--method", "magic")
     assert "not an area" in _fails(ws, "joplin", "--min-area", "nan")
+    for rate in ("0", "1", "nan", "-0.1"):
+        assert "not a share in (0, 1)" in _fails(ws, "joplin", "--false-alarm", rate)
     assert "does not exist" in _fails(ws, "joplin", "--model", str(tmp_path / "none.onnx"))
     assert "--method cva" in _fails(ws, "joplin", "--method", "cva", "--model", "x.onnx")
     a_file = tmp_path / "file"

@@ -12,6 +12,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from sitewatch.change.quiet import QuietPairs
 from sitewatch.errors import BadInputError
 from sitewatch.hashing import sha256_file
 from sitewatch.runtime import METADATA_KEY, open_session
@@ -67,7 +68,13 @@ class ChangeModelInfo:
             raise ValueError("threshold must be a number in 0…1")
         if not isinstance(info.metrics, dict) or not isinstance(info.experimental, bool):
             raise ValueError("metrics must be an object, experimental true or false")
+        QuietPairs.from_metrics(info.metrics)  # names what is wrong with it
         return info
+
+    @property
+    def quiet(self) -> QuietPairs | None:
+        """Its changed share on quiet pairs of real dates, where measured."""
+        return QuietPairs.from_metrics(self.metrics)
 
     def to_json(self) -> str:
         return json.dumps({**self.__dict__, "gsd_m": list(self.gsd_m)})

@@ -33,6 +33,7 @@ from sqlalchemy import select
 
 from sitewatch import __version__, geo
 from sitewatch.change.methods import ChangeMap, ChangeMethod, change_map, change_model
+from sitewatch.change.quiet import DEFAULT_FALSE_ALARM, QuietPairs
 from sitewatch.dates import day
 from sitewatch.errors import BadInputError
 from sitewatch.files import write_json_atomic, write_text_atomic, write_with_atomic
@@ -93,6 +94,10 @@ class PairChange:
     def changed_px(self, kind: ChangeKind | None = None) -> float:
         return sum(r.area_px for r in self.regions if kind is None or r.kind == kind)
 
+    @property
+    def changed_share(self) -> float:
+        return self.changed_px() / self.compared_px if self.compared_px > 0 else 0.0
+
 
 @dataclass
 class ChangeReport:
@@ -104,6 +109,21 @@ class ChangeReport:
     skipped: list[str] = field(default_factory=list)  # images left out, with why
     files: list[Path] = field(default_factory=list)
     run_id: int | None = None  # the change run that stored it
+    # the method's changed share on quiet pairs (the change model's, where measured) and
+    # the stated rate of false alarms per compared pair that alerts are raised at
+    quiet: QuietPairs | None = None
+    false_alarm: float = DEFAULT_FALSE_ALARM
+
+    @property
+    def quiet_level(self) -> float | None:
+        """The changed share a quiet pair passes at the stated false-alarm rate."""
+        return None if self.quiet is None else self.quiet.level(self.false_alarm)
+
+    def alert(self, pair: PairChange) -> bool | None:
+        """The pair changed more than quiet pairs do at the stated rate (None: the method
+        has no measured quiet pairs to say it by)."""
+        level = self.quiet_level
+        return None if level is None else pair.changed_share > level
 
 
 @dataclass(frozen=True)
@@ -145,12 +165,18 @@ def change_site(
     max_side: int = 2048,
     progress: Callable[[str], None] | None = None,
     model: Path | None = None,
+    false_alarm: float = DEFAULT_FALSE_ALARM,
 ) -> ChangeReport:
     """Compare each pair of consecutive registered dates of site ``name`` (within
     ``since``…``until``); with ``out``, write a change map per pair (GeoTIFF in the frame,
     georeferenced where the frame is) and the regions (GeoJSON on a map frame, JSON in
     frame pixels otherwise) and the changed-area series (CSV). ``model``: a change model file
-    other than the shipped one, for the model method."""
+    other than the shipped one, for the model method. A pair alerts when it changed more
+    than a quiet pair does at ``false_alarm`` per pair (where the method's quiet pairs are
+    measured: the change model's)."""
+    if not 0 < false_alarm < 1:
+        raise BadInputError("false alarm rate", f"{false_alarm!r} is not in (0, 1)",
+                            "give a share of quiet pairs, e.g. 0.01")  # fmt: skip
     dates, skipped, polygon, gsd, georef = _dates(catalog, name, since, until)
     if len(dates) < 2:
         raise BadInputError(
@@ -164,11 +190,17 @@ def change_site(
         "min_area_m2": min_area_m2,
         "max_side": max_side,
     }
+    quiet = None
     if method == ChangeMethod.MODEL:  # which model made the change is part of the run
-        params["model"] = change_model(str(model) if model else None).version
+        net = change_model(model)
+        params["model"] = net.version
+        quiet = net.info.quiet
+        if quiet is not None:  # what its alerts and the claims checked on it rest on
+            params["quiet_pairs"] = quiet.to_metrics()
+            params["false_alarm_per_pair"] = false_alarm
     with catalog.run("change", str(method), __version__, params) as run_id:
         report = _compare(dates, skipped, polygon, gsd, georef, name, method, out,
-                          min_area_m2, max_side, progress, model)  # fmt: skip
+                          min_area_m2, max_side, progress, model, quiet, false_alarm)  # fmt: skip
         _store(catalog, name, run_id, report)
         report.run_id = run_id
     return report
@@ -178,12 +210,14 @@ def _compare(
     dates: list[_Date], skipped: list[str], polygon: BaseGeometry, gsd: float | None,
     georef: tuple[list[float], str] | None, name: str, method: ChangeMethod, out: Path | None,
     min_area_m2: float, max_side: int, progress: Callable[[str], None] | None,
-    model: Path | None = None,
+    model: Path | None = None, quiet: QuietPairs | None = None,
+    false_alarm: float = DEFAULT_FALSE_ALARM,
 ) -> ChangeReport:  # fmt: skip
     """Each consecutive pair's change (and, with ``out``, the files)."""
     grid = _grid(polygon, max_side)
     inside = _polygon_mask(polygon, grid)
-    report = ChangeReport(name, method, gsd, grid.scale, skipped=skipped)
+    report = ChangeReport(name, method, gsd, grid.scale, skipped=skipped, quiet=quiet,
+                          false_alarm=false_alarm)  # fmt: skip
     # the pixel size of the working grid, in m: frame pixels are the reference's
     pixel_m = gsd / grid.scale if gsd else None
     min_px = max(4.0, (min_area_m2 / pixel_m**2) if pixel_m else 16.0)
@@ -513,13 +547,19 @@ def _write_regions(report: ChangeReport, out: Path, on_map: bool) -> list[Path]:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(
         ["before_date", "after_date", "before_sha256", "after_sha256", "compared_m2",
-         "changed_m2", "appeared_m2", "removed_m2", "altered_m2", "regions"]
+         "changed_m2", "appeared_m2", "removed_m2", "altered_m2", "regions",
+         "changed_share", "quiet_level_share", "false_alarm_per_pair", "alert"]
     )  # fmt: skip
+    level = report.quiet_level
     for p in report.pairs:
         areas = [p.compared_m2, p.changed_m2(), *(p.changed_m2(k) for k in ChangeKind)]
+        alert = report.alert(p)
         writer.writerow(
             [day(p.before_date), day(p.after_date), p.before, p.after,
-             *("" if a is None else f"{a:.1f}" for a in areas), len(p.regions)]
+             *("" if a is None else f"{a:.1f}" for a in areas), len(p.regions),
+             f"{p.changed_share:.5f}", "" if level is None else f"{level:.5f}",
+             "" if level is None else report.false_alarm,
+             "" if alert is None else str(alert).lower()]
         )  # fmt: skip
     write_text_atomic(series, buffer.getvalue())
     return [*written, series]

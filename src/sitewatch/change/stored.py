@@ -10,10 +10,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import aliased, selectinload
 
+from sitewatch.change.quiet import QuietPairs
 from sitewatch.change.site import ChangeKind
 from sitewatch.dates import day_or_none
 from sitewatch.store.catalog import Catalog
-from sitewatch.store.models import ChangePair, Image
+from sitewatch.store.models import ChangePair, Image, Run
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,27 @@ class StoredChange:
     compared_px: float
     map_path: str | None
     regions: tuple[StoredRegion, ...]
+    # the method's changed share on quiet pairs and the false-alarm rate per pair its run
+    # alerted at (the change model's, where measured; None for the classic methods)
+    quiet: QuietPairs | None = None
+    false_alarm: float | None = None
+
+    @property
+    def quiet_level(self) -> float | None:
+        """The changed share a quiet pair passes at the run's false-alarm rate."""
+        if self.quiet is None or self.false_alarm is None:
+            return None
+        return self.quiet.level(self.false_alarm)
+
+    @property
+    def changed_share(self) -> float | None:
+        return self.area() / self.compared if self.compared > 0 else None
+
+    @property
+    def alert(self) -> bool | None:
+        """More changed than quiet pairs at the stated rate (None: nothing to say it by)."""
+        level, share = self.quiet_level, self.changed_share
+        return None if level is None or share is None else share > level
 
     @property
     def metric(self) -> bool:
@@ -79,6 +101,9 @@ class StoredChange:
             "compared": round(self.compared, digits), "changed": round(self.area(), digits),
             **{k.value: round(self.area(k), digits) for k in ChangeKind},
             "regions": len(self.regions),
+            "quiet_level_share": None if self.quiet_level is None else round(self.quiet_level, 5),
+            "false_alarm_per_pair": self.false_alarm if self.quiet_level is not None else None,
+            "alert": self.alert,
         }  # fmt: skip
 
 
@@ -88,19 +113,20 @@ def load_change(catalog: Catalog, name: str) -> list[StoredChange]:
     with catalog.session() as s:
         site = catalog.get_site(s, name)
         rows = s.execute(
-            select(ChangePair, before, after)
+            select(ChangePair, before, after, Run.parameters)
             .join(before, ChangePair.before_image_id == before.id)
             .join(after, ChangePair.after_image_id == after.id)
+            .join(Run, ChangePair.run_id == Run.id)
             .where(ChangePair.site_id == site.id)
             .options(selectinload(ChangePair.regions))
             .order_by(ChangePair.id)
         ).all()
-        out = [_stored(p, b, a) for p, b, a in rows]
+        out = [_stored(p, b, a, params or {}) for p, b, a, params in rows]
     out.sort(key=lambda c: (c.after_date is None, c.after_date or datetime.min, c.after))
     return out
 
 
-def _stored(p: ChangePair, b: Image, a: Image) -> StoredChange:
+def _stored(p: ChangePair, b: Image, a: Image, params: dict[str, Any]) -> StoredChange:
     regions = tuple(
         StoredRegion(r.kind, r.area_m2, r.area_px, r.frame_wkt, r.geometry_wgs84_wkt)
         for r in p.regions
@@ -108,5 +134,16 @@ def _stored(p: ChangePair, b: Image, a: Image) -> StoredChange:
     return StoredChange(
         b.sha256, a.sha256, b.original_name, a.original_name, b.acquired_at, a.acquired_at,
         bool(b.date_is_illustrative or a.date_is_illustrative), p.method, p.compared_m2,
-        p.compared_px, p.map_path, regions,
+        p.compared_px, p.map_path, regions, *_quiet(params),
     )  # fmt: skip
+
+
+def _quiet(params: dict[str, Any]) -> tuple[QuietPairs | None, float | None]:
+    """The quiet-pair figures a change run stored beside its parameters (none from a run
+    of a classic method, or of a release before them; malformed ones are not trusted)."""
+    try:
+        quiet = QuietPairs.from_metrics(params)
+        rate = float(params.get("false_alarm_per_pair") or 0)
+    except (ValueError, TypeError):
+        return None, None
+    return (quiet, rate) if quiet is not None and 0 < rate < 1 else (None, None)

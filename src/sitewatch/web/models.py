@@ -210,6 +210,14 @@ class PairChange(DatedPair):
     removed: float = Field(description="fewer long straight edges after")
     altered: float
     regions: int = Field(description="changed regions stored")
+    quiet_level_share: float | None = Field(
+        description="the changed share a quiet pair of dates (seasons, light, no building) "
+        "passes at the stated false-alarm rate; none where the method has no measured one"
+    )
+    false_alarm_per_pair: float | None = Field(description="the stated false-alarm rate")
+    alert: bool | None = Field(
+        description="changed more than quiet pairs at that rate (none: nothing to say it by)"
+    )
 
 
 class PixelChange(PairChange):
