@@ -145,6 +145,9 @@ MIN_STRUCTURE_PX = 400.0
 # quiet pairs rides with each run); the training-free baselines call 23–97 % of season-only
 # pairs changed and have no such figures (bench/RESULTS.md)
 MEASURED_CHANGE_METHODS: frozenset[str] = frozenset({"model"})
+# what the measured method's recall rests on: real destroyed buildings (Joplin), no real
+# construction yet, so no amount of missing new structure contradicts a construction claim
+RECALL_MEASURED = frozenset({"destruction"})
 MAX_OUTLINES = 50  # the largest regions of a pair kept as evidence
 
 
@@ -198,6 +201,10 @@ def _built(claim: StoredClaim, m: StoredMonitoring) -> tuple[str, list[str], lis
         reason = f"{found}; the compared dates do not span the whole window {window}"
     reasons = [reason]
     methods = sorted({c.method for c in span})
+    if status == "contradicted" and claim.expects not in RECALL_MEASURED:
+        reasons.insert(0, f"the pixel change would have contradicted it, but how much real "
+                          f"{words} its method finds is not measured: not conclusive")  # fmt: skip
+        status = "consistent"
     if status != "consistent" and (quiet is None or not set(methods) <= MEASURED_CHANGE_METHODS):
         # a change method that cries wolf on seasons proves nothing alone (bench/RESULTS.md)
         reasons.insert(0, f"the pixel change would have {status} it, but its method "
