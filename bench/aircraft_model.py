@@ -50,11 +50,15 @@ def config(run: str, steps: int):
 
 
 def export() -> dict:
+    from sitewatch.detect.train.data import read_sites
     from sitewatch.detect.train.export import cross_fit, export_onnx
 
+    # each scene's airport: the count interval is fitted and checked airport by airport
+    place_of = {image: site for image, (site, _acq, _ann) in read_sites(DATA).items()}
     fit = cross_fit(
         {run: _fold(run) for run in RUNS[:-1]},
         f"whole airports, {FOLDS}-fold site-wise cross-validation (out-of-fold, pooled)",
+        place_of,
     )
     info = export_onnx(
         Path("checkpoints/aircraft-all/last.pt"),

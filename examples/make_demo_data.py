@@ -25,7 +25,7 @@ from rasterio.windows import from_bounds
 
 HERE = Path(__file__).parent
 AIRBUS_CREDIT = "Airbus Aircraft Detection sample dataset, © Airbus DS Intelligence"
-AIRPORT_SITE = "site-02"  # held out of the shipped detector's training (fold 0)
+AIRPORT_SITE = "site-02"  # in the shipped detector's training since v2 (all airports)
 # one scene per acquisition (a1 and a4 have several crops: the ones over the main apron)
 AIRPORT_IMAGES = {
     "site-02-a1": "ef92f434-c41b-4423-9218-4514c49f00c6.jpg",

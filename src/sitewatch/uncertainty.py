@@ -92,9 +92,15 @@ def fit_dispersion(pairs: Sequence[tuple[int, int]], precision: float, recall: f
     biased low for scenes it never saw (on two folds of airports: 80 % held out against 91 %
     in sample). The largest tried when too few pairs (under nine) or too few coverable ones
     allow a guarantee; 0 when there are none."""
-    if not pairs:
+    return fit_dispersion_scored([(n, t, precision, recall) for n, t in pairs])
+
+
+def fit_dispersion_scored(scenes: Sequence[tuple[int, int, float, float]]) -> float:
+    """``fit_dispersion`` where each (detected, true) pair comes with the precision and
+    recall its interval is stated with (for a place: those measured on other places)."""
+    if not scenes:
         return 0.0
-    scores = sorted(_needed(pair, precision, recall) for pair in pairs)
+    scores = sorted(_needed((n, t), p, r) for n, t, p, r in scenes)
     rank = math.ceil(0.9 * (len(scores) + 1))
     if rank > len(scores):
         return DISPERSION_GRID[-1]

@@ -168,7 +168,7 @@ def test_a_model_trained_on_every_place_is_calibrated_by_cross_fitting(
     assert per_class["scenes"] == sum(f["scenes"] for f in per_class["folds"].values()) == 5
     if per_class["precision"] > 0 and per_class["recall"] > 0:
         assert 0 <= per_class["interval_coverage_90"] <= 1
-        assert per_class["interval_coverage_basis"].startswith("each fold's places")
+        assert per_class["interval_coverage_basis"].startswith("each fold's scenes")
     else:  # a model this small may find nothing yet: no interval to state, none measured
         assert "interval_coverage_90" not in per_class
     # a fold's held-out predictions kept as a file pool like its checkpoint (checkpoints

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -227,9 +228,12 @@ def _load_held_out(path: Path) -> tuple[dict[str, Any], list[list[SceneResult]]]
         raise BadInputError(path, f"not a held-out predictions file ({exc})") from exc
 
 
-def cross_fit(folds: dict[str, Path], held_out: str) -> CrossFit:
+def cross_fit(
+    folds: dict[str, Path], held_out: str, place_of: Mapping[str, str] | None = None
+) -> CrossFit:
     """Pool the held-out predictions of each fold (``folds``: a label → its ``last.pt``, or
-    the file ``save_held_out`` wrote from it) and ``fit`` them."""
+    the file ``save_held_out`` wrote from it) and ``fit`` them (``place_of``: each scene's
+    place, by image name, to fit the count interval place by place)."""
     raw_by_fold: dict[str, list[list[SceneResult]]] = {}
     recipe: dict[str, Any] | None = None
     for label, path in folds.items():
@@ -239,15 +243,21 @@ def cross_fit(folds: dict[str, Path], held_out: str) -> CrossFit:
         recipe = mine
     if recipe is None:
         raise BadInputError(Path("."), "no folds to cross-fit")
-    return fit(raw_by_fold, list(recipe["classes"]), held_out)
+    return fit(raw_by_fold, list(recipe["classes"]), held_out, place_of)
 
 
 def fit(
-    raw_by_fold: dict[str, list[list[SceneResult]]], classes: list[str], held_out: str
+    raw_by_fold: dict[str, list[list[SceneResult]]],
+    classes: list[str],
+    held_out: str,
+    place_of: Mapping[str, str] | None = None,
 ) -> CrossFit:
     """One calibration table over every fold's raw held-out predictions, and per class the
     count-optimal threshold and its metrics, with the coverage of the stated 90 % interval;
-    with several folds, each fold's figures at the pooled threshold (how much they vary)."""
+    with several folds, each fold's figures at the pooled threshold (how much they vary).
+    With ``place_of`` (scene name → place), the interval is fitted and its coverage
+    measured place by place (each place's scenes against figures from the other places'
+    out-of-fold scenes), else fold by fold."""
     pooled = [r for per_class in raw_by_fold.values() for rs in per_class for r in rs]
     table = calibration_table(pooled)
 
@@ -263,7 +273,11 @@ def fit(
         t = m["threshold"]
         thresholds[name] = t
         if "precision" in m:
-            m |= interval_fit(by_fold, t)
+            groups, unit = _groups(by_fold, place_of)
+            m |= interval_fit(groups, unit, t)
+            if unit != "fold" and len(by_fold) > 1:  # the coarser check, beside it
+                by_folds = interval_fit(by_fold, "fold", t).get("interval_coverage_90")
+                m["interval_coverage_90_fold_by_fold"] = by_folds
         m |= {
             "held_out": held_out,
             "scenes": len(everything),
@@ -279,3 +293,17 @@ def fit(
         per_class[name] = m
     first = per_class[classes[0]]
     return CrossFit(table, thresholds, first | {"per_class": per_class})
+
+
+def _groups(
+    by_fold: dict[str, list[SceneResult]], place_of: Mapping[str, str] | None
+) -> tuple[dict[str, list[SceneResult]], str]:
+    """The out-of-fold scenes grouped by place (where each scene's place is known), else by
+    fold; and what a group is called."""
+    scenes = [r for rs in by_fold.values() for r in rs]
+    if place_of is None or any(r.name not in place_of for r in scenes):
+        return by_fold, "fold"
+    by_place: dict[str, list[SceneResult]] = {}
+    for r in scenes:
+        by_place.setdefault(place_of[r.name], []).append(r)
+    return by_place, "place"
