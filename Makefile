@@ -73,7 +73,9 @@ demo: setup $(PANGO)
 	$(SW) ingest examples/joplin/joplin-post.tif --acquired 2011-05-23 --illustrative \
 		--provider "Maxar Open Data" --credit "Maxar Open Data (via xView2)" --licence "CC BY-NC 4.0"
 	$(SW) register joplin-south
-	$(SW) change joplin-south --out $(DEMO)/change-joplin-south
+	@# the change model: measured on real destroyed buildings and quiet pairs, so its alert
+	@# and the destruction claim below are decided (IR-MAD, the default, would not decide)
+	$(SW) change joplin-south --method model --out $(DEMO)/change-joplin-south
 	$(SW) detect --site joplin-south
 	$(SW) export joplin-south $(DEMO)/joplin-south.gpkg
 	$(SW) export joplin-south $(DEMO)/joplin-south.kmz
@@ -156,6 +158,7 @@ check-bare:
 	$(BARE_SW) ingest examples/joplin/joplin-post.tif --acquired 2011-05-23 --illustrative
 	$(BARE_SW) register joplin-south
 	$(BARE_SW) change joplin-south --out $(BARE_WS)/change
+	$(BARE_SW) change joplin-south --method model --out $(BARE_WS)/change-model
 	$(BARE_SW) claim add --site joplin-south --expects destruction --from 2011-05-22 --to 2011-05-23 \
 		--text "The tornado destroyed most of the houses here." --source "kind=media;outlet=Example Wire"
 	$(BARE_SW) export joplin-south $(BARE_WS)/joplin.kml

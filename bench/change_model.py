@@ -120,8 +120,11 @@ def measured(model: Path) -> dict:
     method = [ChangeMethod.MODEL]
     seasons = [row["model"] for row in naip(DATA / "naip-timeseries", method, model)["pairs"]]
     airports = airport_quiet(model)
-    quiet = QuietPairs(
-        tuple(seasons + list(airports.values())),
+    quiet = QuietPairs.of(
+        {
+            "farmland, seasons and years (NAIP, 5 m)": seasons,
+            "airports (0.5 m)": list(airports.values()),
+        },
         f"{len(seasons)} consecutive NAIP pairs of one quarter-quad (seasons and years, 5 m) "
         f"and {len(airports)} date pairs of 4 airports never trained on (outside the "
         "aircraft that moved)",

@@ -64,6 +64,14 @@ def interval(true: float, sd: float) -> tuple[float, float]:
     return true * math.exp(-Z90 * s), true * math.exp(Z90 * s)
 
 
+def sampling_sd(sd: float, true: float, dispersion: float) -> float:
+    """The part of a count's standard deviation that sampling makes (binomial misses,
+    Poisson false detections), without the place-to-place spread ``dispersion`` added to it.
+    At one site that spread persists from date to date: two counts of one place share it,
+    so comparing them (alerts, a claimed rise or fall) leaves it out."""
+    return math.sqrt(max(sd * sd - (dispersion * true) ** 2, 0.0))
+
+
 def sd_of_interval(true: float, high: float) -> float:
     """The standard deviation an ``interval`` was made from, given its estimate and top."""
     if true <= 0 or high <= true:

@@ -26,16 +26,27 @@ SHARES = (0.002, 0.004, 0.001, 0.03, 0.05, 0.008, 0.0005, 0.012)
 
 
 def test_the_level_is_a_prediction_bound_that_the_rate_inverts() -> None:
-    quiet = QuietPairs(SHARES, "made up")
+    quiet = QuietPairs.of(list(SHARES), "made up")
     one, five = quiet.level(0.01), quiet.level(0.05)
     assert max(SHARES) < one <= 1 and five < one  # rarer alarms need more change
     assert quiet.false_alarm(one) == pytest.approx(0.01, rel=1e-6)
     assert quiet.false_alarm(five) == pytest.approx(0.05, rel=1e-6)
     assert quiet.passes(one * 1.01, 0.01) and not quiet.passes(one * 0.99, 0.01)
     # the same spread measured on more pairs bounds a new pair more tightly
-    assert QuietPairs(SHARES * 4, "made up").level(0.01) < one
+    assert QuietPairs.of(list(SHARES) * 4, "made up").level(0.01) < one
     # a pair that called nothing changed is no evidence of a zero rate
-    assert QuietPairs((0.0, 0.0, 0.0), "made up").level(0.01) > 0
+    assert QuietPairs.of([0.0, 0.0, 0.0], "made up").level(0.01) > 0
+    # kinds of place get a bound each, and the level is the highest: a quiet airport does not
+    # make farmland's seasons look rare, nor one bimodal spread make both look wild
+    farm, tarmac = [0.01, 0.02, 0.015, 0.024, 0.012], [0.0002, 0.0005, 0.0, 0.001, 0.0003]
+    kinds = QuietPairs.of({"farmland": farm, "airports": tarmac}, "made up")
+    assert kinds.level(0.01) == pytest.approx(QuietPairs.of(farm, "x").level(0.01))
+    assert kinds.level(0.01) < QuietPairs.of(farm + tarmac, "x").level(0.01)
+    assert kinds.false_alarm(kinds.level(0.01)) == pytest.approx(0.01, rel=1e-6)
+    assert kinds.shares == tuple(farm + tarmac)
+    assert QuietPairs.from_metrics({"quiet_pairs": kinds.to_metrics()}) == QuietPairs.of(
+        {"farmland": farm, "airports": [round(v, 6) for v in tarmac]}, "made up"
+    )
 
 
 @pytest.mark.parametrize(
@@ -46,6 +57,11 @@ def test_the_level_is_a_prediction_bound_that_the_rate_inverts() -> None:
         ({"shares": [0.1, 0.2, True], "source": "x"}, "not a fraction"),
         ({"shares": [0.1, 0.2, 0.3], "source": " "}, "needs a source"),
         ({"shares": "0.1"}, "must be"),
+        (
+            {"shares": {"farmland": [0.1, 0.2, 0.3], "airports": [0.1]}, "source": "x"},
+            "of 'airports'",
+        ),
+        ({"shares": {"farmland": 0.1}, "source": "x"}, "must be"),
         ([0.1, 0.2, 0.3], "must be"),
     ],
 )
@@ -57,7 +73,7 @@ def test_a_malformed_quiet_entry_is_refused_by_name(raw: object, says: str) -> N
     with pytest.raises(ValueError, match=says):
         ChangeModelInfo.from_json(json.dumps(meta))
     with pytest.raises(ValueError, match="false-alarm rate"):
-        QuietPairs(SHARES, "made up").level(1.0)
+        QuietPairs.of(list(SHARES), "made up").level(1.0)
 
 
 shipped = pytest.mark.skipif(

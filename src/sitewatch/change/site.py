@@ -184,7 +184,7 @@ def change_site(
             f"{len(dates)} registered, dated image(s) in that window; change needs two",
             f"ingest and register more imagery (`sitewatch register {name}`)",
         )
-    params = {
+    params: dict[str, Any] = {
         "since": since.isoformat() if since else None,
         "until": until.isoformat() if until else None,
         "min_area_m2": min_area_m2,

@@ -39,6 +39,7 @@ from sitewatch.change.stored import StoredChange
 from sitewatch.claims.ledger import EXPECTS, StoredClaim, origin_key
 from sitewatch.monitor.counts import Count
 from sitewatch.monitor.stored import StoredMonitoring
+from sitewatch.uncertainty import interval, sampling_sd
 
 STATUSES = {
     "supported": "supported by imagery",
@@ -176,11 +177,9 @@ def _built(claim: StoredClaim, m: StoredMonitoring) -> tuple[str, list[str], lis
     # what the method calls changed on quiet pairs of dates, over these pairs' areas, at
     # the rate of false alarms their run stated (only where measured: the change model)
     levels = [c.quiet_level for c in span]
-    quiet = (
-        sum(level * c.compared for level, c in zip(levels, span, strict=True))
-        if all(level is not None for level in levels)
-        else None
-    )
+    quiet: float | None = None
+    if all(level is not None for level in levels):
+        quiet = sum((level or 0.0) * c.compared for level, c in zip(levels, span, strict=True))
     rates = sorted({c.false_alarm for c in span if c.false_alarm is not None})
     beyond = f"{quiet:,.0f} {unit}, what quiet pairs of dates reach once in " \
              f"{1 / max(rates):,.0f}" if quiet is not None and rates else None  # fmt: skip
@@ -342,14 +341,21 @@ def _change(
         )
     level = [_est(c) for c in later]
     extreme = later[level.index(max(level) if rise else min(level))]
+    # two counts of one site share the detector's place-to-place spread (a place where it
+    # misses more misses more on every date): a rise or fall is weighed on the rest, the
+    # sampling error, as alerts are (uncertainty.sampling_sd)
+    spread = float(m.detectors.get(cls, {}).get("count_dispersion") or 0.0)
+    low, high = (lambda c: _sampling(c, spread)[0]), (lambda c: _sampling(c, spread)[1])
+    shared = " (without the place-to-place spread both counts share)" if spread > 0 else ""
     moved = f"from {_n(reference)} ({_interval(reference)}) on {reference.date} to " \
             f"{_n(extreme)} ({_interval(extreme)}) on {extreme.date}"  # fmt: skip
-    if (rise and _low(extreme) > _high(reference)) or (
-        not rise and _high(extreme) < _low(reference)
-    ):
-        status, reason = "supported", f"{cls} went {moved}: the 90 % intervals do not overlap"
-    elif (rise and all(_high(c) <= _est(reference) for c in later)) or (
-        not rise and all(_low(c) >= _est(reference) for c in later)
+    if (rise and low(extreme) > high(reference)) or (not rise and high(extreme) < low(reference)):
+        status = "supported"
+        reason = f"{cls} went {moved}: the 90 % intervals of their sampling error{shared}, " \
+                 f"{_span(_sampling(reference, spread))} and " \
+                 f"{_span(_sampling(extreme, spread))}, do not overlap"  # fmt: skip
+    elif (rise and all(high(c) <= _est(reference) for c in later)) or (
+        not rise and all(low(c) >= _est(reference) for c in later)
     ):
         status = "contradicted"
         reason = (
@@ -432,6 +438,17 @@ def _high(c: Count) -> float:
 
 def _n(c: Count) -> str:
     return f"{c.estimate:.0f}" if c.estimate is not None else str(c.count)
+
+
+def _sampling(c: Count, spread: float) -> tuple[float, float]:
+    """A count's 90 % interval from sampling alone (its stated one, less ``spread``)."""
+    if c.estimate is None or c.sd is None:
+        return _low(c), _high(c)
+    return interval(c.estimate, sampling_sd(c.sd, c.estimate, spread))
+
+
+def _span(bounds: tuple[float, float]) -> str:
+    return f"{bounds[0]:.0f}–{bounds[1]:.0f}"
 
 
 def _interval(c: Count) -> str:

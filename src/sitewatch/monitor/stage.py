@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field, replace
 from itertools import pairwise
 from pathlib import Path
@@ -25,7 +24,7 @@ from sitewatch.store.catalog import Catalog, image_runs, select_detect_runs
 from sitewatch.store.models import Episode as EpisodeRow
 from sitewatch.store.models import Image, ObjectChange, Observation, Run, Site
 from sitewatch.store.serial import Lock, serialise
-from sitewatch.uncertainty import estimate, interval
+from sitewatch.uncertainty import estimate, interval, sampling_sd
 
 MAX_CHIPS = 40  # per pair of dates
 
@@ -267,8 +266,7 @@ def _point(c: Count, dispersion: float = 0.0) -> Point:
     with sampling noise only: alerts/simulate.py)."""
     if c.acquired_at is None or c.estimate is None or c.sd is None:
         raise ValueError(f"{c.name}: a used {c.class_name} count lacks its date, estimate or sd")
-    sampling = math.sqrt(max(c.sd**2 - (dispersion * c.estimate) ** 2, 0.0))
-    return Point(c.acquired_at, c.estimate, sampling)
+    return Point(c.acquired_at, c.estimate, sampling_sd(c.sd, c.estimate, dispersion))
 
 
 def _view(

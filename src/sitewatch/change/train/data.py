@@ -276,9 +276,11 @@ def _season(img: np.ndarray, keep: np.ndarray, rng: np.random.Generator) -> None
     # fields does not stand out from its own side's median
     lab8 = cv2.cvtColor(img, cv2.COLOR_RGB2LAB)
     local = np.sqrt(((lab8.astype(np.float32) - cv2.medianBlur(lab8, 41)) ** 2).sum(axis=2))
-    odd = cv2.morphologyEx((local > 25).astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    spots = cv2.morphologyEx(
+        (local > 25).astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)
+    )
     round5 = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
-    odd = cv2.dilate(odd, round5) > 0
+    odd = cv2.dilate(spots, round5) > 0
     # the land's new colour fades in around them, in their own shape (no box, no seam)
     spare = 1 - cv2.GaussianBlur(odd.astype(np.float32), (0, 0), 1.5)
     for i in rng.permutation(len(regions))[: int(rng.integers(1, 5))]:
