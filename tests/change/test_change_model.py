@@ -29,6 +29,7 @@ from sitewatch.change.train.loop import ChangeTrainConfig, train  # noqa: E402
 from sitewatch.change.train.net import ChangeNet, ChangeNetConfig, Probability  # noqa: E402
 from sitewatch.cli import app  # noqa: E402
 from sitewatch.errors import BadInputError, DatasetNotFoundError  # noqa: E402
+from tests.full_disk import full_disk_keeps_the_last_checkpoint  # noqa: E402
 
 TINY = ChangeNetConfig(widths=(8, 8, 16, 16), blocks=(1, 1, 1, 1), decoder=8)
 SIZE, GSD = 192, 0.5
@@ -282,29 +283,9 @@ def test_a_full_disk_while_checkpointing_keeps_the_last_good_checkpoint(
 ) -> None:  # type: ignore[no-untyped-def]
     """The change model trains through the same ``learn.fit`` as the detector: a disk that
     fills while it writes a checkpoint says so in one line and keeps the last whole one."""
-    import sitewatch.errors as errors
-    import sitewatch.learn.loop as loop
-    from sitewatch.errors import OutputError
-
     tifs, footprints, _ = towns
     cfg = _config(tifs, footprints, tmp_path / "ck", steps=2)
-    last = train(cfg, log=lambda m: None)
-    good = last.read_bytes()
-
-    def full(state: object, path: Path) -> None:
-        Path(path).write_bytes(b"PK\x03\x04 half a zip")  # what a full disk leaves behind
-        raise RuntimeError("[enforce fail at inline_container.cc] file write failed")
-
-    monkeypatch.setattr(loop.torch, "save", full)
-    monkeypatch.setattr(errors, "free_bytes", lambda path: 4096)
-    monkeypatch.setattr(loop, "free_bytes", lambda path: 4096)
-    cfg.steps = 3
-    with pytest.raises(OutputError, match=r"last\.pt: the disk is full"):
-        train(cfg, log=lambda m: None)
-    assert last.read_bytes() == good
-    assert {p.name for p in last.parent.iterdir()} == {"last.pt", "history.jsonl"}
-    monkeypatch.undo()
-    assert torch.load(last, weights_only=False)["step"] == 2
+    full_disk_keeps_the_last_checkpoint(train, cfg, monkeypatch)
 
 
 def test_what_is_not_a_change_model_is_one_line(tmp_path: Path) -> None:

@@ -6,21 +6,17 @@ from __future__ import annotations
 
 import csv
 import json
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 
 import pytest
 
 import sitewatch
-from sitewatch import add_geo_site
 from sitewatch.change import ChangeMethod, change_site, load_change
 from sitewatch.change.model import DEFAULT_CHANGE_MODEL, ChangeModel, ChangeModelInfo
 from sitewatch.change.quiet import QuietPairs
 from sitewatch.claims import ClaimSpec, SourceSpec, add_claim, check_claim, get_claim
-from sitewatch.ingest import Dated, IngestOptions, Provenance, ingest
 from sitewatch.monitor.stored import load_monitoring
-from sitewatch.register import register_site
-from tests.conftest import JOPLIN
 
 SHARES = (0.002, 0.004, 0.001, 0.03, 0.05, 0.008, 0.0005, 0.012)
 
@@ -80,16 +76,6 @@ shipped = pytest.mark.skipif(
     not DEFAULT_CHANGE_MODEL.is_file() or ChangeModel().info.quiet is None,
     reason="the shipped change model carries no quiet-pair figures",
 )
-
-
-@pytest.fixture
-def joplin(catalog: sitewatch.Catalog) -> sitewatch.Catalog:
-    add_geo_site(catalog, "joplin", JOPLIN / "aoi.geojson")
-    for name, day in (("joplin-pre.tif", 1), ("joplin-post.tif", 23)):
-        when = Provenance(acquired=Dated(datetime(2011, 5, day, tzinfo=UTC), "test"))
-        assert ingest(catalog, [JOPLIN / name], IngestOptions(provenance=when)).ok
-    register_site(catalog, "joplin")
-    return catalog
 
 
 def _claim(cat: sitewatch.Catalog, expects: str) -> int:

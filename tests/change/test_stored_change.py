@@ -3,32 +3,18 @@ and construction and destruction claims are checked against it, on the real Jopl
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
 import sitewatch
-from sitewatch import add_geo_site
 from sitewatch.change import ChangeKind, ChangeMethod, change_site, load_change
 from sitewatch.claims import ClaimSpec, SourceSpec, add_claim, check_claim, get_claim
 from sitewatch.claims.check import MIN_STRUCTURE_M2
-from sitewatch.ingest import Dated, IngestOptions, Provenance, ingest
 from sitewatch.monitor.stored import load_monitoring
-from sitewatch.register import register_site
 from sitewatch.store.models import ChangedRegion, ChangePair, Run
-from tests.conftest import JOPLIN
-
-
-@pytest.fixture
-def joplin(catalog: sitewatch.Catalog) -> sitewatch.Catalog:
-    add_geo_site(catalog, "joplin", JOPLIN / "aoi.geojson")
-    for name, day in (("joplin-pre.tif", 1), ("joplin-post.tif", 23)):
-        when = Provenance(acquired=Dated(datetime(2011, 5, day, tzinfo=UTC), "test"))
-        assert ingest(catalog, [JOPLIN / name], IngestOptions(provenance=when)).ok
-    register_site(catalog, "joplin")
-    return catalog
 
 
 def _claim(cat: sitewatch.Catalog, expects: str, start: date | None, end: date | None) -> int:

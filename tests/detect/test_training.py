@@ -23,6 +23,7 @@ from sitewatch.detect.train.loss import detection_loss  # noqa: E402
 from sitewatch.detect.train.net import CenterNet, NetConfig  # noqa: E402
 from sitewatch.errors import BadInputError, OutputError  # noqa: E402
 from tests.conftest import AIRPORT  # noqa: E402
+from tests.full_disk import full_disk_keeps_the_last_checkpoint  # noqa: E402
 
 TINY = NetConfig(widths=(8, 16, 16, 24), blocks=(1, 1, 1, 1), neck=16)
 
@@ -208,27 +209,9 @@ def _tiny(dataset: Path, out: Path, steps: int, **kw: object) -> TrainConfig:
 def test_a_full_disk_while_checkpointing_keeps_the_last_good_checkpoint(
     dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    cfg = _tiny(dataset, tmp_path / "ck", steps=2)
-    last = train(cfg, log=lambda m: None)
-    good = last.read_bytes()
-
-    def full(state: object, path: Path) -> None:
-        Path(path).write_bytes(b"PK\x03\x04 half a zip")  # what a full disk leaves behind
-        raise RuntimeError("[enforce fail at inline_container.cc] file write failed")
-
-    import sitewatch.errors as errors
-    import sitewatch.learn.loop as loop
-
-    monkeypatch.setattr(loop.torch, "save", full)
-    monkeypatch.setattr(errors, "free_bytes", lambda path: 4096)
-    monkeypatch.setattr(loop, "free_bytes", lambda path: 4096)
-    cfg.steps = 3
-    with pytest.raises(OutputError, match=r"last\.pt: the disk is full"):
-        train(cfg, log=lambda m: None)
-    assert last.read_bytes() == good  # the step-2 checkpoint, untouched
-    assert {p.name for p in last.parent.iterdir()} == {"last.pt", "history.jsonl"}  # no half file
-    monkeypatch.undo()
-    assert torch.load(last, weights_only=False)["step"] == 2
+    full_disk_keeps_the_last_checkpoint(
+        train, _tiny(dataset, tmp_path / "ck", steps=2), monkeypatch
+    )
 
 
 def test_training_killed_mid_checkpoint_resumes_from_a_whole_one(
