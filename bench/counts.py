@@ -48,7 +48,8 @@ def held_out_fold(sites: dict) -> dict[str, bool]:
     training run's validation fold, none for a model trained on every airport (v2; its
     held-out figures come from cross-validation, ``bench/aircraft_model.py``)."""
     train = json.loads(SHIPPED.read_text()).get("train", {})
-    fold, k = int(train.get("fold", -1)), int(train.get("folds", 5))
+    fold = -1 if train.get("fold") is None else int(train["fold"])
+    k = int(train.get("folds") or 5)
     folds = site_folds(sites, k)
     return {site: fold >= 0 and f == fold for site, f in folds.items()}
 

@@ -110,13 +110,14 @@ def change(
     if report.quiet is not None and report.quiet_level is not None:
         out.print(
             f"alert: more than {report.quiet_level:.2%} of the compared area changed, which "
-            f"{report.false_alarm:.0%} of quiet pairs pass ({len(report.quiet.shares)} quiet "
-            f"pairs measured: {escape(report.quiet.source)})",
+            f"one quiet pair in {1 / report.false_alarm:,.0f} passes "
+            f"({len(report.quiet.shares)} quiet pairs measured: {escape(report.quiet.source)})",
             highlight=False,
         )
     else:
-        out.print(f"no alerts: the {report.method} method has no measured rate of false "
-                  "change on quiet pairs (the change model has one)", highlight=False)  # fmt: skip
+        out.print(f"no alerts: this {report.method} method has no measured rate of false "
+                  "change on quiet pairs (the shipped change model has one)",
+                  highlight=False)  # fmt: skip
     for why in report.skipped:
         out.print(f"left out: {escape(why)}", highlight=False)
     out.print("written: " + ", ".join(escape(str(p)) for p in report.files), highlight=False)

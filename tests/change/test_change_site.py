@@ -107,7 +107,7 @@ def test_a_pixel_frame_keeps_regions_in_frame_pixels(catalog, tmp_path: Path) ->
     run = CliRunner().invoke(app, ["--workspace", str(catalog.workspace), "change", "apron",
                                    "--out", str(out)])  # fmt: skip
     assert run.exit_code == 0, run.output
-    assert "no alerts: the irmad method has no measured rate" in " ".join(run.output.split())
+    assert "no alerts: this irmad method has no measured rate" in " ".join(run.output.split())
     assert not (out / "change-regions.geojson").exists()  # no map: no degrees
     doc = json.loads((out / "change-regions.json").read_text())
     assert doc["coordinates"].startswith("site-frame pixels")

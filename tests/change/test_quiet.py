@@ -107,6 +107,8 @@ def test_the_tornado_alerts_and_supports_destruction_beyond_quiet_pairs(
     v = check_claim(get_claim(joplin, _claim(joplin, "destruction")), m)
     assert v.status == "supported", v.reasons
     assert "once in 100" in v.reasons[0] and "structure gone" in v.reasons[0]
+    # the stated level rides with the run: a later release's arithmetic rewrites no alert
+    assert stored.level == pytest.approx(report.quiet_level)
     removed, appeared = stored.area("removed"), stored.area("appeared")
     quiet_area = stored.quiet_level * stored.compared
     assert removed > quiet_area
@@ -116,6 +118,23 @@ def test_the_tornado_alerts_and_supports_destruction_beyond_quiet_pairs(
         assert v.status == "consistent" and "not beyond what seasons" in " ".join(v.reasons)
     else:
         assert v.status == "supported"
+
+
+def test_malformed_run_parameters_are_not_trusted(joplin: sitewatch.Catalog) -> None:
+    """A catalog edited by hand, or by another release: change that the run's stored
+    figures cannot back says nothing of alerts, and nothing fails."""
+    from sitewatch.store.models import Run
+
+    report = change_site(joplin, "joplin", method=ChangeMethod.CVA)
+    for bad in (["a", "list"], "text", {"quiet_pairs": {"shares": 3}, "false_alarm_per_pair": 0.01},
+                {"quiet_pairs": {"shares": [0.1, 0.2, 0.3], "source": "x"},
+                 "false_alarm_per_pair": "often"}):  # fmt: skip
+        with joplin.session() as s:
+            run = s.get(Run, report.run_id)
+            assert run is not None
+            run.parameters = bad  # type: ignore[assignment]
+        [stored] = load_change(joplin, "joplin")
+        assert stored.quiet is None and stored.alert is None
 
 
 def test_a_classic_method_states_no_alert_and_stays_inconclusive(

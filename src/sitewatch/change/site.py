@@ -198,6 +198,7 @@ def change_site(
         if quiet is not None:  # what its alerts and the claims checked on it rest on
             params["quiet_pairs"] = quiet.to_metrics()
             params["false_alarm_per_pair"] = false_alarm
+            params["quiet_level_share"] = quiet.level(false_alarm)
     with catalog.run("change", str(method), __version__, params) as run_id:
         report = _compare(dates, skipped, polygon, gsd, georef, name, method, out,
                           min_area_m2, max_side, progress, model, quiet, false_alarm)  # fmt: skip

@@ -46,13 +46,15 @@ class StoredChange:
     # alerted at (the change model's, where measured; None for the classic methods)
     quiet: QuietPairs | None = None
     false_alarm: float | None = None
+    level: float | None = None  # the quiet level the run stated (runs before it: None)
 
     @property
     def quiet_level(self) -> float | None:
-        """The changed share a quiet pair passes at the run's false-alarm rate."""
+        """The changed share a quiet pair passes at the run's false-alarm rate: as the run
+        stated it, so that a later release's arithmetic does not rewrite an old alert."""
         if self.quiet is None or self.false_alarm is None:
             return None
-        return self.quiet.level(self.false_alarm)
+        return self.level if self.level is not None else self.quiet.level(self.false_alarm)
 
     @property
     def changed_share(self) -> float | None:
@@ -121,12 +123,12 @@ def load_change(catalog: Catalog, name: str) -> list[StoredChange]:
             .options(selectinload(ChangePair.regions))
             .order_by(ChangePair.id)
         ).all()
-        out = [_stored(p, b, a, params or {}) for p, b, a, params in rows]
+        out = [_stored(p, b, a, params) for p, b, a, params in rows]
     out.sort(key=lambda c: (c.after_date is None, c.after_date or datetime.min, c.after))
     return out
 
 
-def _stored(p: ChangePair, b: Image, a: Image, params: dict[str, Any]) -> StoredChange:
+def _stored(p: ChangePair, b: Image, a: Image, params: Any) -> StoredChange:
     regions = tuple(
         StoredRegion(r.kind, r.area_m2, r.area_px, r.frame_wkt, r.geometry_wgs84_wkt)
         for r in p.regions
@@ -138,12 +140,19 @@ def _stored(p: ChangePair, b: Image, a: Image, params: dict[str, Any]) -> Stored
     )  # fmt: skip
 
 
-def _quiet(params: dict[str, Any]) -> tuple[QuietPairs | None, float | None]:
-    """The quiet-pair figures a change run stored beside its parameters (none from a run
-    of a classic method, or of a release before them; malformed ones are not trusted)."""
+def _quiet(params: Any) -> tuple[QuietPairs | None, float | None, float | None]:
+    """The quiet-pair figures a change run stored beside its parameters, the rate and the
+    level it stated (none from a run of a classic method, or of a release before them;
+    malformed ones are not trusted)."""
+    if not isinstance(params, dict):
+        return None, None, None
     try:
         quiet = QuietPairs.from_metrics(params)
         rate = float(params.get("false_alarm_per_pair") or 0)
-    except (ValueError, TypeError):
-        return None, None
-    return (quiet, rate) if quiet is not None and 0 < rate < 1 else (None, None)
+        level = params.get("quiet_level_share")
+        level = float(level) if level is not None else None
+    except (ValueError, TypeError, AttributeError):
+        return None, None, None
+    if quiet is None or not 0 < rate < 1:
+        return None, None, None
+    return quiet, rate, level if level is not None and 0 < level <= 1 else None
