@@ -348,20 +348,23 @@ def _change(
     extreme = later[level.index(max(level) if rise else min(level))]
     # two counts of one site share the detector's place-to-place spread (a place where it
     # misses more misses more on every date): a rise or fall is weighed on the rest, the
-    # sampling error, as alerts are (uncertainty.sampling_sd)
+    # sampling error, as alerts are
     acc = m.accuracy(cls)  # checked figures (None where unmeasured or impossible)
-    spread = acc.dispersion if acc is not None else 0.0
-    low, high = (lambda c: _sampling(c, acc)[0]), (lambda c: _sampling(c, acc)[1])
-    shared = " (without the place-to-place spread both counts share)" if spread > 0 else ""
+    shared = (
+        " (without the place-to-place spread both counts share)" if acc and acc.dispersion else ""
+    )
+    ref_low, ref_high = _sampling(reference, acc)
+    bounds = [_sampling(c, acc) for c in later]
+    ext_low, ext_high = bounds[later.index(extreme)]
     moved = f"from {_n(reference)} ({_interval(reference)}) on {reference.date} to " \
             f"{_n(extreme)} ({_interval(extreme)}) on {extreme.date}"  # fmt: skip
-    if (rise and low(extreme) > high(reference)) or (not rise and high(extreme) < low(reference)):
+    if (rise and ext_low > ref_high) or (not rise and ext_high < ref_low):
         status = "supported"
         reason = f"{cls} went {moved}: the 90 % intervals of their sampling error{shared}, " \
-                 f"{_span(_sampling(reference, acc))} and " \
-                 f"{_span(_sampling(extreme, acc))}, do not overlap"  # fmt: skip
-    elif (rise and all(high(c) <= _est(reference) for c in later)) or (
-        not rise and all(low(c) >= _est(reference) for c in later)
+                 f"{ref_low:.0f}–{ref_high:.0f} and {ext_low:.0f}–{ext_high:.0f}, do not " \
+                 "overlap"  # fmt: skip
+    elif (rise and all(high <= _est(reference) for _, high in bounds)) or (
+        not rise and all(low >= _est(reference) for low, _ in bounds)
     ):
         status = "contradicted"
         reason = (
@@ -453,10 +456,6 @@ def _sampling(c: Count, acc: Accuracy | None) -> tuple[float, float]:
     if acc is None or c.count is None:
         return _low(c), _high(c)
     return interval(*estimate(c.count, replace(acc, dispersion=0.0)))
-
-
-def _span(bounds: tuple[float, float]) -> str:
-    return f"{bounds[0]:.0f}–{bounds[1]:.0f}"
 
 
 def _interval(c: Count) -> str:

@@ -162,8 +162,7 @@ def before_after(
 
 def _pixel_change(c: StoredChange) -> dict[str, Any]:
     """One stored pair of dates' pixel change, by kind, in m² (frame px without scale)."""
-    share = _r(c.area() / c.compared, 3) if c.compared else None
-    return {**c.summary(digits=0), "changed_share": share}
+    return {**c.summary(digits=0), "changed_share": _r(c.changed_share, 3)}
 
 
 MAX_CHANGE_FIGURES = 2
