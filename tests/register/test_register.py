@@ -60,7 +60,7 @@ def test_recovers_a_known_warp_with_light_change(catalog, tmp_path: Path) -> Non
         link(s, catalog.find_image(s, str(mov_path)), site, "explicit")
     report = register_site(catalog, "apt")
     res = next(r for r in report.results if r.name == "mov.jpg")
-    assert res.ok and res.method == "features"
+    assert res.ok and res.method in ("features", "features+joint")
     assert _corner_error(res.matrix, h_true, 1400, 1400) <= 1.0
 
 
@@ -118,12 +118,16 @@ def test_demo_airport_registers_and_chains_the_partial_view(catalog) -> None:
     by_name = {r.name[:8]: r for r in report.results}
     assert all(r.ok for r in report.results)
     assert by_name["ef92f434"].method == "reference"
-    for other in ("7c2da441", "babb0ef2", "fc1ab8ce"):  # other dates, same view: < 2 px
-        assert by_name[other].method == "features" and by_name[other].rmse_px < 2.0
+    for other in ("7c2da441", "babb0ef2", "fc1ab8ce"):  # other dates, same view
+        assert by_name[other].method == "features+joint"
+        # the RMS of its tie points to every image it overlaps, in one frame (2.2–2.6 px:
+        # each pair's ground layer carries its own spread of heights); how well the frame
+        # holds is measured on exact truth in bench/registration.py (crops in frame)
+        assert by_name[other].rmse_px < 3.0
         assert by_name[other].overlap > 0.95
     # a2 sees another part of the airport: no match to the reference, chained via a5
     a2 = by_name["78400c58"]
-    assert a2.method == "chain" and a2.via and 0.05 < a2.overlap < 0.2
+    assert a2.method.split("+")[0] == "chain" and a2.via and 0.05 < a2.overlap < 0.2
     again = register_site(catalog, "apt")
     assert all(r.reused for r in again.results)
 

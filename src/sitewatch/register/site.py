@@ -42,9 +42,9 @@ class RegisterConfig:
     min_overlap: float = 0.02  # below this fraction of the site polygon, the image is left out
     refine: bool = True  # refine map-based alignment of georeferenced images by image matching
     max_refine_shift_m: float = 40.0  # a larger correction means matching went wrong
-    joint: bool = False  # adjust the images matched by features jointly (``joint``)
+    joint: bool = True  # adjust the images matched by features jointly (``joint``)
     joint_partners: int = 8  # each image is tied to its most-overlapping images, up to this
-    joint_min_overlap: float = 0.1  # of the smaller footprint, for two images to be tied
+    joint_min_overlap: float = 0.05  # of the smaller footprint, for two images to be tied
     joint_points: int = 1500  # tie points kept per pair (evenly drawn): bounds the solve
 
 
@@ -460,7 +460,9 @@ def _adjust_jointly(w: _SiteWork) -> None:
         and results[im.id].method != "crs"
     ]
     fixed = {k for k, im in enumerate(members) if im.id == reference.id or results[im.id].reused}
-    if len(fixed) == len(members):
+    if len(members) - len(fixed) < 2:
+        # one image to place has one pair to rest on: adjusting it "jointly" would refit that
+        # pair in a poorer family (at most affine), with nothing to reconcile
         return
     footprints = [footprint_in((im.width, im.height), matrices[im.id]) for im in members]
     pairs: set[tuple[int, int]] = set()
