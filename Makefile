@@ -27,14 +27,14 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev,pdf,web,gis,postgres,scale]'
+	$(BIN)/pip install --quiet -e '.[dev,pdf,web,gis,postgres,scale,sun]'
 	touch $@
 
 setup-train: $(TRAIN)
 
 $(TRAIN): $(STAMP)
 	$(BIN)/pip install --quiet $(TORCH)
-	$(BIN)/pip install --quiet -e '.[dev,pdf,web,gis,postgres,scale,train]'
+	$(BIN)/pip install --quiet -e '.[dev,pdf,web,gis,postgres,scale,sun,train]'
 	touch $@
 
 setup-system: $(PANGO) $(BROWSER) $(POSTGIS)

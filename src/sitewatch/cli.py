@@ -27,6 +27,7 @@ from sitewatch.cli_common import (
 from sitewatch.cli_export import export as export_command
 from sitewatch.cli_models import models_app
 from sitewatch.cli_train import train_app
+from sitewatch.cli_verify import verify_app
 from sitewatch.errors import BadInputError, SitewatchError
 
 app = typer.Typer(
@@ -45,6 +46,7 @@ app.add_typer(train_app, name="train")
 app.add_typer(eval_app, name="eval")
 app.add_typer(claim_app, name="claim")
 app.add_typer(models_app, name="models")
+app.add_typer(verify_app, name="verify")
 app.command("export")(export_command)
 app.command("change")(change_command)
 

@@ -105,8 +105,29 @@ def _provenance(path: Path, item: pystac.Item, asset: pystac.Asset) -> Provenanc
         licence=text(licence, str(path), "license", MAX_NAME),
         source_url=_source_url(path, item),
         gsd_m=parse_gsd(gsd, str(path)) if gsd is not None else None,
-        extra={"stac_item": item.id, "stac_collection": item.collection_id},
+        extra={"stac_item": item.id, "stac_collection": item.collection_id, **_view(path, props)},
     )
+
+
+VIEW = ("view:sun_azimuth", "view:sun_elevation", "view:off_nadir", "view:azimuth",
+        "view:incidence_angle")  # fmt: skip
+_VIEW_RANGE = {"view:sun_elevation": (-90.0, 90.0), "view:off_nadir": (0.0, 90.0),
+               "view:incidence_angle": (0.0, 90.0)}  # fmt: skip
+
+
+def _view(path: Path, props: dict[str, object]) -> dict[str, float]:
+    """The STAC view extension's angles (sun and satellite), checked: what the imagery says
+    about its own light, for ``sitewatch verify sun``."""
+    out = {}
+    for key in VIEW:
+        value = props.get(key)
+        if value is None:
+            continue
+        lo, hi = _VIEW_RANGE.get(key, (0.0, 360.0))
+        if isinstance(value, bool) or not isinstance(value, int | float) or not lo <= value <= hi:
+            raise BadInputError(path, f"STAC {key} {value!r} is not an angle in {lo:g}…{hi:g}°")
+        out[key] = float(value)
+    return out
 
 
 def _acquired(path: Path, item: pystac.Item) -> Dated | None:
