@@ -15,6 +15,7 @@ from sitewatch.errors import BadInputError
 
 if TYPE_CHECKING:
     from sitewatch.verify import Place, SunCheck
+    from sitewatch.verify.reuse import Match
 
 verify_app = typer.Typer(
     help="Verify the imagery itself: does the light fit the claimed time?", no_args_is_help=True
@@ -102,7 +103,10 @@ def sun(
     if when is not None:
         if first or last:
             raise BadInputError("--time", "given with --from/--to", "give one or the other")
-        claimed = parse_datetime(when, what="--time")
+        try:
+            claimed = parse_datetime(when, what="--time")
+        except ValueError as exc:
+            raise BadInputError("--time", str(exc)) from None
         if _DAY_ONLY.match(when):
             days, claimed = (claimed.date(), claimed.date()), None
     elif first or last:
@@ -256,3 +260,54 @@ def _image_info(ref: str) -> _ImageInfo:
     with cat.session() as s:
         image = cat.find_image(s, ref)
         return _ImageInfo(image)
+
+
+@verify_app.command("recycled")
+@fails_cleanly
+def recycled(
+    images: Annotated[
+        list[str] | None,
+        typer.Argument(help="Catalog images (SHA-256 prefix or file); default: every image."),
+    ] = None,
+    site: Annotated[str | None, typer.Option(help="The images of this site.")] = None,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Write the findings as JSON.")
+    ] = None,
+) -> None:
+    """Is each image a new acquisition, or an earlier image edited (cropped, resized,
+    re-saved, colour-graded, rotated, mirrored, framed)? Searches the whole catalog; other
+    dates of the same place are told apart by their pixels."""
+    from rich.table import Table
+
+    from sitewatch.files import write_json_atomic
+    from sitewatch.verify import find_recycled
+
+    if images and site:
+        raise BadInputError("--site", "given with images", "give one or the other")
+    if json_out is not None and json_out.is_dir():
+        raise BadInputError(json_out, "is a folder", "give the JSON file's name")
+    cat = catalog()
+    report = find_recycled(cat, list(images) if images else None, site)
+    table = Table("image", "verdict", "reuses (earlier)", "reused by (later)", "same place")
+    for r in report.images:
+        verdict = "[bold red]reuses an earlier image[/]" if r.recycled else "no reuse found"
+        table.add_row(escape(r.image.name), verdict, escape(_names(r.reuses)),
+                      escape(_names(r.reused_by)), str(len(r.same_place)))  # fmt: skip
+    out.print(table)
+    line = (f"{len(report.images)} image(s) searched against {report.searched} in the "
+            f"catalog ({report.method}); in brackets: pixel agreement, overlap")  # fmt: skip
+    out.print(line, highlight=False)
+    if report.missing:
+        out.print("files missing (run `sitewatch check --repair`): "
+                  + escape(", ".join(report.missing)), highlight=False)  # fmt: skip
+    if json_out is not None:
+        write_json_atomic(json_out, report.to_dict())
+        out.print(f"written: {escape(str(json_out))}", highlight=False)
+
+
+def _names(matches: list[Match]) -> str:
+    return "\n".join(
+        f"{m.image.name} ({m.evidence.agreement:.2f}, {m.evidence.overlap:.0%})"
+        if m.evidence.agreement is not None else m.image.name
+        for m in matches
+    )  # fmt: skip

@@ -180,6 +180,7 @@ def test_cli_checks_a_shadow_and_writes_json(tmp_path: Path) -> None:
         (["--at", "37,-94", "--stated-azimuth", "nan", "--time", "2011-05-24T17:30Z"],
          "sun azimuth"),
         (["--at", "37,-94"], "no time"),
+        (["--at", "37,-94", "--time", "yesterday"], "unparseable --time"),
     ],
 )  # fmt: skip
 def test_cli_refuses_bad_input_in_one_line(tmp_path: Path, args: list[str], message: str) -> None:
@@ -200,14 +201,39 @@ def test_an_image_without_georeference_has_no_north(tmp_path: Path) -> None:
 
 
 def test_a_georeferenced_image_gives_place_time_and_pixels(tmp_path: Path) -> None:
+    """A shadow marked in the pixels of a north-up UTM scene (rows grow southward), drawn
+    where the computed sun puts it at the image's own time: consistent, to a fraction of a
+    degree; the same marks with rows and columns swapped are not."""
+    from pyproj import Transformer
+
     ws = tmp_path / "ws"
     transform = Affine(0.5, 0, 360_000, 0, -0.5, 4_105_000)  # UTM 15 N, near Joplin
     tif = write_geotiff(tmp_path / "scene.tif", transform=transform, width=256, height=256,
-                        tags={"TIFFTAG_DATETIME": "2011:05:24 17:30:00"})  # fmt: skip
+                        tags={"TIFFTAG_DATETIME": "2011:05:24 15:00:00"})  # fmt: skip
     assert run(ws, "ingest", str(tif)).exit_code == 0
-    result = run(ws, "verify", "sun", str(tif), "--base", "128,128", "--tip", "120,140")
+    to_lonlat = Transformer.from_crs("EPSG:32615", "EPSG:4326", always_xy=True)
+    to_utm = Transformer.from_crs("EPSG:4326", "EPSG:32615", always_xy=True)
+    bx, by = 360_000 + 0.5 * 128, 4_105_000 - 0.5 * 128  # the base at pixel (128, 128)
+    lon, lat = to_lonlat.transform(bx, by)
+    pole = _shadow_of(Place(lat, lon), datetime(2011, 5, 24, 15, 0, tzinfo=UTC), height=20.0)
+    tx, ty = to_utm.transform(*pole.tip)
+    col, row = (tx - 360_000) / 0.5, (4_105_000 - ty) / 0.5
+    marks = ["--base", "128,128", "--tip", f"{col:.2f},{row:.2f}", "--mark", "0.3"]
+    result = run(ws, "verify", "sun", str(tif), *marks, "--json", str(tmp_path / "s.json"))
     assert result.exit_code == 0, result.output
-    assert "shadow:" in result.stdout and "± " in result.stdout
+    assert "shadow: consistent" in result.stdout, result.stdout
+    (check,) = json.loads((tmp_path / "s.json").read_text())["checks"]
+    assert check["difference"]["azimuth_deg"] < 0.1
+    swapped = ["--base", "128,128", "--tip", f"{row:.2f},{col:.2f}", "--mark", "0.3"]
+    result = run(ws, "verify", "sun", str(tif), *swapped)
+    assert result.exit_code == 0 and "shadow: inconsistent" in result.stdout, result.stdout
+
+
+def test_a_useless_shadow_solves_to_cannot_tell() -> None:
+    """Too short to give a direction: every daylit minute would fit, which says nothing."""
+    when = datetime(2011, 5, 24, 15, 0, tzinfo=UTC)
+    stub = _shadow_of(JOPLIN, when, height=0.3, mark=0.5)
+    assert solve_shadow(stub, date(2011, 5, 24), date(2011, 5, 24)).verdict == Verdict.CANNOT_TELL
 
 
 def test_without_pvlib_one_line_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,6 +1,8 @@
 """Register: map every image of a site into one frame (features, map coordinates, chains)."""
 
-from sitewatch.register.features import MatchConfig
+from sitewatch.register.features import Features, MatchConfig
+from sitewatch.register.features import extract as extract_features
+from sitewatch.register.imagery import load_gray
 from sitewatch.register.site import (
     ImageRegistration,
     RegisterConfig,
@@ -13,12 +15,15 @@ from sitewatch.register.site import (
 )
 
 __all__ = [
+    "Features",
     "ImageRegistration",
     "MatchConfig",
     "RegisterConfig",
     "RegisterReport",
+    "extract_features",
     "frame_matrix",
     "image_to_frame",
+    "load_gray",
     "register_site",
     "registrations",
     "site_polygon",

@@ -15,6 +15,7 @@ from sitewatch.sites.aoi import parse_pixel_polygon, read_aoi
 from sitewatch.store.catalog import Catalog, detections_at, image_runs, select_detect_runs
 from sitewatch.store.links import auto_link_site, link
 from sitewatch.store.models import (
+    Finding,
     Image,
     ImageSite,
     Label,
@@ -52,6 +53,8 @@ class SiteImage:
     # that gives the site's series of it (``select_detect_runs``); None: never detected
     detected: int | None
     detected_by_class: dict[str, int] | None = None
+    # what the checks of the imagery found (``sitewatch verify``): (check, verdict, summary)
+    findings: tuple[tuple[str, str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -186,6 +189,13 @@ def site_summary(catalog: Catalog, name: str) -> SiteSummary:
                 )
             ).all()
         )
+        found: dict[int, list[tuple[str, str, str]]] = {}
+        for f in s.scalars(
+            select(Finding)
+            .where(Finding.image_id.in_([img.id for img, _ln in rows]))
+            .order_by(Finding.id)
+        ):
+            found.setdefault(f.image_id, []).append((f.check, f.verdict, f.summary))
         images = [
             SiteImage(
                 sha256=img.sha256,
@@ -205,6 +215,7 @@ def site_summary(catalog: Catalog, name: str) -> SiteSummary:
                 labels=label_counts.get(img.id, 0),
                 detected=None if (by := detected[img.id]) is None else sum(by.values()),
                 detected_by_class=by,
+                findings=tuple(found.get(img.id, ())),
             )
             for img, ln in rows
         ]

@@ -394,6 +394,38 @@ class ChangedRegion(Base):
     pair: Mapped[ChangePair] = relationship(back_populates="regions")
 
 
+class VerifyCheck(StrEnum):
+    """The checks of the imagery itself (``sitewatch verify``)."""
+
+    RECYCLED = "recycled"  # an earlier acquisition reused
+    SUN = "sun"  # the light against the claimed time
+    METADATA = "metadata"  # what the file says about itself against its provenance
+
+
+class Finding(Base):
+    """What one check of the imagery found about one image, re-derivable, with the method
+    that found it; running the check on the image again replaces its findings."""
+
+    __tablename__ = "findings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"), index=True)
+    check: Mapped[str] = mapped_column(String(16))  # VerifyCheck
+    method: Mapped[str] = mapped_column(String(32))
+    verdict: Mapped[str] = mapped_column(String(48))
+    summary: Mapped[str] = mapped_column(Text)  # one line a reader can quote
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # the numbers
+    # the other image the finding is about (the earlier acquisition reused), if any
+    related_image_id: Mapped[int | None] = mapped_column(
+        ForeignKey("images.id", ondelete="SET NULL")
+    )
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    image: Mapped[Image] = relationship(foreign_keys=[image_id])
+    related: Mapped[Image | None] = relationship(foreign_keys=[related_image_id])
+
+
 class Claim(Base):
     """A public claim about a site, checked against the site's own imagery."""
 

@@ -1,5 +1,7 @@
-"""Verify the imagery itself: sun and shadows against the claimed time (``sun``)."""
+"""Verify the imagery itself: sun and shadows against the claimed time (``sun``), earlier
+images reused (``recycled``, ``reuse``)."""
 
+from sitewatch.verify.reuse import RecycledReport, find_recycled
 from sitewatch.verify.sun import (
     Place,
     Shadow,
@@ -16,6 +18,7 @@ from sitewatch.verify.sun import (
 
 __all__ = [
     "Place",
+    "RecycledReport",
     "Shadow",
     "Sun",
     "SunCheck",
@@ -23,6 +26,7 @@ __all__ = [
     "Window",
     "check_shadow",
     "check_stated",
+    "find_recycled",
     "fitting_times",
     "solve_shadow",
     "sun_position",

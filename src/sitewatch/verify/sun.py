@@ -400,24 +400,34 @@ def _spans(t: np.ndarray, ok: np.ndarray, az: np.ndarray, el: np.ndarray) -> lis
 
 
 def solve_shadow(shadow: Shadow, first: date, last: date) -> SunCheck:
-    """The times of ``first``…``last`` (UTC days) that the shadow fits: none means no
-    time in the range fits it (inconsistent with the whole range)."""
+    """The times of ``first``…``last`` (UTC days) that the shadow fits within 2 σ; with
+    none, *inconsistent* only if no time fits within 3 σ either (the thresholds of a
+    check against one time), else *cannot tell*."""
     el_sd = shadow.elevation_sigma_deg
-    fits = fitting_times(
-        shadow.place, first, last, shadow.azimuth_deg, shadow.azimuth_sigma_deg,
-        shadow.elevation_deg, el_sd,
-    )  # fmt: skip
+    numbers = {
+        "computed": None, "measured_azimuth_deg": shadow.azimuth_deg,
+        "measured_azimuth_sigma_deg": shadow.azimuth_sigma_deg,
+        "measured_elevation_deg": shadow.elevation_deg, "measured_elevation_sigma_deg": el_sd,
+    }  # fmt: skip
     span = f"{first}…{last}" if last != first else str(first)
-    verdict = Verdict.CONSISTENT if fits else Verdict.INCONSISTENT
-    reason = (
-        f"the sun stands where the shadow says during {len(fits)} span(s) of {span} (UTC)"
-        if fits
-        else f"at no time of {span} does the sun stand where the shadow says"
-    )
-    return SunCheck(
-        verdict, reason, computed=None,
-        measured_azimuth_deg=shadow.azimuth_deg,
-        measured_azimuth_sigma_deg=shadow.azimuth_sigma_deg,
-        measured_elevation_deg=shadow.elevation_deg, measured_elevation_sigma_deg=el_sd,
-        fits=fits,
-    )  # fmt: skip
+    if shadow.azimuth_sigma_deg > 30:
+        reason = (f"the shadow is too short for its direction to be read "
+                  f"(±{shadow.azimuth_sigma_deg:.0f}°): mark a longer one")  # fmt: skip
+        return SunCheck(Verdict.CANNOT_TELL, reason, **numbers)  # type: ignore[arg-type]
+
+    def fits(z: float) -> list[Window]:
+        return fitting_times(
+            shadow.place, first, last, shadow.azimuth_deg, shadow.azimuth_sigma_deg,
+            shadow.elevation_deg, el_sd, z=z,
+        )  # fmt: skip
+
+    close = fits(CONSISTENT_Z)
+    if close:
+        reason = f"the sun stands where the shadow says during {len(close)} span(s) of {span} (UTC)"
+        return SunCheck(Verdict.CONSISTENT, reason, fits=close, **numbers)  # type: ignore[arg-type]
+    if fits(INCONSISTENT_Z):
+        reason = (f"no time of {span} fits the shadow within {CONSISTENT_Z:g} σ, some within "
+                  f"{INCONSISTENT_Z:g} σ")  # fmt: skip
+        return SunCheck(Verdict.CANNOT_TELL, reason, **numbers)  # type: ignore[arg-type]
+    reason = f"at no time of {span} does the sun stand where the shadow says"
+    return SunCheck(Verdict.INCONSISTENT, reason, **numbers)  # type: ignore[arg-type]

@@ -259,6 +259,11 @@ class SiteImage(Model):
     detected_by_class: dict[str, int] | None = Field(
         description="by class, each from the model that gives the site's series of it"
     )
+    findings: list[tuple[str, str, str]] = Field(
+        default_factory=list,
+        description="what the checks of the imagery found (sitewatch verify): check, verdict, "
+        "one-line summary",
+    )
     used: bool = Field(description="counted by the latest monitoring")
     registration: ImageRegistration | None
     reason: str | None = Field(description="why it was not counted")
