@@ -66,6 +66,8 @@ demo: setup $(PANGO)
 	$(SW) register demo-airport
 	$(SW) monitor demo-airport
 	$(SW) change demo-airport --out $(DEMO)/change-demo-airport
+	@# recycled imagery: finds that the a2 and a3 scenes are crops of one acquisition
+	$(SW) verify recycled --site demo-airport --json $(DEMO)/demo-airport-recycled.json
 	@echo "== Joplin, MO (georeferenced GeoTIFF + COG in two CRSs) =="
 	$(SW) site add joplin-south --aoi examples/joplin/aoi.geojson
 	$(SW) ingest examples/joplin/joplin-pre.tif --acquired 2011-05-01 --illustrative \
@@ -163,6 +165,10 @@ check-bare:
 		--text "The tornado destroyed most of the houses here." --source "kind=media;outlet=Example Wire"
 	$(BARE_SW) export joplin-south $(BARE_WS)/joplin.kml
 	$(BARE_SW) export joplin-south $(BARE_WS)/joplin.csv --layer footprints
+	$(BARE_SW) verify recycled --site demo-airport --json $(BARE_WS)/recycled.json
+	@# verify sun needs the sun extra (pvlib): bare, it says which in one line and exits 1
+	! $(BARE_SW) verify sun --at 37.08,-94.51 --time 2011-05-24T15:00Z 2> $(BARE_WS)/sun.err
+	grep -q "sitewatch\[sun\]" $(BARE_WS)/sun.err
 	$(BARE_SW) check
 	@echo "bare install: core commands ran"
 
