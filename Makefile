@@ -56,6 +56,14 @@ demo: setup $(PANGO)
 	@echo "== airport (ungeoreferenced Pléiades scenes, illustrative dates) =="
 	$(SW) site add demo-airport --reference examples/airport/ef92f434-c41b-4423-9218-4514c49f00c6.jpg
 	$(SW) ingest examples/airport --site demo-airport
+	@# an old scene passed off as new: an edited copy of the 2024-03-04 scene, presented as
+	@# "2024-05-27" by a new source; verify recycled finds it (and that a2 and a3 are crops of
+	@# one acquisition), so monitoring, the claims and the report leave them out as views
+	$(BIN)/python examples/recycled/make_repost.py $(DEMO)/repost
+	$(SW) ingest $(DEMO)/repost/repost-2024-05-27.jpg --site demo-airport
+	$(SW) verify recycled --site demo-airport --json $(DEMO)/demo-airport-recycled.json
+	@# and its file: Photoshop, and a capture time months before the date it claims
+	$(SW) verify metadata --site demo-airport --json $(DEMO)/demo-airport-metadata.json
 	$(SW) labels import examples/airport/annotations.csv --name demo-airport-truth
 	$(SW) models list
 	@# the airport scenes have no georeference: boxes go to COCO results and CSV (pixels), not GeoJSON
@@ -66,8 +74,6 @@ demo: setup $(PANGO)
 	$(SW) register demo-airport
 	$(SW) monitor demo-airport
 	$(SW) change demo-airport --out $(DEMO)/change-demo-airport
-	@# recycled imagery: finds that the a2 and a3 scenes are crops of one acquisition
-	$(SW) verify recycled --site demo-airport --json $(DEMO)/demo-airport-recycled.json
 	@echo "== Joplin, MO (georeferenced GeoTIFF + COG in two CRSs) =="
 	$(SW) site add joplin-south --aoi examples/joplin/aoi.geojson
 	$(SW) ingest examples/joplin/joplin-pre.tif --acquired 2011-05-01 --illustrative \
@@ -166,6 +172,7 @@ check-bare:
 	$(BARE_SW) export joplin-south $(BARE_WS)/joplin.kml
 	$(BARE_SW) export joplin-south $(BARE_WS)/joplin.csv --layer footprints
 	$(BARE_SW) verify recycled --site demo-airport --json $(BARE_WS)/recycled.json
+	$(BARE_SW) verify metadata --site demo-airport --json $(BARE_WS)/metadata.json
 	@# verify sun needs the sun extra (pvlib): bare, it says which in one line and exits 1
 	! $(BARE_SW) verify sun --at 37.08,-94.51 --time 2011-05-24T15:00Z 2> $(BARE_WS)/sun.err
 	grep -q "sitewatch\[sun\]" $(BARE_WS)/sun.err

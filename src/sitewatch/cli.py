@@ -259,9 +259,9 @@ def print_site(summary: Any) -> None:
     if any(im.date_is_illustrative for im in summary.images):
         out.print("* date illustrative (not published with the imagery)")
     for im in summary.images:
-        for check, verdict, line in im.findings:
-            out.print(f"verify {check}: {escape(im.name)}: {escape(verdict)} — {escape(line)}",
-                      highlight=False)  # fmt: skip
+        for f in im.findings:
+            out.print(f"verify {f.check}: {escape(im.name)}: {escape(f.verdict)} — "
+                      f"{escape(f.summary)}", highlight=False)  # fmt: skip
     if summary.kind == SiteKind.FRAME and any(im.coverage is None for im in summary.images):
         out.print(
             f"coverage of frame-site images is known after `sitewatch register {summary.name}`"

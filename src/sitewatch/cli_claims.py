@@ -106,7 +106,9 @@ def claim_list(site: Annotated[str | None, typer.Option(help="Only this site.")]
         window = f"{c.start or '…'} – {c.end or '…'}" if c.start or c.end else "any"
         table.add_row(
             str(c.id), escape(c.site), escape(c.text), c.expects or "—", window,
-            f"[{STYLE[v.status]}]{v.label}[/]", f"{v.origins} of {v.sources}",
+            f"[{STYLE[v.status]}]{v.label}[/]" + (
+                f"\n[red]{len(v.recycled)} reused image(s) left out[/]" if v.recycled else ""
+            ), f"{v.origins} of {v.sources}",
         )  # fmt: skip
     out.print(table if rows else "no claims")
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -14,13 +13,14 @@ from sitewatch.cli_common import catalog, fails_cleanly, out
 from sitewatch.errors import BadInputError
 
 if TYPE_CHECKING:
-    from sitewatch.verify import Place, SunCheck
+    from sitewatch.verify import Place
     from sitewatch.verify.reuse import Match
 
 verify_app = typer.Typer(
-    help="Verify the imagery itself: does the light fit the claimed time?", no_args_is_help=True
+    help="Verify the imagery itself: reused images, the sun against the claimed time, and "
+    "what each file says about itself.",
+    no_args_is_help=True,
 )
-_DAY_ONLY = re.compile(r"^\s*(\d{4}-\d{2}-\d{2}|\d{8})\s*$")
 
 
 @verify_app.command("sun")
@@ -89,67 +89,35 @@ def sun(
     """Does the sun fit the claimed time? Stated sun angles against the sun computed for the
     time and place (NREL SPA), and a marked shadow's direction (and length, with a height)
     against it; with a day or a range instead of a time, the times that fit."""
-    from sitewatch.dates import parse_datetime, parse_day
+    from sitewatch.dates import parse_day
     from sitewatch.files import write_json_atomic
-    from sitewatch.verify import Shadow, check_shadow, marks, solve_shadow
+    from sitewatch.verify import marks
+    from sitewatch.verify.sunchecks import SunRequest, check_sun, claimed_time
 
     if json_out is not None and json_out.is_dir():
         raise BadInputError(json_out, "is a folder", "give the JSON file's name")
-    if (base is None) != (tip is None):
-        raise BadInputError("--base/--tip", "only one end of the shadow is given", "give both")
-    info = _image_info(image) if image else None
     claimed: datetime | None = None
     days: tuple[date, date] | None = None
     if when is not None:
         if first or last:
             raise BadInputError("--time", "given with --from/--to", "give one or the other")
-        try:
-            claimed = parse_datetime(when, what="--time")
-        except ValueError as exc:
-            raise BadInputError("--time", str(exc)) from None
-        if _DAY_ONLY.match(when):
-            days, claimed = (claimed.date(), claimed.date()), None
+        claimed, days = claimed_time(when)
     elif first or last:
         a, b = parse_day(first, "--from"), parse_day(last, "--to")
         days = (a or b, b or a)  # type: ignore[assignment]
-    elif info is not None:
-        claimed, days = info.claimed, info.days
-    shadow = None
-    if base is not None and tip is not None:
-        points = [marks.parse_point(base, "--base"), marks.parse_point(tip, "--tip")]
-        if crs is None and info is not None:
-            if info.transform is None or info.crs_wkt is None:
-                raise BadInputError(
-                    image or "image",
-                    "is not georeferenced: its pixels have no north",
-                    "give --base/--tip in map coordinates with --crs",
-                )
-            lonlat = marks.pixels_to_lonlat(points, info.transform, info.crs_wkt, info.size)
-        else:
-            lonlat = marks.map_to_lonlat(points, crs or "EPSG:4326")
-        default_mark = info.gsd_m if info is not None and info.gsd_m else 1.0
-        shadow = Shadow(lonlat[0], lonlat[1], mark if mark is not None else default_mark,
-                        height, height_sigma)  # fmt: skip
-    place = _place(at, info, shadow)
-    checks: list[tuple[str, SunCheck]] = []
-    azimuth = stated_azimuth if stated_azimuth is not None else (info.azimuth if info else None)
-    elevation = (
-        stated_elevation if stated_elevation is not None else (info.elevation if info else None)
-    )
-    if azimuth is not None or elevation is not None:
-        checks.append(("stated sun angles", _stated(place, claimed, days, azimuth, elevation)))
-    if shadow is not None:
-        if claimed is not None:
-            checks.append(("shadow", check_shadow(shadow, claimed)))
-        elif days is not None:
-            checks.append(("shadow", solve_shadow(shadow, *days)))
-        else:
-            raise BadInputError("--time", "no claimed time or day to check the shadow against",
-                                "give --time, or --from/--to to search")  # fmt: skip
-    if not checks:
-        _print_position(place, claimed)
+    request = SunRequest(
+        at=marks.parse_point(at, "--at") if at is not None else None,
+        claimed=claimed, days=days,
+        stated_azimuth=stated_azimuth, stated_elevation=stated_elevation,
+        base=marks.parse_point(base, "--base") if base is not None else None,
+        tip=marks.parse_point(tip, "--tip") if tip is not None else None,
+        crs=crs, mark_m=mark, height_m=height, height_sigma_m=height_sigma,
+    )  # fmt: skip
+    report = check_sun(catalog(), image, request)
+    if not report.checks:
+        _print_position(report.place, report.claimed)
         return
-    for what, check in checks:
+    for what, check in report.checks:
         out.print(f"{what}: [bold]{check.verdict.value}[/bold] — {escape(check.reason)}")
         for w in check.fits[:20]:
             line = (f"  fits {w.start:%Y-%m-%d %H:%M}–{w.end:%H:%M} UTC "
@@ -157,56 +125,14 @@ def sun(
             out.print(line, highlight=False)
         if len(check.fits) > 20:
             out.print(f"  … and {len(check.fits) - 20} more spans (all in --json)")
+    if report.stored and report.image is not None:
+        out.print(f"stored with {escape(report.image.name)}: `sitewatch site show` and the "
+                  "report list it", highlight=False)  # fmt: skip
+    elif report.note:
+        out.print(report.note, highlight=False)
     if json_out is not None:
-        write_json_atomic(json_out, {
-            "place": {"lat": place.lat, "lon": place.lon},
-            "checks": [{"check": what, **c.to_dict()} for what, c in checks],
-        })  # fmt: skip
+        write_json_atomic(json_out, report.to_dict())
         out.print(f"written: {escape(str(json_out))}", highlight=False)
-
-
-def _stated(
-    place: Place,
-    claimed: datetime | None,
-    days: tuple[date, date] | None,
-    azimuth: float | None,
-    elevation: float | None,
-) -> SunCheck:
-    from sitewatch.verify import SunCheck, Verdict, check_stated, fitting_times
-    from sitewatch.verify.sun import STATED_TOLERANCE_DEG
-
-    if claimed is not None:
-        return check_stated(place, claimed, azimuth, elevation)
-    if days is None:
-        raise BadInputError("--time", "no claimed time or day to check the stated sun against",
-                            "give --time, or --from/--to to search")  # fmt: skip
-    tol = STATED_TOLERANCE_DEG
-    fits = fitting_times(place, days[0], days[1], azimuth, tol, elevation, tol)
-    span = f"{days[0]}…{days[1]}" if days[1] != days[0] else str(days[0])
-    if fits:
-        reason = f"the sun stood at the stated angles during {len(fits)} span(s) of {span} (UTC)"
-    else:
-        reason = f"at no time of {span} did the sun stand at the stated angles"
-    return SunCheck(
-        Verdict.CONSISTENT if fits else Verdict.INCONSISTENT, reason,
-        measured_azimuth_deg=azimuth, measured_azimuth_sigma_deg=tol,
-        measured_elevation_deg=elevation, measured_elevation_sigma_deg=tol, fits=fits,
-    )  # fmt: skip
-
-
-def _place(at: str | None, info: _ImageInfo | None, shadow: object) -> Place:
-    from sitewatch.verify import Place, Shadow
-    from sitewatch.verify.marks import parse_point
-
-    if at is not None:
-        lat, lon = parse_point(at, "--at")
-        return Place(lat, lon)
-    if isinstance(shadow, Shadow):
-        return shadow.place
-    if info is not None and info.centre is not None:
-        return Place(info.centre[1], info.centre[0])
-    raise BadInputError("--at", "no place to compute the sun for",
-                        "give --at LAT,LON, a shadow, or a georeferenced image")  # fmt: skip
 
 
 def _print_position(place: Place, claimed: datetime | None) -> None:
@@ -219,47 +145,6 @@ def _print_position(place: Place, claimed: datetime | None) -> None:
     line = (f"sun at {place.lat:.5f}, {place.lon:.5f} on {iso(claimed)}: azimuth "
             f"{s.azimuth_deg:.3f}°, elevation {s.elevation_deg:.3f}°")  # fmt: skip
     out.print(line, highlight=False)
-
-
-class _ImageInfo:
-    """What a catalog image says about itself for the sun checks."""
-
-    def __init__(self, image: object) -> None:
-        from sitewatch import geo
-        from sitewatch.store.models import Image
-
-        assert isinstance(image, Image)
-        self.name = image.original_name
-        self.size = (image.width, image.height)
-        self.transform = image.transform
-        self.crs_wkt = image.crs_wkt
-        self.gsd_m = image.gsd_m
-        self.centre: tuple[float, float] | None = None
-        if image.footprint_wgs84_wkt:
-            c = geo.centre(geo.load_wkt(image.footprint_wgs84_wkt))
-            self.centre = (c.x, c.y)
-        extra = image.extra or {}
-        self.azimuth = _number(extra.get("view:sun_azimuth"))
-        self.elevation = _number(extra.get("view:sun_elevation"))
-        self.claimed: datetime | None = None
-        self.days: tuple[date, date] | None = None
-        at = image.acquired_at
-        if at is not None and not image.date_is_illustrative:
-            if (at.hour, at.minute, at.second, at.microsecond) == (0, 0, 0, 0):
-                self.days = (at.date(), at.date())  # a day with no time of day
-            else:
-                self.claimed = at
-
-
-def _number(value: object) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-
-def _image_info(ref: str) -> _ImageInfo:
-    cat = catalog()
-    with cat.session() as s:
-        image = cat.find_image(s, ref)
-        return _ImageInfo(image)
 
 
 @verify_app.command("recycled")
@@ -311,3 +196,39 @@ def _names(matches: list[Match]) -> str:
         if m.evidence.agreement is not None else m.image.name
         for m in matches
     )  # fmt: skip
+
+
+@verify_app.command("metadata")
+@fails_cleanly
+def metadata(
+    images: Annotated[
+        list[str] | None,
+        typer.Argument(help="Catalog images (SHA-256 prefix or file); default: every image."),
+    ] = None,
+    site: Annotated[str | None, typer.Option(help="The images of this site.")] = None,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Write the findings as JSON.")
+    ] = None,
+) -> None:
+    """Does what each file says about itself (EXIF and XMP dates, editing software, GPS,
+    embedded thumbnail, GeoTIFF tags) agree with the provenance given at ingest? One line
+    per mismatch, with both values."""
+    from sitewatch.files import write_json_atomic
+    from sitewatch.verify.metadata import METHOD, MetaVerdict, verify_metadata
+
+    if images and site:
+        raise BadInputError("--site", "given with images", "give one or the other")
+    if json_out is not None and json_out.is_dir():
+        raise BadInputError(json_out, "is a folder", "give the JSON file's name")
+    checked = verify_metadata(catalog(), list(images) if images else None, site)
+    style = {MetaVerdict.CONTRADICTS: "bold red", MetaVerdict.EDITED: "yellow"}
+    for im in checked:
+        for line in im.lines:
+            mark = style.get(line.verdict, "")
+            verdict = f"[{mark}]{line.verdict.value}[/]" if mark else line.verdict.value
+            out.print(f"{escape(im.name)}: {verdict} — {escape(line.text)}", highlight=False)
+    out.print(f"{len(checked)} image(s) checked; findings stored with each")
+    if json_out is not None:
+        write_json_atomic(json_out, {"method": METHOD,
+                                     "images": [im.to_dict() for im in checked]})  # fmt: skip
+        out.print(f"written: {escape(str(json_out))}", highlight=False)

@@ -37,7 +37,10 @@ def parse_datetime(text: str, *, what: str = "date") -> datetime:
         ) from None
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    value = value.astimezone(UTC)
+    try:
+        value = value.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:00-05:00 lies past the calendar's end in UTC
+        raise ValueError(f"implausible {what} {shown(text, 40)}: past year 9999") from None
     if not 1960 <= value.year <= datetime.now(UTC).year + 1:
         raise ValueError(
             f"implausible {what} {shown(text, 40)}: satellite imagery starts in the 1960s"
@@ -86,3 +89,33 @@ def day(value: datetime | date | None, empty: str = "") -> str:
 def day_or_none(value: datetime | date | None) -> str | None:
     """The ISO day, or None (for JSON fields that are null when unknown)."""
     return day(value) if value is not None else None
+
+
+def day_only(value: datetime) -> bool:
+    """Whether a time carries a day alone: midnight to the microsecond is how a date with no
+    time of day is stored (ingest keeps ``2024-04-17`` as 00:00:00 UTC)."""
+    return (value.hour, value.minute, value.second, value.microsecond) == (0, 0, 0, 0)
+
+
+_EXIF_STAMP = re.compile(r"^(\d{4}):(\d{2}):(\d{2})[ T](\d{2}:\d{2}:\d{2})")
+_ZONE = re.compile(r"(Z|[+-]\d{2}:?\d{2})$", re.IGNORECASE)
+
+
+def file_stamp(
+    text: str, offset: str | None = None, *, what: str = "time"
+) -> tuple[datetime, bool]:
+    """A time a file gives about itself, as UTC, and whether its zone was known: EXIF and
+    TIFF's ``YYYY:MM:DD HH:MM:SS`` (with EXIF's ``OffsetTime…`` as ``offset``, ``+HH:MM``)
+    or ISO-8601 (XMP, GeoTIFF metadata). No zone is read as UTC. Raises ValueError naming
+    ``what`` for anything else, an impossible offset or an implausible year."""
+    raw = text.strip().rstrip("\x00").strip()
+    m = _EXIF_STAMP.match(raw)
+    if m:
+        raw = f"{m.group(1)}-{m.group(2)}-{m.group(3)}T{m.group(4)}"
+        if offset:
+            zone = offset.strip().rstrip("\x00").strip()
+            if not re.fullmatch(r"[+-](0\d|1[0-4]):[0-5]\d", zone):
+                raise ValueError(f"unreadable time-zone offset {shown(offset, 20)} of {what}")
+            raw += zone
+    known = bool(_ZONE.search(raw)) and "T" in raw
+    return parse_datetime(raw, what=what), known

@@ -207,6 +207,13 @@ def centre(geom: BaseGeometry) -> Point:
     return geom.centroid
 
 
+def footprint_place(wkt: str) -> tuple[float, float, float]:
+    """A lon/lat footprint's centre (lat, lon) and radius in km (of a disc of its area)."""
+    shape = load_wkt(wkt)
+    c = centre(shape)
+    return c.y, c.x, math.sqrt(area_m2(shape) / math.pi) / 1000
+
+
 def gsd_metres(transform: Affine6, width: int, height: int, crs: CRS) -> float:
     """Mean ground size of a pixel in metres at the scene centre."""
     a, b, _c, d, e, _f = transform[:6]

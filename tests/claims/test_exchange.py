@@ -77,8 +77,9 @@ def test_report_has_a_claims_section_whose_numbers_are_the_json(claimed, tmp_pat
         "consistent",
         "not_observable",
         "not_observable",
+        "not_observable",  # the image of 27 May the last one rests on is not in this catalog
     ]
-    section = html[html.index('id="claims"') : html.index('id="provenance"')]
+    section = html[html.index('id="claims"') : html.index('id="verification"')]
     for label in ("supported by imagery", "consistent but not conclusive",
                   "not observable with the available imagery"):  # fmt: skip
         assert label in section
@@ -86,7 +87,7 @@ def test_report_has_a_claims_section_whose_numbers_are_the_json(claimed, tmp_pat
 
     parser = _Spans()
     parser.feed(section)
-    assert len(parser.found) == 8  # origins and sources of each of the four claims
+    assert len(parser.found) == 10  # origins and sources of each of the five claims
     for key, text in parser.found:
         _, i, field = key.split(".")
         assert str(data["claims"][int(i)][field]) == text
@@ -101,7 +102,7 @@ def test_claimreview_has_the_schema_org_structure(claimed) -> None:
     doc = claimreview(review(claimed), base_url="https://desk.example.org/")
     assert doc["@context"][0] == "https://schema.org"
     reviews = doc["@graph"]
-    assert len(reviews) == 4
+    assert len(reviews) == 5
     for item in reviews:
         assert all(item.get(k) for k in REQUIRED), item
         assert item["@type"] == "ClaimReview"
@@ -140,8 +141,9 @@ def test_claimreview_round_trips_through_import(claimed, tmp_path) -> None:
 
 def test_csv_lists_each_claim_with_status_and_origins(claimed) -> None:
     rows = list(csv.DictReader(io.StringIO(claims_csv(review(claimed)))))
-    statuses = ["supported", "consistent", "not_observable", "not_observable"]
+    statuses = ["supported", "consistent", "not_observable", "not_observable", "not_observable"]
     assert [r["status"] for r in rows] == statuses
+    assert all(r["reused_images"] == "" for r in rows)  # nothing verified as reused here
     assert rows[0]["origins"] == "2" and rows[0]["sources"] == "3"
     assert rows[0]["source_urls"].split() == [
         "https://example.org/wire/airport-buildup", "https://example.org/daily/airport",

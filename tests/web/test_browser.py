@@ -50,8 +50,13 @@ def test_overview_site_page_and_viewer(server, browser, artifacts) -> None:
     assert "low confidence" in page.locator("#judgements").inner_text()
     claims = page.locator("#claims article.claim")
     assert [claims.nth(i).get_attribute("data-status") for i in range(claims.count())] == [
-        "supported", "consistent", "not_observable",
+        "supported", "consistent", "not_observable", "not_observable",
     ]  # fmt: skip
+    # the checks of the imagery: each stated, here never run (the server's catalog has none)
+    checks = page.locator("#verification section.check")
+    assert checks.count() == 3
+    assert "Not run on any of the 5 image(s)." in checks.first.inner_text()
+    assert "Cannot show:" in checks.first.inner_text()
     assert "2 independent origin(s) among 3 source(s)" in claims.first.inner_text()
     claims.first.screenshot(path=str(artifacts / "dashboard-claim.png"))
     page.fill("#period-from", "2024-04-01")

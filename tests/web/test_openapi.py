@@ -122,6 +122,8 @@ def test_closed_vocabularies_are_the_codes_own() -> None:
     from sitewatch.claims.check import STATUSES
     from sitewatch.claims.ledger import EXPECTS, KINDS
     from sitewatch.ingest.pipeline import IngestStatus
+    from sitewatch.store.models import VerifyCheck
+    from sitewatch.verify import Verdict
     from sitewatch.web import models
     from sitewatch.web.jobs import STAGES, JobStatus
 
@@ -132,6 +134,8 @@ def test_closed_vocabularies_are_the_codes_own() -> None:
     assert set(get_args(models.IngestStatus)) == {s.value for s in IngestStatus} - {"failed"}
     assert set(get_args(models.JobStatus)) == {s.value for s in JobStatus}
     assert set(get_args(models.PixelChangeKind)) == {k.value for k in ChangeKind}
+    assert set(get_args(models.VerifyCheck)) == {c.value for c in VerifyCheck}
+    assert set(get_args(models.SunVerdict)) == {v.value for v in Verdict}
 
 
 def _validator(spec: dict, method: str, path: str, status: str):  # type: ignore[no-untyped-def]
@@ -189,6 +193,13 @@ def test_real_answers_match_their_schemas(workspace, tmp_path: Path) -> None:  #
         before, after = stored[0]["before_sha256"], stored[0]["after_sha256"]
         check("get", pixel, f"/api/sites/joplin/pixel-change?before={after}&after={before}")
         assert check("get", pixel, "/api/sites/apt/pixel-change")["pairs"] == []  # never run
+        # a shadow marked in the viewer (frame pixels), checked for a time and for a day
+        post = next(im["sha256"] for im in joplin["images"] if im["name"] == "joplin-post.tif")
+        shadow = {"base": [300.0, 250.0], "tip": [320.0, 262.0]}
+        for when in ("2011-05-23T17:00Z", "2011-05-23"):
+            check("post", "/api/sites/{name}/images/{sha256}/shadow",
+                  f"/api/sites/joplin/images/{post}/shadow", json={**shadow, "time": when},
+                  headers=auth)  # fmt: skip
         check("get", "/api/claims", "/api/claims")
         files = {"file": ("apt-2024-08-01.jpg", jpeg)}
         form = {"site": "apt", "acquired": "2024-08-01", "provider": "Test Sat"}

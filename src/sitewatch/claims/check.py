@@ -37,6 +37,7 @@ from typing import Any
 
 from sitewatch.change.stored import StoredChange
 from sitewatch.claims.ledger import EXPECTS, StoredClaim, origin_key
+from sitewatch.dates import day
 from sitewatch.monitor.counts import Count
 from sitewatch.monitor.stored import StoredMonitoring
 from sitewatch.uncertainty import Accuracy, estimate, interval
@@ -58,6 +59,8 @@ class Verdict:
     origins: int = 0  # independent origins among the claim's sources
     sources: int = 0
     change: list[dict[str, Any]] = field(default_factory=list)  # the pixel change weighed
+    # images dated in the window found to reuse an earlier acquisition: left out, flagged
+    recycled: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def label(self) -> str:
@@ -68,17 +71,30 @@ class Verdict:
             "status": self.status, "label": self.label, "reasons": self.reasons,
             "caveats": self.caveats, "evidence": self.evidence, "origins": self.origins,
             "source_count": self.sources, "change_evidence": self.change,
+            "recycled": self.recycled,
         }  # fmt: skip
 
 
 def check_claim(claim: StoredClaim, m: StoredMonitoring) -> Verdict:
     """The claim's status against the site's stored monitoring ``m``."""
     origins = len({origin_key(s["origin"]) for s in claim.sources})
+    recycled = _recycled(claim, m)
+    # monitoring leaves a reused image out of the counts and the pairs compared; the
+    # claim names what was left out, so a reader sees why a "new" image did not count
+    left_out = [f"left out: {r['image']}, dated {r['date']}{_by(r)}, is the same acquisition "
+                f"as {r['reuses']} ({r['reuses_date'] or 'undated'}): a reused image is no "
+                "view of its own date" for r in recycled]  # fmt: skip
     if claim.expects in BUILT:
         status, reasons, changes = _built(claim, m)
         caveats = _change_caveats(claim, changes)
-        return Verdict(status, reasons, [], caveats, origins, len(claim.sources), changes)
+        weighed = [sha for c in changes for sha in (c["before_sha256"], c["after_sha256"])]
+        status, reasons, caveats = _doubted(m, weighed, status, reasons, caveats)
+        return Verdict(status, reasons + left_out, [], caveats, origins, len(claim.sources),
+                       changes, recycled)  # fmt: skip
     status, reasons, evidence = _judge(claim, m, m.detectable)
+    said = " ".join(reasons)  # a window with nothing else to count already names it
+    reasons = reasons + [line for r, line in zip(recycled, left_out, strict=True)
+                         if r["image"] not in said]  # fmt: skip
     cls = claim.class_name or (m.classes[0] if len(m.classes) == 1 else None)
     caveats = _caveats(evidence, m, cls)
     detector = m.detectors.get(cls, {}) if cls is not None else {}
@@ -90,7 +106,54 @@ def check_claim(claim: StoredClaim, m: StoredMonitoring) -> Verdict:
             *reasons,
         ]
         status = "consistent"
-    return Verdict(status, reasons, evidence, caveats, origins, len(claim.sources))
+    status, reasons, caveats = _doubted(m, [e["sha256"] for e in evidence], status, reasons,
+                                        caveats)  # fmt: skip
+    return Verdict(status, reasons, evidence, caveats, origins, len(claim.sources),
+                   recycled=recycled)  # fmt: skip
+
+
+def _doubted(
+    m: StoredMonitoring, shas: list[str], status: str, reasons: list[str], caveats: list[str]
+) -> tuple[str, list[str], list[str]]:
+    """A view whose own sun or metadata contradicts its claimed time or place decides
+    nothing: what it would support or contradict is "consistent but not conclusive", with
+    the finding as a caveat."""
+    found = [(m.images[sha], f) for sha in dict.fromkeys(shas) if sha in m.images
+             for f in m.images[sha].contradicted]  # fmt: skip
+    if not found:
+        return status, reasons, caveats
+    notes = [f"{im.name}'s own {f.check} contradicts its claimed time or provenance: "
+             f"{f.summary}" for im, f in found]  # fmt: skip
+    if status in ("supported", "contradicted"):
+        names = ", ".join(dict.fromkeys(im.name for im, _f in found))
+        reasons = [f"the imagery would have {status} it, but the claimed time or place of "
+                   f"{names} is contradicted by the image itself (`sitewatch verify`): not "
+                   "conclusive", *reasons]  # fmt: skip
+        status = "consistent"
+    return status, reasons, caveats + notes
+
+
+def _recycled(claim: StoredClaim, m: StoredMonitoring) -> list[dict[str, Any]]:
+    """The site's images dated in the claim's window that ``sitewatch verify recycled``
+    found to reuse an earlier acquisition."""
+    out = []
+    for rec in m.images.values():
+        f = rec.reuses
+        if f is None or rec.acquired_at is None:
+            continue
+        if not _within(rec.acquired_at.date(), claim.start, claim.end):
+            continue
+        out.append({
+            "image": rec.name, "sha256": rec.sha256, "date": day(rec.acquired_at),
+            "provider": rec.provider, "illustrative": rec.date_is_illustrative,
+            "reuses": f.related_name, "reuses_sha256": f.related_sha256,
+            "reuses_date": day(f.related_acquired_at), "summary": f.summary,
+        })  # fmt: skip
+    return sorted(out, key=lambda r: (r["date"], r["image"]))
+
+
+def _by(r: dict[str, Any]) -> str:
+    return f" from {r['provider']}" if r["provider"] else ""
 
 
 def _judge(

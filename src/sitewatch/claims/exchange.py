@@ -191,6 +191,11 @@ def claimreview(
             "sitewatch:status": v.status,
             "sitewatch:version": __version__,
         }
+        if v.recycled:  # images in the window that reuse an earlier acquisition
+            item["sitewatch:reusedImages"] = [
+                {"sha256": r["sha256"], "name": r["image"], "reuses": r["reuses_sha256"]}
+                for r in v.recycled
+            ]
         if c.review_url:
             item["url"] = item["sitewatch:reviewUrl"] = c.review_url
         elif base_url:
@@ -223,7 +228,7 @@ def _party(s: dict[str, Any]) -> dict[str, Any]:
 
 CSV_COLUMNS = (
     "id", "site", "text", "from", "to", "expects", "class", "status", "label", "origins",
-    "sources", "reasons", "caveats", "source_urls",
+    "sources", "reasons", "caveats", "source_urls", "reused_images",
 )  # fmt: skip
 
 
@@ -238,6 +243,8 @@ def claims_csv(reviewed: list[tuple[StoredClaim, Verdict]]) -> str:
             "label": v.label, "origins": v.origins, "sources": v.sources,
             "reasons": " ".join(v.reasons), "caveats": " ".join(v.caveats),
             "source_urls": " ".join(s["url"] for s in c.sources if s["url"]),
+            # sha256 of each image in the window found to reuse an earlier acquisition
+            "reused_images": " ".join(r["sha256"] for r in v.recycled),
         })  # fmt: skip
     return buf.getvalue()
 

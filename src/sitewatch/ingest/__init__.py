@@ -9,6 +9,7 @@ import types
 from typing import Any
 
 from sitewatch.dates import parse_datetime
+from sitewatch.ingest.geotiff import TIME_TAGS
 from sitewatch.ingest.pipeline import (
     FileOutcome,
     IngestOptions,
@@ -20,6 +21,7 @@ from sitewatch.ingest.pipeline import (
 from sitewatch.ingest.provenance import Dated, Provenance
 
 __all__ = [
+    "TIME_TAGS",
     "Dated",
     "FileOutcome",
     "IngestOptions",

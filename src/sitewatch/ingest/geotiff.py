@@ -13,7 +13,7 @@ from rasterio.transform import from_gcps
 from rasterio.windows import Window
 
 from sitewatch import geo
-from sitewatch.dates import parse_datetime
+from sitewatch.dates import file_stamp
 from sitewatch.errors import BadInputError, CRSError
 from sitewatch.ingest.facts import ImageFacts, check_dimensions
 from sitewatch.ingest.provenance import Dated, check_gsd
@@ -72,11 +72,8 @@ def _embedded_time(path: Path, tags: dict[str, str]) -> Dated | None:
         raw = tags.get(key)
         if not raw:
             continue
-        text = raw.strip()
-        if key == "TIFFTAG_DATETIME" and len(text) >= 19:  # "YYYY:MM:DD HH:MM:SS"
-            text = text[:10].replace(":", "-") + "T" + text[11:19]
-        try:
-            return Dated(parse_datetime(text, what=f"tag {key}"), f"tag {key}")
+        try:  # ISO-8601, or TIFF's own "YYYY:MM:DD HH:MM:SS"
+            return Dated(file_stamp(raw, what=f"tag {key}")[0], f"tag {key}")
         except ValueError as exc:
             raise BadInputError(path, str(exc), "override it with --acquired") from None
     return None

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import warnings
-from datetime import timedelta, timezone
 from pathlib import Path
 
 from PIL import ExifTags, Image, UnidentifiedImageError
 
-from sitewatch.dates import parse_datetime
+from sitewatch.dates import file_stamp
 from sitewatch.errors import BadInputError
 from sitewatch.ingest.facts import MAX_PLAIN_PIXELS, ImageFacts, check_dimensions
 from sitewatch.ingest.provenance import Dated
@@ -64,21 +63,13 @@ def read_plain(path: Path) -> ImageFacts:
 def _exif_time(path: Path, im: Image.Image) -> Dated | None:
     exif = im.getexif()
     ifd = exif.get_ifd(ExifTags.IFD.Exif)
-    raw = ifd.get(ExifTags.Base.DateTimeOriginal) or exif.get(ExifTags.Base.DateTime)
+    original = ifd.get(ExifTags.Base.DateTimeOriginal)
+    raw = original or exif.get(ExifTags.Base.DateTime)
     if not raw:
         return None
-    text = str(raw).strip().rstrip("\x00")
-    offset = ifd.get(ExifTags.Base.OffsetTimeOriginal)
+    offset = ifd.get(ExifTags.Base.OffsetTimeOriginal if original else ExifTags.Base.OffsetTime)
     try:
-        value = parse_datetime(text[:10].replace(":", "-") + "T" + text[11:19], what="EXIF time")
+        value, zoned = file_stamp(str(raw), str(offset) if offset else None, what="EXIF time")
     except ValueError as exc:
         raise BadInputError(path, str(exc), "override it with --acquired") from None
-    source = "exif"
-    if offset:
-        sign = -1 if str(offset).startswith("-") else 1
-        hours, minutes = str(offset).lstrip("+-").split(":")[:2]
-        zone = timezone(sign * timedelta(hours=int(hours), minutes=int(minutes)))
-        value = value.replace(tzinfo=zone).astimezone(value.tzinfo)
-    else:
-        source = "exif (no time zone; UTC assumed)"
-    return Dated(value, source)
+    return Dated(value, "exif" if zoned else "exif (no time zone; UTC assumed)")

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sitewatch.dates import day
@@ -24,8 +25,9 @@ from sitewatch.detect import DEFAULT_MODEL
 from sitewatch.frame import project
 from sitewatch.register.georef import footprint_in
 from sitewatch.register.site import frame_matrix
+from sitewatch.sites import ImageFinding, image_finding
 from sitewatch.store.catalog import run_threshold, selected_detections
-from sitewatch.store.models import Image, Registration, Run
+from sitewatch.store.models import Finding, Image, Registration, Run, VerifyCheck
 from sitewatch.uncertainty import Accuracy
 
 FULL_COVERAGE = 0.98  # below this fraction of the site seen, a count is "partial"
@@ -209,3 +211,32 @@ class Count:
     @property
     def date(self) -> str:
         return day(self.acquired_at)
+
+
+def reuse_reason(f: ImageFinding) -> str:
+    """Why an image found to reuse an earlier acquisition is not counted at its own date."""
+    when = day(f.related_acquired_at, "undated") + (
+        ", illustrative" if f.related_illustrative else ""
+    )
+    return (
+        f"the same acquisition as {f.related_name} ({when}), found by `sitewatch verify "
+        "recycled`: not a view of its own date, so not counted"
+    )
+
+
+def reused_by(s: Session, image_ids: list[int]) -> dict[int, ImageFinding]:
+    """The images among ``image_ids`` found to reuse an earlier acquisition, each with the
+    first such finding (``sitewatch verify recycled``)."""
+    rows = s.scalars(
+        select(Finding)
+        .where(
+            Finding.image_id.in_(image_ids),
+            Finding.check == VerifyCheck.RECYCLED,
+            Finding.related_image_id.is_not(None),
+        )
+        .order_by(Finding.id)
+    )
+    out: dict[int, ImageFinding] = {}
+    for f in rows:
+        out.setdefault(f.image_id, image_finding(f))
+    return out

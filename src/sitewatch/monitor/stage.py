@@ -18,8 +18,17 @@ from sitewatch.files import write_json_atomic, write_text_atomic
 from sitewatch.formats.table import records_csv
 from sitewatch.monitor import chips
 from sitewatch.monitor.change import Change, MatchConfig, common_region, match_objects
-from sitewatch.monitor.counts import FULL_COVERAGE, Count, ImageView, detector_record, view_of
+from sitewatch.monitor.counts import (
+    FULL_COVERAGE,
+    Count,
+    ImageView,
+    detector_record,
+    reuse_reason,
+    reused_by,
+    view_of,
+)
 from sitewatch.register.site import registrations, site_polygon
+from sitewatch.sites import ImageFinding
 from sitewatch.store.catalog import Catalog, image_runs, select_detect_runs
 from sitewatch.store.models import Episode as EpisodeRow
 from sitewatch.store.models import Image, ObjectChange, Observation, Run, Site
@@ -203,8 +212,10 @@ def _monitor(
     selection = select_detect_runs(s, [im.id for im in images])
     views: list[ImageView] = []
     excluded: list[Count] = []
+    reused = reused_by(s, [im.id for im in images])  # `sitewatch verify recycled` found
     for image in images:
-        reason, view = _view(s, site, image, regs, polygon, image_runs(selection, image.id))
+        reason, view = _view(s, site, image, regs, polygon, image_runs(selection, image.id),
+                             reused.get(image.id))  # fmt: skip
         if view is None:
             excluded.append(_excluded(image, reason))
         else:
@@ -270,8 +281,9 @@ def _point(c: Count, dispersion: float = 0.0) -> Point:
 
 
 def _view(
-    s: Session, site: Site, image: Image, regs: dict, polygon: Any, runs: dict[str, Run]
-) -> tuple[str | None, ImageView | None]:
+    s: Session, site: Site, image: Image, regs: dict, polygon: Any, runs: dict[str, Run],
+    reused: ImageFinding | None = None,
+) -> tuple[str | None, ImageView | None]:  # fmt: skip
     reg = regs.get(image.id)
     if reg is None:
         return f"not registered: run `sitewatch register {site.name}`", None
@@ -279,6 +291,8 @@ def _view(
         return f"registration failed: {reg.reason}", None
     if image.acquired_at is None:
         return "no acquisition date: ingest it with --acquired or a sidecar", None
+    if reused is not None:
+        return reuse_reason(reused), None
     if not runs:
         return f"no detections: run `sitewatch detect --site {site.name}`", None
     view = view_of(s, image, reg, runs, polygon)

@@ -20,10 +20,10 @@ from sitewatch.alerts import AlertConfig, Step
 from sitewatch.alerts.method import Episode
 from sitewatch.change.stored import StoredChange, load_change
 from sitewatch.dates import day
-from sitewatch.monitor.counts import Count, accuracy_of, detector_record
+from sitewatch.monitor.counts import Count, accuracy_of, detector_record, reuse_reason
 from sitewatch.monitor.stage import alert_scan
 from sitewatch.register.site import registrations
-from sitewatch.sites.registry import SiteImage, site_summary
+from sitewatch.sites import ImageFinding, SiteImage, site_summary
 from sitewatch.store.catalog import Catalog, select_detect_runs
 from sitewatch.store.models import Image, ObjectChange, Observation, Registration, Run
 from sitewatch.uncertainty import Accuracy, sd_of_interval
@@ -73,7 +73,12 @@ class StoredMonitoring:
 def load_monitoring(catalog: Catalog, name: str) -> StoredMonitoring:
     """Read a site's stored monitoring and re-derive its alert steps and episodes."""
     images = {im.sha256: im for im in site_summary(catalog, name).images}
-    pixel_change = load_change(catalog, name)
+    # an image found to reuse an earlier acquisition is no view of its own date: left out of
+    # the counts and of the pairs compared (monitoring again compares the rest)
+    reused = {sha: f for sha, rec in images.items() if (f := rec.reuses) is not None}
+    pixel_change = [
+        c for c in load_change(catalog, name) if c.before not in reused and c.after not in reused
+    ]
     with catalog.session() as s:
         site = catalog.get_site(s, name)
         rows = s.execute(
@@ -87,7 +92,7 @@ def load_monitoring(catalog: Catalog, name: str) -> StoredMonitoring:
         run = s.get(Run, rows[0][0].run_id)
         assert run is not None  # Observation.run_id is a foreign key to runs
         alerts = AlertConfig.stored(run.parameters)
-        counts = [_count(o, im) for o, im in rows]
+        counts = [_count(o, im, reused.get(im.sha256)) for o, im in rows]
         counts.sort(key=lambda c: (c.acquired_at is None, c.acquired_at or datetime.min, c.name))
         detectors = run.parameters.get("detectors")
         if detectors is None:  # monitored before the detector of each class was kept
@@ -102,6 +107,8 @@ def load_monitoring(catalog: Catalog, name: str) -> StoredMonitoring:
             .order_by(ObjectChange.before_image_id, ObjectChange.after_image_id, ObjectChange.kind)
         ).all()  # fmt: skip
         for before, after, kind, n in tallies:
+            if sha[before] in reused or sha[after] in reused:
+                continue
             pair = changes.setdefault((sha[before], sha[after]), {})
             pair[kind] = n
         registration = {im.sha256: _registration(regs[im.id]) for _o, im in rows if im.id in regs}
@@ -164,11 +171,14 @@ def _registration(reg: Registration) -> dict[str, Any]:
     }
 
 
-def _count(o: Observation, image: Image) -> Count:
+def _count(o: Observation, image: Image, reused: ImageFinding | None = None) -> Count:
     # the stored interval's top gives its sd back
     sd = None if o.high is None or o.estimate is None else sd_of_interval(o.estimate, o.high)
-    return Count(
+    count = Count(
         image.sha256, image.original_name, o.acquired_at, image.date_is_illustrative,
         o.class_name, o.count, o.estimate, sd, o.low, o.high, o.coverage, o.partial, o.used,
         o.reason,
     )  # fmt: skip
+    if reused is not None and o.used:
+        return replace(count, used=False, reason=reuse_reason(reused))
+    return count

@@ -20,6 +20,7 @@ from sitewatch.dates import day, day_or_none, iso
 from sitewatch.monitor.stored import StoredMonitoring
 from sitewatch.report.data import judge
 from sitewatch.report.language import SCALE, term_for
+from sitewatch.report.verification import finding_dict, verification
 
 
 def report_dict(
@@ -110,18 +111,21 @@ def report_dict(
     ]
     out["pixel_change_figures"] = pixel_change_figures(out["pixel_change"])
     used = {c.sha256 for c in counts if c.used}
-    reasons: dict[str, str] = {}
+    why: dict[str, list[str]] = {}
     for c in counts:  # an image left out whole has one reason; a class left out, its own
-        if not c.used and c.reason:
-            reasons[c.sha256] = "; ".join(filter(None, (reasons.get(c.sha256), c.reason)))
+        if not c.used and c.reason and c.reason not in why.setdefault(c.sha256, []):
+            why[c.sha256].append(c.reason)
+    reasons = {sha: "; ".join(said) for sha, said in why.items() if said}
     records = sorted(m.images.values(), key=lambda rec: (iso(rec.acquired_at), rec.name))
     out["images"] = [
         {**asdict(rec), "acquired_at": iso(rec.acquired_at), "used": rec.sha256 in used,
+         "findings": [finding_dict(f) for f in rec.findings],
          "registration": _registration(m.registration.get(rec.sha256)),
          "reason": reasons.get(rec.sha256)}
         for rec in records
         if within(rec.acquired_at)
     ]  # fmt: skip
+    out["verification"] = verification(m.site, [r for r in records if within(r.acquired_at)])
     # the detector behind each class's series, with its held-out figures
     out["detectors"] = {cls: _detector(m.detectors.get(cls, {})) for cls in m.classes}
     out["alerts"] = {

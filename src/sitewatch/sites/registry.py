@@ -15,6 +15,7 @@ from sitewatch.sites.aoi import parse_pixel_polygon, read_aoi
 from sitewatch.store.catalog import Catalog, detections_at, image_runs, select_detect_runs
 from sitewatch.store.links import auto_link_site, link
 from sitewatch.store.models import (
+    CONTRADICTING,
     Finding,
     Image,
     ImageSite,
@@ -24,10 +25,35 @@ from sitewatch.store.models import (
     Run,
     Site,
     SiteKind,
+    VerifyCheck,
 )
 from sitewatch.values import shown, text
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.\-]{0,127}$")
+
+
+@dataclass(frozen=True)
+class ImageFinding:
+    """What one check of the imagery found about an image (``store.models.Finding``)."""
+
+    check: str  # store.models.VerifyCheck
+    verdict: str
+    summary: str  # one line a reader can quote
+    method: str
+    related_sha256: str | None = None  # the other image it concerns (the one reused)
+    related_name: str | None = None
+    related_acquired_at: datetime | None = None
+    related_illustrative: bool = False
+
+    @property
+    def reuses(self) -> bool:
+        """An earlier image's acquisition reused: this image is not a view of its own date."""
+        return self.check == VerifyCheck.RECYCLED and self.related_sha256 is not None
+
+    @property
+    def contradicts(self) -> bool:
+        """The image's own sun or metadata contradicts its claimed time or provenance."""
+        return CONTRADICTING.get(self.check) == self.verdict
 
 
 @dataclass(frozen=True)
@@ -53,8 +79,18 @@ class SiteImage:
     # that gives the site's series of it (``select_detect_runs``); None: never detected
     detected: int | None
     detected_by_class: dict[str, int] | None = None
-    # what the checks of the imagery found (``sitewatch verify``): (check, verdict, summary)
-    findings: tuple[tuple[str, str, str], ...] = ()
+    # what the checks of the imagery found (``sitewatch verify``)
+    findings: tuple[ImageFinding, ...] = ()
+
+    @property
+    def reuses(self) -> ImageFinding | None:
+        """The first earlier image this one was found to reuse (None: none found)."""
+        return next((f for f in self.findings if f.reuses), None)
+
+    @property
+    def contradicted(self) -> list[ImageFinding]:
+        """What in the image itself contradicts its claimed time or provenance."""
+        return [f for f in self.findings if f.contradicts]
 
 
 @dataclass(frozen=True)
@@ -189,13 +225,13 @@ def site_summary(catalog: Catalog, name: str) -> SiteSummary:
                 )
             ).all()
         )
-        found: dict[int, list[tuple[str, str, str]]] = {}
+        found: dict[int, list[ImageFinding]] = {}
         for f in s.scalars(
             select(Finding)
             .where(Finding.image_id.in_([img.id for img, _ln in rows]))
             .order_by(Finding.id)
         ):
-            found.setdefault(f.image_id, []).append((f.check, f.verdict, f.summary))
+            found.setdefault(f.image_id, []).append(image_finding(f))
         images = [
             SiteImage(
                 sha256=img.sha256,
@@ -229,3 +265,18 @@ def site_summary(catalog: Catalog, name: str) -> SiteSummary:
             notes=site.notes,
             images=images,
         )
+
+
+def image_finding(f: Finding) -> ImageFinding:
+    """A stored finding as the stages read it (with the image it concerns, if any)."""
+    other = f.related
+    return ImageFinding(
+        check=f.check,
+        verdict=f.verdict,
+        summary=f.summary,
+        method=f.method,
+        related_sha256=other.sha256 if other is not None else None,
+        related_name=other.original_name if other is not None else None,
+        related_acquired_at=other.acquired_at if other is not None else None,
+        related_illustrative=bool(other.date_is_illustrative) if other is not None else False,
+    )

@@ -402,6 +402,14 @@ class VerifyCheck(StrEnum):
     METADATA = "metadata"  # what the file says about itself against its provenance
 
 
+# the verdicts of a check that contradict an image's claimed time or provenance (the
+# verify stage's own vocabularies: verify.Verdict, verify.metadata.MetaVerdict)
+CONTRADICTING: dict[str, str] = {
+    VerifyCheck.SUN: "inconsistent",
+    VerifyCheck.METADATA: "contradicts its provenance",
+}
+
+
 class Finding(Base):
     """What one check of the imagery found about one image, re-derivable, with the method
     that found it; running the check on the image again replaces its findings."""

@@ -22,6 +22,7 @@ class Lock(IntEnum):
     LINKS = 7746001  # image ↔ site links (ingest, site add, explicit links)
     SITE = 7746002  # one site's derived rows (registration, monitoring), keyed by site id
     IMAGE = 7746003  # one image's detect runs, keyed by image id
+    FINDINGS = 7746004  # one image's findings of the checks of the imagery, keyed by image id
 
 
 def serialise(session: Session, what: Lock, key: int = 0) -> None:

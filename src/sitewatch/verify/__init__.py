@@ -1,6 +1,8 @@
-"""Verify the imagery itself: sun and shadows against the claimed time (``sun``), earlier
-images reused (``recycled``, ``reuse``)."""
+"""Verify the imagery itself: sun and shadows against the claimed time (``sun``,
+``sunchecks``), earlier images reused (``recycled``, ``reuse``), what each file says about
+itself (``metadata``). Each check stores its findings with the image (``findings``)."""
 
+from sitewatch.verify.metadata import verify_metadata
 from sitewatch.verify.reuse import RecycledReport, find_recycled
 from sitewatch.verify.sun import (
     Place,
@@ -30,4 +32,5 @@ __all__ = [
     "fitting_times",
     "solve_shadow",
     "sun_position",
+    "verify_metadata",
 ]

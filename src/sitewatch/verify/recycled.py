@@ -180,8 +180,11 @@ def matches(query: Fingerprint, other: Fingerprint) -> tuple[np.ndarray, np.ndar
     if len(q) < 2 or len(o) < 2:
         return np.zeros((0, 2), np.float32), np.zeros((0, 2), np.float32)
     sims = q @ o.T
-    order = np.argsort(-sims, axis=1)[:, :2]
+    # the two nearest of each row, in order: a partition, not a sort of 4,000 columns
+    two = np.argpartition(-sims, 1, axis=1)[:, :2]
     rows = np.arange(len(q))
+    swap = sims[rows, two[:, 1]] > sims[rows, two[:, 0]]
+    order = np.where(swap[:, None], two[:, ::-1], two)
     d1 = np.sqrt(np.maximum(2 - 2 * sims[rows, order[:, 0]], 0))
     d2 = np.sqrt(np.maximum(2 - 2 * sims[rows, order[:, 1]], 0))
     keep = d1 < RATIO * d2

@@ -18,10 +18,12 @@ import numpy as np
 from sqlalchemy import select
 
 from sitewatch import __version__
+from sitewatch.dates import day_only
 from sitewatch.errors import SitewatchError
 from sitewatch.store.catalog import Catalog
-from sitewatch.store.models import Finding, Image, VerifyCheck
+from sitewatch.store.models import Image, VerifyCheck
 from sitewatch.verify import recycled as rc
+from sitewatch.verify.findings import NewFinding, replace_findings
 
 CACHE = 64  # images' grey levels and keypoints kept in memory during one search
 
@@ -44,11 +46,13 @@ class ImageRef:
         (illustrative dates claim nothing; a day with no time of day ties with any time
         that day), else by ingest order."""
         a, b = self._claimed, other._claimed
-        if a is not None and b is not None and a != b:
-            day_only = any((t.hour, t.minute, t.second, t.microsecond) == (0, 0, 0, 0)
-                           for t in (a, b))  # fmt: skip
-            if not (day_only and a.date() == b.date()):
-                return a < b
+        if (
+            a is not None
+            and b is not None
+            and a != b
+            and not ((day_only(a) or day_only(b)) and a.date() == b.date())
+        ):
+            return a < b
         return (self.ingested_at, self.image_id) < (other.ingested_at, other.image_id)
 
 
@@ -150,42 +154,28 @@ def _store(catalog: Catalog, report: RecycledReport, run_id: int) -> None:
     earlier recycled findings go (a check run again replaces what it found)."""
     with catalog.session() as s:
         for r in report.images:
-            for old in s.scalars(select(Finding).where(
-                Finding.image_id == r.image.image_id, Finding.check == VerifyCheck.RECYCLED
-            )):  # fmt: skip
-                s.delete(old)
             rows = [
-                Finding(
-                    image_id=r.image.image_id,
-                    check=VerifyCheck.RECYCLED,
-                    method=report.method,
-                    verdict="reuses an earlier image",
-                    summary=f"the same acquisition as {m.image.name}, ingested or dated "
-                    f"earlier ({_evidence_line(m.evidence)})",
-                    details=m.evidence.to_dict(),
-                    related_image_id=m.image.image_id,
-                    run_id=run_id,
+                NewFinding(
+                    "reuses an earlier image",
+                    f"the same acquisition as {m.image.name}, ingested or dated earlier "
+                    f"({_evidence_line(m.evidence)})",
+                    m.evidence.to_dict(),
+                    m.image.image_id,
                 )
                 for m in r.reuses
             ] or [
-                Finding(
-                    image_id=r.image.image_id,
-                    check=VerifyCheck.RECYCLED,
-                    method=report.method,
-                    verdict="no earlier image reused",
-                    summary=f"none of the {r.candidates} images most like it (of "
-                    f"{report.searched} in the catalog) is an earlier image with its pixels "
-                    f"({len(r.same_place)} of the same place from other acquisitions"
-                    + (
-                        f", {len(r.undecided)} matched but too little to compare)"
-                        if r.undecided
-                        else ")"
-                    ),
-                    details={"same_place": [m.image.sha256 for m in r.same_place]},
-                    run_id=run_id,
+                NewFinding(
+                    "no earlier image reused",
+                    f"none of the {r.candidates} images most like it (of {report.searched} in "
+                    f"the catalog) is an earlier image with its pixels ({len(r.same_place)} of "
+                    "the same place from other acquisitions"
+                    + (f", {len(r.undecided)} matched but too little to compare)"
+                       if r.undecided else ")"),
+                    {"same_place": [m.image.sha256 for m in r.same_place]},
                 )
-            ]
-            s.add_all(rows)
+            ]  # fmt: skip
+            replace_findings(s, r.image.image_id, VerifyCheck.RECYCLED, report.method, run_id,
+                             rows)  # fmt: skip
 
 
 def _evidence_line(e: rc.Evidence) -> str:

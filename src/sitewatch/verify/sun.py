@@ -23,6 +23,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
+from functools import cached_property
 
 import numpy as np
 
@@ -163,21 +164,23 @@ class Shadow:
     def place(self) -> Place:
         return Place(self.base[1], self.base[0])
 
+    @cached_property
     def _inverse(self) -> tuple[float, float]:
         from pyproj import Geod
 
-        # from the tip back to the base: the direction towards the sun
+        # from the tip back to the base: the direction towards the sun (computed once: the
+        # properties below all read it)
         fwd, _back, dist = Geod(ellps="WGS84").inv(*self.tip, *self.base)
         return float(fwd) % 360.0, float(dist)
 
     @property
     def length_m(self) -> float:
-        return self._inverse()[1]
+        return self._inverse[1]
 
     @property
     def azimuth_deg(self) -> float:
         """The sun's azimuth the shadow shows (the shadow points away from the sun)."""
-        return self._inverse()[0]
+        return self._inverse[0]
 
     @property
     def azimuth_sigma_deg(self) -> float:

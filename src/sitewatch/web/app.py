@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 from fastapi import FastAPI, File, Form, Query, Request, UploadFile
 from fastapi import Path as PathParam
+from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import (
     FileResponse,
@@ -52,8 +53,10 @@ from sitewatch.web.models import (
     Health,
     Job,
     JobRequest,
+    ShadowRequest,
     SiteDetail,
     SiteOverview,
+    SunAnswer,
     Upload,
 )
 from sitewatch.web.security import (
@@ -444,6 +447,22 @@ def create_app(
         return jobs.submit(name, request.stages).to_dict()
 
     @app.post(
+        "/api/sites/{name}/images/{sha256}/shadow", tags=["verify"], response_model=SunAnswer,
+        **TYPED,
+    )  # fmt: skip
+    def shadow(name: str, sha256: SHA, request: ShadowRequest) -> dict[str, Any]:
+        """Check a shadow marked on an image in the site frame against the claimed time (or
+        search days for the times that fit); stored with the image (token needed). The image
+        must be georeferenced: its pixels need a north."""
+        from sitewatch.dates import parse_day
+
+        days = (parse_day(request.start, "from"), parse_day(request.end, "to"))
+        return data.shadow_check(
+            catalog, name, sha256, request.base, request.tip, request.time, days,
+            request.height_m, request.height_sigma_m, request.mark_m,
+        )  # fmt: skip
+
+    @app.post(
         "/api/images", tags=["imagery"], status_code=201, response_model=Upload,
         responses={200: {"model": Upload, "description": "already in the catalog"}},
     )  # fmt: skip
@@ -593,6 +612,15 @@ def _errors(app: FastAPI) -> None:
         detail = "internal error; the server's log has the details"
         return JSONResponse({"detail": detail}, status_code=500, headers=HEADERS)
 
+    def invalid(_request: Request, exc: Exception) -> JSONResponse:
+        # FastAPI's own answer echoes each bad input, and an input such as NaN (which
+        # Python's JSON parser reads) cannot be written back as JSON: the answer would fail
+        assert isinstance(exc, RequestValidationError)
+        detail = [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")),
+                   "type": str(e.get("type", ""))} for e in exc.errors()]  # fmt: skip
+        return JSONResponse({"detail": detail}, status_code=422)
+
+    app.add_exception_handler(RequestValidationError, invalid)
     app.add_exception_handler(StoreError, store_failed)
     app.add_exception_handler(OutputError, store_failed)  # a full disk, a read-only store
     app.add_exception_handler(Exception, failed)  # what no other handler takes

@@ -7,6 +7,7 @@ site frame, the area, footprints. The overview is one line of that per site.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 from typing import Any
 
 import numpy as np
@@ -18,7 +19,7 @@ from sitewatch import geo
 from sitewatch.change import load_change
 from sitewatch.claims.ledger import list_claims
 from sitewatch.dates import day_or_none
-from sitewatch.errors import BadInputError
+from sitewatch.errors import BadInputError, NotFoundError
 from sitewatch.formats.geojson import rounded
 from sitewatch.frame import project
 from sitewatch.monitor.stored import load_monitoring
@@ -349,3 +350,45 @@ def site_on_map(catalog: Catalog, name: str) -> bool:
     from sitewatch.export import on_map
 
     return on_map(catalog, name)
+
+
+def shadow_check(
+    catalog: Catalog,
+    name: str,
+    sha256: str,
+    base: Sequence[float],
+    tip: Sequence[float],
+    when: str | None = None,
+    days: tuple[date | None, date | None] = (None, None),
+    height_m: float | None = None,
+    height_sigma_m: float = 0.0,
+    mark_m: float | None = None,
+) -> dict[str, Any]:
+    """A shadow marked on an image in the site frame, carried back to the image's own pixels
+    and checked as `sitewatch verify sun IMAGE --base --tip` would (stored with the image)."""
+    from sitewatch.verify.sunchecks import SunRequest, check_sun, claimed_time
+
+    with catalog.session() as s:
+        site = catalog.get_site(s, name)
+        image = catalog.find_image(s, sha256)
+        if not any(ln.image_id == image.id for ln in site.image_links):
+            raise NotFoundError(f"{image.original_name} is not an image of site {name}")
+        matrix = image_to_frame(s, site, image)
+        if matrix is None:
+            raise BadInputError(image.original_name, f"is not registered to {name}'s frame",
+                                f"run `sitewatch register {name}`")  # fmt: skip
+        back = np.linalg.inv(matrix)
+    pixels = project(back, np.array([base, tip], dtype=float))
+    claimed, searched = claimed_time(when, "time") if when else (None, None)
+    if days != (None, None):
+        if claimed is not None or searched is not None:
+            raise BadInputError("time", "given with from/to", "give one or the other")
+        first, last = days
+        searched = (first or last, last or first)  # type: ignore[assignment]
+    request = SunRequest(
+        claimed=claimed, days=searched,
+        base=(float(pixels[0, 0]), float(pixels[0, 1])),
+        tip=(float(pixels[1, 0]), float(pixels[1, 1])),
+        mark_m=mark_m, height_m=height_m, height_sigma_m=height_sigma_m,
+    )  # fmt: skip
+    return check_sun(catalog, sha256, request).to_dict()

@@ -54,6 +54,8 @@ ClaimStatus = Literal["supported", "consistent", "contradicted", "not_observable
 Stage = Literal["detect", "register", "monitor"]
 JobStatus = Literal["queued", "running", "done", "failed"]
 IngestStatus = Literal["ingested", "duplicate"]  # a failed ingest answers with an error
+VerifyCheck = Literal["recycled", "sun", "metadata"]  # store.models.VerifyCheck
+SunVerdict = Literal["consistent", "inconsistent", "cannot tell"]  # verify.Verdict
 
 
 class Model(BaseModel):
@@ -235,6 +237,21 @@ class ImageRegistration(Model):
     overlap: float | None
 
 
+class ImageFinding(Model):
+    """What one check of the imagery found about the image (``sitewatch verify``)."""
+
+    check: VerifyCheck
+    verdict: str = Field(examples=["reuses an earlier image"])
+    summary: str = Field(description="one line a reader can quote, with the numbers")
+    method: str = Field(examples=["recycled-sift-1"], description="the check's method version")
+    related_sha256: Sha256 | None = Field(description="the other image it concerns (reused)")
+    related_name: str | None
+    related_acquired_at: TimestampOrEmpty = Field(
+        description="the other image's acquisition time (empty: none, or undated)"
+    )
+    related_illustrative: bool
+
+
 class SiteImage(Model):
     """One image of the site with its provenance and whether it was counted."""
 
@@ -259,10 +276,8 @@ class SiteImage(Model):
     detected_by_class: dict[str, int] | None = Field(
         description="by class, each from the model that gives the site's series of it"
     )
-    findings: list[tuple[str, str, str]] = Field(
-        default_factory=list,
-        description="what the checks of the imagery found (sitewatch verify): check, verdict, "
-        "one-line summary",
+    findings: list[ImageFinding] = Field(
+        default_factory=list, description="what the checks of the imagery found (sitewatch verify)"
     )
     used: bool = Field(description="counted by the latest monitoring")
     registration: ImageRegistration | None
@@ -362,6 +377,123 @@ class Claim(Model):
     )
     origins: int = Field(description="independent origins among the sources")
     source_count: int
+    recycled: list[ReusedImage] = Field(
+        default_factory=list,
+        description="images dated in the window that reuse an earlier acquisition: left out",
+    )
+
+
+class ReusedImage(Model):
+    """An image dated in a claim's window found to reuse an earlier acquisition."""
+
+    image: str
+    sha256: Sha256
+    date: DayOrEmpty
+    provider: str | None
+    illustrative: bool
+    reuses: str | None = Field(description="the earlier image whose acquisition it reuses")
+    reuses_sha256: Sha256 | None
+    reuses_date: DayOrEmpty
+    summary: str = Field(description="the finding, with its evidence")
+
+
+class VerificationFinding(ImageFinding):
+    """One finding of a check of the imagery, with the image it is about."""
+
+    image: str
+    sha256: Sha256
+    date: DayOrEmpty
+    illustrative: bool
+    provider: str | None
+
+
+class VerificationCheck(Model):
+    """One check of the imagery (ICD 203): what was checked, shows, cannot show."""
+
+    check: VerifyCheck
+    title: str
+    command: str = Field(description="the command that runs it")
+    checked: str = Field(description="what was checked")
+    shows: str = Field(description="what its findings show")
+    cannot_show: str = Field(description="what no result of it can show")
+    methods: list[str]
+    images_checked: int
+    images: int
+    unchecked: list[str] = Field(description="images it never ran on")
+    findings: list[VerificationFinding]
+
+
+class Verification(Model):
+    checks: list[VerificationCheck]
+
+
+class ShadowRequest(BaseModel):
+    """A shadow marked in the viewer: an object's base and its shadow's tip, in site-frame
+    pixels of the image shown, checked against a claimed time (or days searched)."""
+
+    base: Point = Field(description="the object's base on the ground, frame pixels")
+    tip: Point = Field(description="the tip of its shadow, frame pixels")
+    time: str | None = Field(
+        None, max_length=40, examples=["2011-05-23T16:30Z"],
+        description="the claimed time (ISO-8601; a day alone is searched); none: the "
+        "image's own, unless illustrative",
+    )  # fmt: skip
+    start: Day | None = Field(None, alias="from", description="first day to search")
+    end: Day | None = Field(None, alias="to", description="last day to search")
+    height_m: float | None = Field(None, gt=0, lt=1000, description="the object's height")
+    height_sigma_m: float = Field(0.0, ge=0, lt=1000)
+    mark_m: float | None = Field(
+        None, gt=0, lt=1000, description="how well each end is marked (1 σ; default 1 pixel)"
+    )
+
+    # NaN is no JSON number, but Python's parser reads it: refused, not projected to a corner
+    model_config = ConfigDict(populate_by_name=True, allow_inf_nan=False)
+
+
+class SunFit(Model):
+    start: Timestamp
+    end: Timestamp
+    azimuth_deg: float
+    elevation_deg: float
+
+
+class SunAngles(Model):
+    azimuth_deg: float | None
+    elevation_deg: float | None
+
+
+class MeasuredSun(Model):
+    azimuth_deg: float | None
+    azimuth_sigma_deg: float | None
+    elevation_deg: float | None
+    elevation_sigma_deg: float | None
+
+
+class SunCheckAnswer(Model):
+    check: str = Field(examples=["shadow"], description="shadow, or stated sun angles")
+    verdict: SunVerdict
+    reason: str
+    method: str
+    claimed: Timestamp | None
+    computed: SunAngles | None = Field(description="the sun at the claimed time (NREL SPA)")
+    measured: MeasuredSun
+    difference: SunAngles
+    fits: list[SunFit] = Field(description="the spans of the days searched that fit")
+
+
+class LatLon(Model):
+    lat: float
+    lon: float
+
+
+class SunAnswer(Model):
+    """The sun checks of an image, as stored with it."""
+
+    place: LatLon
+    image: Sha256 | None
+    stored: bool = Field(description="kept as the image's finding: a check of its own time")
+    note: str | None = Field(description="why it was not stored")
+    checks: list[SunCheckAnswer]
 
 
 class ScaleTerm(Model):
@@ -419,6 +551,7 @@ class SiteDetail(Model):
     detectors: dict[str, Detector] = Field(description="by class")
     alerts: AlertSettings
     claims: list[Claim]
+    verification: Verification = Field(description="the checks of the imagery itself")
     scale: list[ScaleTerm] = Field(description="the estimative-language scale")
     site_info: SiteInfo
     state: SiteState

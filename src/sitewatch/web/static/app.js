@@ -3,6 +3,7 @@
 
 const SW = (() => {
   const SVG = "http://www.w3.org/2000/svg";
+  const maps = {};  // the pages' Leaflet maps by name, for scripting the page (and its tests)
 
   async function api(path, options) {
     const res = await fetch(path, Object.assign({ credentials: "same-origin" }, options || {}));
@@ -145,6 +146,7 @@ const SW = (() => {
     episodes(r);
     changes(r, name);
     images(r, name);
+    verification(r);
     claims(r);
     claimForm(name);
     siteMap(document.getElementById("sitemap"), info, name);
@@ -258,10 +260,29 @@ const SW = (() => {
           c.expects ? ` expects ${c.expects}${c.class ? " of " + c.class : ""}${window}` : ""),
         el("p", {}, c.reasons.map((x) => x[0].toUpperCase() + x.slice(1) + ".").join(" ")),
         c.caveats.length ? el("p", { class: "muted" }, "Caveats: " + c.caveats.join("; ")) : null,
+        c.recycled.length ? el("p", { class: "recycled" }, `${c.recycled.length} image(s) in the window reuse an earlier acquisition and were left out: `
+          + c.recycled.map((x) => `${x.image} (${x.date}) is ${x.reuses} (${x.reuses_date || "undated"})`).join("; ")) : null,
         el("p", { class: "origins" }, `${c.origins} independent origin(s) among ${c.source_count} source(s)`),
         el("ul", { class: "sources" }, sources)));
     }
     if (!r.claims.length) box.append(el("p", { class: "muted" }, "No claims about this site yet (sitewatch claim add, or POST /api/claims)."));
+  }
+
+  // what the checks of the imagery itself found, as the report's Verification section says it
+  function verification(r) {
+    const box = document.getElementById("verification");
+    for (const v of r.verification.checks) {
+      box.append(el("section", { class: "check", id: `verify-${v.check}`, "data-findings": v.findings.length },
+        el("h3", {}, v.title),
+        el("p", {}, el("strong", {}, "Checked: "), v.checked, ` — ${v.images_checked} of ${v.images} image(s)`,
+          v.methods.length ? ` (method ${v.methods.join(", ")})` : "", "."),
+        el("p", {}, el("strong", {}, "Shows: "), v.shows),
+        v.findings.length ? el("ul", { class: "findings" }, v.findings.map((f) =>
+          el("li", { class: f.related_sha256 ? "reused" : "finding" }, `${f.image} (${f.date || "undated"}): `,
+            el("strong", {}, f.verdict), ` — ${f.summary}`))) : null,
+        v.unchecked.length ? el("p", { class: "muted" }, `Not checked: ${v.unchecked.join(", ")} (`, el("code", {}, v.command), ")") : null,
+        el("p", {}, el("strong", {}, "Cannot show: "), v.cannot_show)));
+    }
   }
 
   function claimForm(name) {
@@ -296,7 +317,9 @@ const SW = (() => {
         el("td", {}, (im.acquired_at || "undated").slice(0, 10), im.date_is_illustrative ? el("small", { class: "muted" }, " (illustrative)") : null),
         el("td", {}, el("a", { href: `${siteUrl(name)}/view?image=${im.sha256}` }, im.name),
           el("br"), el("small", {}, el("a", { href: `/api/images/${im.sha256}/file`, class: "original" }, "original"),
-            ` · sha256 ${im.sha256.slice(0, 12)}`)),
+            ` · sha256 ${im.sha256.slice(0, 12)}`),
+          im.findings.map((f) => el("small", { class: "finding " + (f.related_sha256 ? "reused" : f.check), title: f.summary },
+            el("br"), `verify ${f.check}: ${f.verdict}` + (f.related_name ? ` (${f.related_name})` : "")))),
         el("td", {}, [im.provider, im.credit, im.licence].filter(Boolean).join(" · ") || "–", source ? " · " : "", source),
         el("td", {}, im.gsd_m ? `${fmt(im.gsd_m, 2)} m` : "–"),
         el("td", {}, regText),
@@ -594,11 +617,79 @@ const SW = (() => {
     map.on("move zoom resize", clip);
     showChanges.addEventListener("change", () => (showChanges.checked ? moved.addTo(map) : map.removeLayer(moved)));
     document.getElementById("show-area").addEventListener("change", (e) => (e.target.checked ? siteArea.addTo(map) : map.removeLayer(siteArea)));
+    maps.viewer = map;
+    shadowTool(map, at, name, frame, pick);
     await show();
     document.body.dataset.ready = "viewer";
   }
 
-  return { api, overview, site, viewer };
+  // -- the shadow tool: mark a base and its shadow's tip, check them against the sun -------
+  function shadowTool(map, at, name, frame, pick) {
+    const button = document.getElementById("shadow-tool"), panel = document.getElementById("shadow-panel");
+    const step = document.getElementById("shadow-step"), result = document.getElementById("shadow-result");
+    const check = document.getElementById("shadow-check"), viewer = document.getElementById("viewer");
+    const drawn = L.layerGroup().addTo(map);
+    let points = [], on = false;
+    const toFrame = (latlng) => { const p = map.project(latlng, frame.zmax); return [p.x, p.y]; };
+
+    function reset() {
+      points = [];
+      drawn.clearLayers();
+      check.disabled = true;
+      step.textContent = "Click the base of an object, then the tip of its shadow.";
+      delete viewer.dataset.shadow;
+    }
+    function toggle(state) {
+      on = state;
+      button.setAttribute("aria-pressed", String(on));
+      panel.hidden = !on;
+      map.getContainer().classList.toggle("marking", on);
+      if (!on) { reset(); result.textContent = ""; }
+    }
+    button.addEventListener("click", () => toggle(!on));
+    document.getElementById("shadow-clear").addEventListener("click", () => { reset(); result.textContent = ""; });
+    pick.addEventListener("change", reset);  // marks belong to the image they were made on
+    map.on("click", (e) => {
+      if (!on || points.length >= 2) return;
+      points.push(toFrame(e.latlng));
+      L.circleMarker(at(points[points.length - 1]), { radius: 5, color: points.length === 1 ? "#f6e05e" : "#ed8936", weight: 2, className: "shadow-mark" }).addTo(drawn);
+      if (points.length === 2) {
+        L.polyline(points.map(at), { color: "#ed8936", weight: 2, dashArray: "4 3", className: "shadow-line" }).addTo(drawn);
+        check.disabled = false;
+        step.textContent = "Shadow marked: check it against the image's own claimed time (leave the time empty; stored with the image), or give another to ask what if.";
+      } else {
+        step.textContent = "Base marked: now click the tip of its shadow.";
+      }
+      viewer.dataset.shadow = points.length;
+    });
+    panel.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      if (points.length !== 2) return;
+      const time = document.getElementById("shadow-time").value.trim();
+      const height = document.getElementById("shadow-height").value;
+      const body = { base: points[0], tip: points[1], time: time || null, height_m: height ? Number(height) : null };
+      result.className = "";
+      delete result.dataset.verdict;
+      result.textContent = "checking…";
+      try {
+        const answer = await api(`${apiSite(name)}/images/${pick.value}/shadow`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+        const c = answer.checks.find((x) => x.check === "shadow") || answer.checks[0];
+        const m = c.measured;
+        const sun = c.computed ? ` Sun then: azimuth ${fmt(c.computed.azimuth_deg, 1)}°, elevation ${fmt(c.computed.elevation_deg, 1)}°.` : "";
+        const fits = c.fits.length ? ` Fits ${c.fits.length} span(s), first ${c.fits[0].start.replace("T", " ")}.` : "";
+        result.textContent = `${c.verdict}: ${c.reason}. Shadow points to the sun at azimuth ${fmt(m.azimuth_deg, 1)}° ± ${fmt(m.azimuth_sigma_deg, 1)}°`
+          + (m.elevation_deg !== null ? `, elevation ${fmt(m.elevation_deg, 1)}° ± ${fmt(m.elevation_sigma_deg, 1)}°` : "") + `.${sun}${fits} ` + (answer.stored ? "Stored with the image." : answer.note[0].toUpperCase() + answer.note.slice(1) + ".");
+        result.className = c.verdict === "consistent" ? "ok" : c.verdict === "inconsistent" ? "inconsistent" : "";
+        result.dataset.verdict = c.verdict;
+      } catch (err) {
+        result.textContent = "refused: " + err.message;
+        result.className = "error";
+        result.dataset.verdict = "refused";
+      }
+    });
+  }
+
+  return { api, overview, site, viewer, maps };
 })();
 
 // each page names what fills it (<body data-page data-site>): no inline script, for the CSP
