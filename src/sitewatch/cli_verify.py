@@ -147,17 +147,28 @@ def _print_position(place: Place, claimed: datetime | None) -> None:
     out.print(line, highlight=False)
 
 
+# the images a catalog-wide check looks at, and where its JSON goes
+Images = Annotated[
+    list[str] | None,
+    typer.Argument(help="Catalog images (SHA-256 prefix or file); default: every image."),
+]
+SiteOption = Annotated[str | None, typer.Option(help="The images of this site.")]
+JsonOut = Annotated[Path | None, typer.Option("--json", help="Write the findings as JSON.")]
+
+
+def _check_targets(images: list[str] | None, site: str | None, json_out: Path | None) -> None:
+    if images and site:
+        raise BadInputError("--site", "given with images", "give one or the other")
+    if json_out is not None and json_out.is_dir():
+        raise BadInputError(json_out, "is a folder", "give the JSON file's name")
+
+
 @verify_app.command("recycled")
 @fails_cleanly
 def recycled(
-    images: Annotated[
-        list[str] | None,
-        typer.Argument(help="Catalog images (SHA-256 prefix or file); default: every image."),
-    ] = None,
-    site: Annotated[str | None, typer.Option(help="The images of this site.")] = None,
-    json_out: Annotated[
-        Path | None, typer.Option("--json", help="Write the findings as JSON.")
-    ] = None,
+    images: Images = None,
+    site: SiteOption = None,
+    json_out: JsonOut = None,
 ) -> None:
     """Is each image a new acquisition, or an earlier image edited (cropped, resized,
     re-saved, colour-graded, rotated, mirrored, framed)? Searches the whole catalog; other
@@ -167,10 +178,7 @@ def recycled(
     from sitewatch.files import write_json_atomic
     from sitewatch.verify import find_recycled
 
-    if images and site:
-        raise BadInputError("--site", "given with images", "give one or the other")
-    if json_out is not None and json_out.is_dir():
-        raise BadInputError(json_out, "is a folder", "give the JSON file's name")
+    _check_targets(images, site, json_out)
     cat = catalog()
     report = find_recycled(cat, list(images) if images else None, site)
     table = Table("image", "verdict", "reuses (earlier)", "reused by (later)", "same place")
@@ -201,14 +209,9 @@ def _names(matches: list[Match]) -> str:
 @verify_app.command("metadata")
 @fails_cleanly
 def metadata(
-    images: Annotated[
-        list[str] | None,
-        typer.Argument(help="Catalog images (SHA-256 prefix or file); default: every image."),
-    ] = None,
-    site: Annotated[str | None, typer.Option(help="The images of this site.")] = None,
-    json_out: Annotated[
-        Path | None, typer.Option("--json", help="Write the findings as JSON.")
-    ] = None,
+    images: Images = None,
+    site: SiteOption = None,
+    json_out: JsonOut = None,
 ) -> None:
     """Does what each file says about itself (EXIF and XMP dates, editing software, GPS,
     embedded thumbnail, GeoTIFF tags) agree with the provenance given at ingest? One line
@@ -216,10 +219,7 @@ def metadata(
     from sitewatch.files import write_json_atomic
     from sitewatch.verify.metadata import METHOD, MetaVerdict, verify_metadata
 
-    if images and site:
-        raise BadInputError("--site", "given with images", "give one or the other")
-    if json_out is not None and json_out.is_dir():
-        raise BadInputError(json_out, "is a folder", "give the JSON file's name")
+    _check_targets(images, site, json_out)
     checked = verify_metadata(catalog(), list(images) if images else None, site)
     style = {MetaVerdict.CONTRADICTS: "bold red", MetaVerdict.EDITED: "yellow"}
     for im in checked:

@@ -278,7 +278,7 @@ const SW = (() => {
           v.methods.length ? ` (method ${v.methods.join(", ")})` : "", "."),
         el("p", {}, el("strong", {}, "Shows: "), v.shows),
         v.findings.length ? el("ul", { class: "findings" }, v.findings.map((f) =>
-          el("li", { class: f.related_sha256 ? "reused" : "finding" }, `${f.image} (${f.date || "undated"}): `,
+          el("li", { class: f.related_sha256 ? "reused" : "found" }, `${f.image} (${f.date || "undated"}): `,
             el("strong", {}, f.verdict), ` — ${f.summary}`))) : null,
         v.unchecked.length ? el("p", { class: "muted" }, `Not checked: ${v.unchecked.join(", ")} (`, el("code", {}, v.command), ")") : null,
         el("p", {}, el("strong", {}, "Cannot show: "), v.cannot_show)));
