@@ -261,7 +261,9 @@ def test_geotiff_acquisition_tags_against_the_date_given(tmp_path: Path) -> None
     # a date taken from that very tag agrees with it
     own = Claimed(datetime(2011, 5, 20, 16, 42, 11, tzinfo=UTC), "tag ACQUISITION_DATETIME",
                   False)  # fmt: skip
-    assert _verdicts(check_metadata(read_metadata(path), own)) == [MetaVerdict.AGREES]
+    agrees = check_metadata(read_metadata(path), own)
+    assert _verdicts(agrees) == [MetaVerdict.AGREES] and agrees[0].details["date_from_file"]
+    assert "read from this file (tag ACQUISITION_DATETIME)" in agrees[0].text
 
 
 def test_cli_checks_a_site_and_stores_each_line(tmp_path: Path) -> None:

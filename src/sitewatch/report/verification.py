@@ -102,7 +102,8 @@ def _shows(check: str, found: list[tuple[SiteImage, ImageFinding]], total: int) 
 
 def finding_dict(f: ImageFinding) -> dict[str, Any]:
     """A finding as JSON has it (the report's images and its Verification section)."""
-    return {**asdict(f), "related_acquired_at": iso(f.related_acquired_at)}
+    return {**asdict(f), "related_acquired_at": iso(f.related_acquired_at),
+            "contradicts": f.contradicts}  # fmt: skip
 
 
 def _finding(im: SiteImage, f: ImageFinding) -> dict[str, Any]:

@@ -355,8 +355,12 @@ def check_metadata(
             compared.append("the embedded thumbnail")
         what = ", ".join(dict.fromkeys(compared)) or "nothing: no dates, software or place " \
             "to compare with the provenance"  # fmt: skip
-        lines.append(Line(MetaVerdict.AGREES, f"no mismatch found (compared: {what})",
-                          {"compared": compared}))  # fmt: skip
+        own = _dated(claimed) and (claimed.acquired_source or "").lower().startswith(
+            ("exif", "tag"))  # fmt: skip
+        note = f"; the claimed time was read from this file ({claimed.acquired_source}), so " \
+            "its times agree with it by construction" if own else ""  # fmt: skip
+        lines.append(Line(MetaVerdict.AGREES, f"no mismatch found (compared: {what}){note}",
+                          {"compared": compared, "date_from_file": own}))  # fmt: skip
     return unreadable + lines
 
 

@@ -250,6 +250,9 @@ class ImageFinding(Model):
         description="the other image's acquisition time (empty: none, or undated)"
     )
     related_illustrative: bool
+    contradicts: bool = Field(
+        description="contradicts the image's claimed time or provenance (its sun or metadata)"
+    )
 
 
 class SiteImage(Model):

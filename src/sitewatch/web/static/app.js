@@ -278,7 +278,7 @@ const SW = (() => {
           v.methods.length ? ` (method ${v.methods.join(", ")})` : "", "."),
         el("p", {}, el("strong", {}, "Shows: "), v.shows),
         v.findings.length ? el("ul", { class: "findings" }, v.findings.map((f) =>
-          el("li", { class: f.related_sha256 ? "reused" : "found" }, `${f.image} (${f.date || "undated"}): `,
+          el("li", { class: f.related_sha256 || f.contradicts ? "reused" : "found" }, `${f.image} (${f.date || "undated"}): `,
             el("strong", {}, f.verdict), ` — ${f.summary}`))) : null,
         v.unchecked.length ? el("p", { class: "muted" }, `Not checked: ${v.unchecked.join(", ")} (`, el("code", {}, v.command), ")") : null,
         el("p", {}, el("strong", {}, "Cannot show: "), v.cannot_show)));
@@ -318,7 +318,7 @@ const SW = (() => {
         el("td", {}, el("a", { href: `${siteUrl(name)}/view?image=${im.sha256}` }, im.name),
           el("br"), el("small", {}, el("a", { href: `/api/images/${im.sha256}/file`, class: "original" }, "original"),
             ` · sha256 ${im.sha256.slice(0, 12)}`),
-          im.findings.map((f) => el("small", { class: "finding " + (f.related_sha256 ? "reused" : f.check), title: f.summary },
+          im.findings.map((f) => el("small", { class: "finding " + (f.related_sha256 || f.contradicts ? "reused" : f.check), title: f.summary },
             el("br"), `verify ${f.check}: ${f.verdict}` + (f.related_name ? ` (${f.related_name})` : "")))),
         el("td", {}, [im.provider, im.credit, im.licence].filter(Boolean).join(" · ") || "–", source ? " · " : "", source),
         el("td", {}, im.gsd_m ? `${fmt(im.gsd_m, 2)} m` : "–"),
