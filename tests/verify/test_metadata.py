@@ -370,3 +370,26 @@ def test_killed_or_concurrent_runs_leave_each_image_one_set_of_findings(tmp_path
     assert _stored(reopened) == kept
     other.close()
     reopened.close()
+
+
+def test_a_pixel_size_stated_at_ingest_is_checked_against_the_georeference(
+    tmp_path: Path,
+) -> None:
+    ws = tmp_path / "ws"
+    grid = from_origin(360000, 4105000, 0.5, 0.5)  # 0.5 m pixels in UTM 15N
+    profile = {"driver": "GTiff", "width": 64, "height": 64, "count": 1, "dtype": "uint8",
+               "crs": "EPSG:32615", "transform": grid}  # fmt: skip
+    names = {}
+    for stated, seed in (("1.0", 1), ("0.55", 2)):
+        path = tmp_path / f"stated-{stated}.tif"
+        with rasterio.open(path, "w", **profile) as ds:
+            ds.write(np.full((1, 64, 64), 80 + seed, np.uint8))
+        res = run(ws, "ingest", str(path), "--acquired", "2024-05-27", "--gsd", stated)
+        assert res.exit_code == 0, res.output
+        names[stated] = path
+    res = run(ws, "verify", "metadata", *map(str, names.values()))
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.output.split())
+    assert ("stated-1.0.tif: contradicts its provenance — the provenance states a 1 m pixel; "
+            "the file's georeference (geotransform) gives 0.50 m") in text  # fmt: skip
+    assert "stated-0.55.tif: no mismatch found" in text  # within 25 %: the same pixel

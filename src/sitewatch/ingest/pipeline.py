@@ -344,8 +344,11 @@ def _image_row(
     except ValueError:
         stored_rel = str(stored)
     gsd, gsd_source = facts.gsd_m, facts.gsd_source
+    stated: dict[str, float] = {}
     if gsd is None and prov.gsd_m is not None:
         gsd, gsd_source = prov.gsd_m, "provenance"
+    elif prov.gsd_m is not None:  # the file's own georeference wins; what was said is kept
+        stated["stated_gsd_m"] = prov.gsd_m  # (`sitewatch verify metadata` compares them)
     return Image(
         sha256=sha,
         stored_path=stored_rel,
@@ -370,6 +373,6 @@ def _image_row(
         licence=prov.licence,
         source_url=prov.source_url,
         notes=prov.notes,
-        extra={**facts.extra, **prov.extra},
+        extra={**facts.extra, **prov.extra, **stated},
         ingest_run_id=run_id,
     )

@@ -10,6 +10,8 @@ own time stamp, software). Compared, one line per mismatch with both values:
 - an acquisition time (GeoTIFF tags) that differs from the claimed one is a contradiction;
   a capture or file time *after* it is a later copy (products, re-saves, screenshots and
   photographs of a screen are made later) and is only noted;
+- a pixel size stated at ingest far (> 25 %) from the one the file's georeference gives is a
+  contradiction;
 - editing software named in Software, CreatorTool or the editing history says the pixels
   were edited;
 - an embedded thumbnail that shows another picture, or another shape, than the image says
@@ -55,6 +57,7 @@ THUMB_ASPECT = 0.05  # relative difference of shape beyond which it was cropped 
 GPS_FAR_KM = 5.0  # beyond the footprint's radius plus this: another place
 MAX_XMP = 1 << 20  # XMP packets beyond this are not read (absurd sizes)
 MAX_THUMBNAIL = 1024  # px on a side: an EXIF thumbnail is 160 px or so
+GSD_TOLERANCE = 0.25  # a stated pixel size this far from the georeference's is another one
 
 
 class MetaVerdict(StrEnum):
@@ -122,6 +125,9 @@ class Claimed:
     illustrative: bool
     centre: tuple[float, float] | None = None  # lat, lon of the footprint's centre
     radius_km: float = 0.0  # of the footprint
+    gsd_m: float | None = None  # the pixel size the file's georeference gives
+    gsd_source: str | None = None
+    stated_gsd_m: float | None = None  # the pixel size the provenance stated beside it
 
 
 # -- reading ------------------------------------------------------------------------------
@@ -338,12 +344,12 @@ def check_metadata(
         Line(MetaVerdict.NONE, f"{part} too malformed to read: skipped", {"part": part})
         for part in meta.unreadable
     ]
-    if meta.fields == 0 and meta.thumbnail is None:
+    if meta.fields == 0 and meta.thumbnail is None and not _gsd(claimed):
         return unreadable or [Line(
             MetaVerdict.NONE, "no EXIF, XMP or TIFF tags: none written (provider products "
             "often carry none) or stripped (as social media and screenshots do), so nothing "
             "to compare")]  # fmt: skip
-    lines = _dates(meta, claimed) + _editing(meta) + _gps_line(meta, claimed)
+    lines = _dates(meta, claimed) + _editing(meta) + _gps_line(meta, claimed) + _gsd(claimed)
     if meta.thumbnail is not None and gray is not None:
         lines += _thumbnail(meta.thumbnail, gray)
     if not lines:
@@ -432,6 +438,18 @@ def _gps_line(meta: FileMetadata, claimed: Claimed) -> list[Line]:
             {"gps": [lat, lon], "km": round(km, 1)},
         )
     ]
+
+
+def _gsd(claimed: Claimed) -> list[Line]:
+    """The pixel size stated at ingest against the one the file's georeference gives."""
+    stated, own = claimed.stated_gsd_m, claimed.gsd_m
+    if stated is None or own is None or own <= 0:
+        return []
+    if abs(stated / own - 1) <= GSD_TOLERANCE:
+        return []
+    return [Line(MetaVerdict.CONTRADICTS, f"the provenance states a {stated:g} m pixel; the "
+                 f"file's georeference ({claimed.gsd_source or 'its own'}) gives {own:.2f} m",
+                 {"stated_gsd_m": stated, "file_gsd_m": round(own, 4)})]  # fmt: skip
 
 
 def _thumbnail(thumb: bytes, gray: np.ndarray) -> list[Line]:
@@ -578,5 +596,8 @@ def _claimed_of(image: Any) -> Claimed:
     if image.footprint_wgs84_wkt:
         lat, lon, radius = geo.footprint_place(image.footprint_wgs84_wkt)
         centre = (lat, lon)
+    stated = (image.extra or {}).get("stated_gsd_m")
+    own = image.gsd_m if image.gsd_source not in (None, "provenance") else None
     return Claimed(image.acquired_at, image.acquired_source, image.date_is_illustrative,
-                   centre, radius)  # fmt: skip
+                   centre, radius, own, image.gsd_source,
+                   float(stated) if isinstance(stated, int | float) else None)  # fmt: skip
