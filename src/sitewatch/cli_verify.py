@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -92,19 +92,11 @@ def sun(
     from sitewatch.dates import parse_day
     from sitewatch.files import write_json_atomic
     from sitewatch.verify import marks
-    from sitewatch.verify.sunchecks import SunRequest, check_sun, claimed_time
+    from sitewatch.verify.sunchecks import SunRequest, check_sun, claimed_or_days
 
     if json_out is not None and json_out.is_dir():
         raise BadInputError(json_out, "is a folder", "give the JSON file's name")
-    claimed: datetime | None = None
-    days: tuple[date, date] | None = None
-    if when is not None:
-        if first or last:
-            raise BadInputError("--time", "given with --from/--to", "give one or the other")
-        claimed, days = claimed_time(when)
-    elif first or last:
-        a, b = parse_day(first, "--from"), parse_day(last, "--to")
-        days = (a or b, b or a)  # type: ignore[assignment]
+    claimed, days = claimed_or_days(when, parse_day(first, "--from"), parse_day(last, "--to"))
     request = SunRequest(
         at=marks.parse_point(at, "--at") if at is not None else None,
         claimed=claimed, days=days,

@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sitewatch.store.models import Finding, VerifyCheck
+from sitewatch.store.catalog import Catalog
+from sitewatch.store.models import Finding, Image, VerifyCheck
 from sitewatch.store.serial import Lock, serialise
 
 
@@ -49,3 +50,17 @@ def replace_findings(
         )
         for f in new
     )  # fmt: skip
+
+
+def checked_images(
+    catalog: Catalog, s: Session, refs: Sequence[str] | None, site: str | None
+) -> list[Image]:
+    """The images a check looks at: those named, else the site's, else every one (each
+    once, in that order)."""
+    if refs:
+        images = [catalog.find_image(s, r) for r in refs]
+    elif site is not None:
+        images = [ln.image for ln in catalog.get_site(s, site).image_links]
+    else:
+        images = list(s.scalars(select(Image).order_by(Image.id)))
+    return list(dict.fromkeys(images))

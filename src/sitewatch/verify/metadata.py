@@ -545,25 +545,17 @@ def verify_metadata(
     each image's lines are stored as its findings, replacing those of an earlier run, all
     at once at the end (files are read outside the transaction). A file lost from the store
     is one line, not the end of the run, unless it was named."""
-    from sqlalchemy import select
-
     from sitewatch import __version__
     from sitewatch.errors import SitewatchError
     from sitewatch.register import load_gray
-    from sitewatch.store.models import Image, VerifyCheck
-    from sitewatch.verify.findings import NewFinding, replace_findings
+    from sitewatch.store.models import VerifyCheck
+    from sitewatch.verify.findings import NewFinding, checked_images, replace_findings
 
     params = {"images": refs or [], "site": site}
     with catalog.run("verify", METHOD, __version__, params) as run_id:
         todo: list[tuple[int, str, str, Path | None, Claimed]] = []
         with catalog.session() as s:
-            if refs:
-                images = [catalog.find_image(s, r) for r in refs]
-            elif site is not None:
-                images = [ln.image for ln in catalog.get_site(s, site).image_links]
-            else:
-                images = list(s.scalars(select(Image).order_by(Image.id)))
-            for image in dict.fromkeys(images):
+            for image in checked_images(catalog, s, refs, site):
                 try:
                     path: Path | None = catalog.readable_path(image)
                 except SitewatchError:

@@ -23,7 +23,7 @@ from sitewatch.errors import SitewatchError
 from sitewatch.store.catalog import Catalog
 from sitewatch.store.models import Image, VerifyCheck
 from sitewatch.verify import recycled as rc
-from sitewatch.verify.findings import NewFinding, replace_findings
+from sitewatch.verify.findings import NewFinding, checked_images, replace_findings
 
 CACHE = 64  # images' grey levels and keypoints kept in memory during one search
 
@@ -196,12 +196,7 @@ def _search(
 ) -> RecycledReport:
     with catalog.session() as s:
         everything = list(s.scalars(select(Image).order_by(Image.id)))
-        if refs:
-            queries = [catalog.find_image(s, r) for r in refs]
-        elif site is not None:
-            queries = [ln.image for ln in catalog.get_site(s, site).image_links]
-        else:
-            queries = everything
+        queries = checked_images(catalog, s, refs, site) if refs or site else everything
         rows = {im.sha256: im for im in everything}
         refs_by_sha = {im.sha256: _ref(im) for im in everything}
         prints = {}

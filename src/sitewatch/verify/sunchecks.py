@@ -99,6 +99,23 @@ def claimed_time(text: str, where: str = "--time") -> Claimed:
     return value, None
 
 
+def claimed_or_days(
+    when: str | None,
+    first: date | None,
+    last: date | None,
+    names: tuple[str, str] = ("--time", "--from/--to"),
+) -> Claimed:
+    """What to check against: a claimed time (or its day alone), or a range of days to
+    search (one end given: that day); both at once is refused, naming ``names``."""
+    if when is not None:
+        if first or last:
+            raise BadInputError(names[0], f"given with {names[1]}", "give one or the other")
+        return claimed_time(when, names[0])
+    if first or last:
+        return None, (first or last, last or first)  # type: ignore[return-value]
+    return None, None
+
+
 @dataclass(frozen=True)
 class SunRequest:
     """What to check: a claimed time (or days to search), stated angles, a marked shadow."""

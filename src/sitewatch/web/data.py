@@ -366,7 +366,7 @@ def shadow_check(
 ) -> dict[str, Any]:
     """A shadow marked on an image in the site frame, carried back to the image's own pixels
     and checked as `sitewatch verify sun IMAGE --base --tip` would (stored with the image)."""
-    from sitewatch.verify.sunchecks import SunRequest, check_sun, claimed_time
+    from sitewatch.verify.sunchecks import SunRequest, check_sun, claimed_or_days
 
     with catalog.session() as s:
         site = catalog.get_site(s, name)
@@ -379,12 +379,7 @@ def shadow_check(
                                 f"run `sitewatch register {name}`")  # fmt: skip
         back = np.linalg.inv(matrix)
     pixels = project(back, np.array([base, tip], dtype=float))
-    claimed, searched = claimed_time(when, "time") if when else (None, None)
-    if days != (None, None):
-        if claimed is not None or searched is not None:
-            raise BadInputError("time", "given with from/to", "give one or the other")
-        first, last = days
-        searched = (first or last, last or first)  # type: ignore[assignment]
+    claimed, searched = claimed_or_days(when or None, *days, names=("time", "from/to"))
     request = SunRequest(
         claimed=claimed, days=searched,
         base=(float(pixels[0, 0]), float(pixels[0, 1])),
